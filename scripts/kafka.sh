@@ -1,0 +1,147 @@
+#!/usr/bin/env bash
+# Local Apache Kafka (KRaft, one broker) without Docker: fetches the broker jars from Maven Central
+# with infra/kafka/pom.xml, formats storage once, runs it on 127.0.0.1:${KAFKA_PORT:-9092}.
+# Usage: scripts/kafka.sh start [--fresh] | stop | status
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+port=${KAFKA_PORT:-9092}
+controller_port=${KAFKA_CONTROLLER_PORT:-9093}
+cache=${EMPSYNC_CACHE_DIR:-$root/.cache}/kafka
+kafka_version=$(sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:p' "$root/infra/kafka/pom.xml")
+libs=$cache/$kafka_version/libs
+data=$cache/data-$port
+pidfile=$cache/broker-$port.pid
+logfile=$cache/broker-$port.log
+
+say() { printf '[kafka] %s\n' "$*" >&2; }
+
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+running_pid() {
+  [ -f "$pidfile" ] || return 1
+  local pid; pid=$(cat "$pidfile")
+  kill -0 "$pid" 2>/dev/null && echo "$pid"
+}
+
+fetch() {
+  [ -f "$libs/.complete" ] && return 0
+  command -v java >/dev/null || { say "Java 17+ is required to run the local Kafka broker (apt-get install openjdk-17-jre-headless)"; exit 1; }
+  command -v mvn >/dev/null || { say "Maven is required to fetch the Kafka broker from Maven Central (apt-get install maven)"; exit 1; }
+  say "fetching Apache Kafka $kafka_version from Maven Central (first run only)"
+  rm -rf "$libs"; mkdir -p "$libs"
+  mvn -q -B -f "$root/infra/kafka/pom.xml" dependency:copy-dependencies \
+    -DoutputDirectory="$libs" -DincludeScope=runtime >&2
+  touch "$libs/.complete"
+}
+
+write_config() {
+  mkdir -p "$data"
+  cat > "$cache/server-$port.properties" <<PROPS
+process.roles=broker,controller
+node.id=1
+controller.quorum.voters=1@127.0.0.1:$controller_port
+listeners=PLAINTEXT://127.0.0.1:$port,CONTROLLER://127.0.0.1:$controller_port
+advertised.listeners=PLAINTEXT://127.0.0.1:$port
+controller.listener.names=CONTROLLER
+inter.broker.listener.name=PLAINTEXT
+listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
+log.dirs=$data/logs
+num.partitions=3
+default.replication.factor=1
+min.insync.replicas=1
+offsets.topic.replication.factor=1
+offsets.topic.num.partitions=10
+transaction.state.log.replication.factor=1
+transaction.state.log.min.isr=1
+transaction.state.log.num.partitions=4
+share.coordinator.state.topic.replication.factor=1
+share.coordinator.state.topic.min.isr=1
+group.initial.rebalance.delay.ms=0
+auto.create.topics.enable=false
+log.retention.hours=168
+PROPS
+  cat > "$cache/log4j2.properties" <<PROPS
+status = warn
+appender.file.type = File
+appender.file.name = file
+appender.file.fileName = $cache/broker-$port.server.log
+appender.file.layout.type = PatternLayout
+appender.file.layout.pattern = [%d] %p %m (%c)%n
+rootLogger.level = INFO
+rootLogger.appenderRef.file.ref = file
+logger.kafka.name = kafka
+logger.kafka.level = WARN
+logger.apache.name = org.apache.kafka
+logger.apache.level = WARN
+logger.server.name = kafka.server.KafkaRaftServer
+logger.server.level = INFO
+logger.broker.name = kafka.server.BrokerServer
+logger.broker.level = INFO
+PROPS
+}
+
+java_cmd() {
+  local main=$1; shift
+  java -Xms256m -Xmx${KAFKA_HEAP:-768m} -XX:+UseG1GC -XX:MaxGCPauseMillis=20 \
+    -Djava.awt.headless=true -Dlog4j2.configurationFile="$cache/log4j2.properties" \
+    ${KAFKA_JAVA_OPTS:-} -cp "$libs/*" "$main" "$@"
+}
+
+start() {
+  local fresh=${1:-}
+  if pid=$(running_pid); then
+    say "already running (pid $pid) on 127.0.0.1:$port"; wait_ready; return 0
+  fi
+  if port_open "$port"; then
+    say "a broker already answers on 127.0.0.1:$port (not started by this script): using it"; return 0
+  fi
+  fetch
+  if [ "$fresh" = "--fresh" ]; then say "wiping $data"; rm -rf "$data"; fi
+  write_config
+  if [ ! -f "$data/logs/meta.properties" ]; then
+    local cluster_id; cluster_id=$(java_cmd kafka.tools.StorageTool random-uuid 2>/dev/null | tail -n 1)
+    java_cmd kafka.tools.StorageTool format -t "$cluster_id" -c "$cache/server-$port.properties" >&2
+  fi
+  say "starting broker on 127.0.0.1:$port (log: $logfile)"
+  setsid bash -c "exec java -Xms256m -Xmx${KAFKA_HEAP:-768m} -XX:+UseG1GC -XX:MaxGCPauseMillis=20 \
+    -Djava.awt.headless=true -Dlog4j2.configurationFile='$cache/log4j2.properties' \
+    ${KAFKA_JAVA_OPTS:-} -cp '$libs/*' kafka.Kafka '$cache/server-$port.properties'" \
+    >"$logfile" 2>&1 < /dev/null &
+  echo $! > "$pidfile"
+  wait_ready
+}
+
+wait_ready() {
+  local deadline=$((SECONDS + ${KAFKA_START_TIMEOUT:-90}))
+  while [ $SECONDS -lt $deadline ]; do
+    if port_open "$port" && grep -q "Kafka Server started\|started (kafka.server.BrokerServer)\|Transition from STARTING to STARTED" "$cache/broker-$port.server.log" 2>/dev/null; then
+      say "ready on 127.0.0.1:$port"; return 0
+    fi
+    if ! running_pid >/dev/null; then
+      say "broker exited during start-up; last lines of $logfile:"; tail -n 20 "$logfile" >&2 || true
+      exit 1
+    fi
+    sleep 0.5
+  done
+  say "broker did not become ready within ${KAFKA_START_TIMEOUT:-90}s; see $logfile"; exit 1
+}
+
+stop() {
+  local pid
+  if ! pid=$(running_pid); then say "not running"; rm -f "$pidfile"; return 0; fi
+  say "stopping broker (pid $pid)"
+  kill -TERM "$pid"
+  local deadline=$((SECONDS + 30))
+  while kill -0 "$pid" 2>/dev/null && [ $SECONDS -lt $deadline ]; do sleep 0.2; done
+  kill -0 "$pid" 2>/dev/null && { say "broker did not stop in 30s: killing"; kill -KILL "$pid"; }
+  rm -f "$pidfile"
+}
+
+case "${1:-start}" in
+  start) start "${2:-}" ;;
+  stop) stop ;;
+  status) if pid=$(running_pid); then echo "running (pid $pid)"; else echo "stopped"; exit 1; fi ;;
+  fetch) fetch ;;
+  *) echo "usage: $0 start [--fresh] | stop | status | fetch" >&2; exit 2 ;;
+esac

@@ -1,0 +1,71 @@
+// The one validated configuration, parsed from the environment at start-up. A bad or missing value
+// stops the process with one line naming the variable (see docs/configuration.md and .env.example).
+import { z } from 'zod';
+import { EmpsyncError, ErrorCodes } from './errors.ts';
+
+const port = z.coerce.number().int().min(0).max(65535);
+const positiveInt = z.coerce.number().int().positive();
+const booleanFlag = z
+  .enum(['true', 'false', '1', '0', 'yes', 'no'])
+  .transform((value) => value === 'true' || value === '1' || value === 'yes');
+
+const url = (protocols: string[]) =>
+  z.string().refine(
+    (value) => {
+      try {
+        return protocols.includes(new URL(value).protocol);
+      } catch {
+        return false;
+      }
+    },
+    { message: `must be a URL starting with ${protocols.map((p) => `${p}//`).join(' or ')}` },
+  );
+
+export const configSchema = z.object({
+  NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  HTTP_HOST: z.string().min(1).default('127.0.0.1'),
+  HTTP_PORT: port.default(8000),
+  MYSQL_URL: url(['mysql:']).default('mysql://root@127.0.0.1:3306/entreprise'),
+  MYSQL_POOL_SIZE: positiveInt.default(10),
+  POSTGRES_URL: url(['postgres:', 'postgresql:']).default('postgres://postgres@127.0.0.1:5432/entreprise'),
+  POSTGRES_POOL_SIZE: positiveInt.default(10),
+  KAFKA_BROKERS: z
+    .string()
+    .default('127.0.0.1:9092')
+    .transform((value) => value.split(',').map((broker) => broker.trim()))
+    .pipe(z.array(z.string().regex(/^[^:\s]+:\d{1,5}$/, 'each broker must be host:port')).min(1)),
+  KAFKA_CLIENT_ID: z.string().min(1).default('empsync'),
+  KAFKA_TOPIC: z.string().min(1).default('employes-sync'),
+  KAFKA_DLQ_TOPIC: z.string().min(1).default('employes-sync.dlq'),
+  KAFKA_PARTITIONS: positiveInt.default(6),
+  KAFKA_REPLICATION_FACTOR: positiveInt.default(1),
+  SINK_GROUP_PREFIX: z.string().min(1).default('empsync-sink'),
+  SINK_MAX_BATCH: positiveInt.default(2000),
+  RELAY_BATCH_SIZE: positiveInt.default(2000),
+  RELAY_POLL_INTERVAL_MS: positiveInt.default(250),
+  CONFLICT_POLICY: z.enum(['newer-wins', 'mysql-wins', 'postgres-wins']).default('newer-wins'),
+  BACKFILL_ON_START: booleanFlag.default(true),
+  METRICS_REFRESH_MS: positiveInt.default(5000),
+});
+
+export type Config = Readonly<z.infer<typeof configSchema>>;
+
+/** Parses the environment; throws EMPSYNC_CONFIG_INVALID naming the first bad variable. */
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  const cleaned = Object.fromEntries(Object.entries(env).filter(([, value]) => value !== ''));
+  const parsed = configSchema.safeParse(cleaned);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    const variable = String(issue.path[0] ?? 'environment');
+    throw new EmpsyncError(ErrorCodes.CONFIG_INVALID, `invalid ${variable}: ${issue.message}`, {
+      details: { variable },
+    });
+  }
+  return Object.freeze(parsed.data);
+}
+
+/** The database name in a connection URL (the path without its slash). */
+export function databaseName(connectionUrl: string): string {
+  return decodeURIComponent(new URL(connectionUrl).pathname.replace(/^\//, ''));
+}

@@ -1,0 +1,47 @@
+// One error type for the whole service. Every code a user can meet is listed, with what to do,
+// in docs/errors.md; GraphQL errors carry the code in `extensions.code`.
+
+export const ErrorCodes = {
+  CONFIG_INVALID: 'EMPSYNC_CONFIG_INVALID',
+  DEPENDENCY_UNAVAILABLE: 'EMPSYNC_DEPENDENCY_UNAVAILABLE',
+  MIGRATION_FAILED: 'EMPSYNC_MIGRATION_FAILED',
+  EVENT_INVALID: 'EMPSYNC_EVENT_INVALID',
+  APPLY_REJECTED: 'EMPSYNC_APPLY_REJECTED',
+  PUBLISH_FAILED: 'EMPSYNC_PUBLISH_FAILED',
+  BAD_USER_INPUT: 'BAD_USER_INPUT',
+  CONFLICT: 'CONFLICT',
+  NOT_FOUND: 'NOT_FOUND',
+  UNAUTHENTICATED: 'UNAUTHENTICATED',
+  FORBIDDEN: 'FORBIDDEN',
+  INTERNAL: 'INTERNAL_SERVER_ERROR',
+} as const;
+
+export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
+
+export interface EmpsyncErrorOptions {
+  cause?: unknown;
+  /** Structured details safe to show to the caller (field names, limits). */
+  details?: Record<string, unknown>;
+}
+
+export class EmpsyncError extends Error {
+  readonly code: ErrorCode;
+  readonly details: Record<string, unknown>;
+
+  constructor(code: ErrorCode, message: string, options: EmpsyncErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'EmpsyncError';
+    this.code = code;
+    this.details = options.details ?? {};
+  }
+}
+
+export function isEmpsyncError(error: unknown, code?: ErrorCode): error is EmpsyncError {
+  return error instanceof EmpsyncError && (code === undefined || error.code === code);
+}
+
+/** The message of any thrown value, for logs and DLQ reasons. */
+export function describeError(error: unknown): string {
+  if (error instanceof Error) return error.message || error.name;
+  return String(error);
+}

@@ -1,0 +1,79 @@
+// The HTTP front of every role: /healthz (alive), /readyz (dependencies), /metrics (Prometheus),
+// and /graphql when the role serves the API.
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Logger } from '../logger.ts';
+import type { Metrics } from '../metrics/metrics.ts';
+import type { ReadinessProbe } from './readiness.ts';
+
+export type RequestHandler = (req: IncomingMessage, res: ServerResponse) => void | Promise<void>;
+
+export interface HttpServerOptions {
+  host: string;
+  port: number;
+  metrics: Metrics;
+  logger: Logger;
+  readiness: ReadinessProbe;
+  /** Serves /graphql (and its sub-paths) when set. */
+  graphql?: RequestHandler;
+  /** Called before every /metrics scrape (gauges computed from the databases). */
+  beforeScrape?: () => Promise<void>;
+}
+
+const knownEndpoints = new Set(['/graphql', '/healthz', '/readyz', '/metrics']);
+
+export async function startHttpServer(options: HttpServerOptions): Promise<Server> {
+  const { metrics, readiness, graphql, logger } = options;
+  const server = createServer((req, res) => {
+    const started = performance.now();
+    const path = (req.url ?? '/').split('?')[0]!;
+    const endpoint = knownEndpoints.has(path) ? path : path.startsWith('/graphql') ? '/graphql' : 'other';
+    res.once('finish', () => {
+      metrics.apiResponseTime.observe(
+        { endpoint, method: req.method ?? 'GET' },
+        (performance.now() - started) / 1000,
+      );
+    });
+    const fail = (error: unknown) => {
+      logger.error({ err: error }, 'request failed');
+      if (!res.headersSent) res.writeHead(500, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ error: 'INTERNAL_SERVER_ERROR' }));
+    };
+    try {
+      if (path === '/healthz') {
+        res.writeHead(200, { 'content-type': 'application/json' }).end('{"status":"ok"}');
+      } else if (path === '/readyz') {
+        readiness().then((report) => {
+          res.writeHead(report.ready ? 200 : 503, { 'content-type': 'application/json' });
+          res.end(JSON.stringify({ status: report.ready ? 'ready' : 'unavailable', ...report }));
+        }, fail);
+      } else if (path === '/metrics') {
+        (options.beforeScrape?.() ?? Promise.resolve())
+          .catch((error: unknown) => logger.warn({ err: error }, 'metrics refresh failed'))
+          .then(() => metrics.registry.metrics())
+          .then((body) => {
+            res.writeHead(200, { 'content-type': metrics.registry.contentType }).end(body);
+          }, fail);
+      } else if (graphql && endpoint === '/graphql') {
+        Promise.resolve(graphql(req, res)).catch(fail);
+      } else {
+        res.writeHead(404, { 'content-type': 'application/json' }).end('{"error":"NOT_FOUND"}');
+      }
+    } catch (error) {
+      fail(error);
+    }
+  });
+  server.keepAliveTimeout = 65_000;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port, options.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  return server;
+}
+
+export async function stopHttpServer(server: Server): Promise<void> {
+  server.closeIdleConnections();
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+}

@@ -1,0 +1,52 @@
+// Readiness of the three dependencies (MySQL, PostgreSQL, Kafka), probed in parallel with a
+// deadline. Serves /readyz and the GraphQL `healthCheck`.
+import { describeError } from '../errors.ts';
+import type { Metrics } from '../metrics/metrics.ts';
+import type { Stores } from '../store/create-stores.ts';
+import { pingKafka, type KafkaConfig } from '../transport/kafka.ts';
+
+export type DependencyName = 'mysql' | 'postgres' | 'kafka';
+
+export interface DependencyState {
+  up: boolean;
+  latencyMs: number;
+  error?: string;
+}
+
+export interface ReadinessReport {
+  ready: boolean;
+  dependencies: Record<DependencyName, DependencyState>;
+}
+
+export type ReadinessProbe = () => Promise<ReadinessReport>;
+
+export function createReadinessProbe(stores: Stores, kafka: KafkaConfig, metrics: Metrics, timeoutMs = 3000): ReadinessProbe {
+  const probe = async (name: DependencyName, check: () => Promise<void>): Promise<[DependencyName, DependencyState]> => {
+    const started = performance.now();
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      await Promise.race([
+        check(),
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
+        }),
+      ]);
+      metrics.dependencyUp.set({ dependency: name }, 1);
+      return [name, { up: true, latencyMs: Math.round(performance.now() - started) }];
+    } catch (error) {
+      metrics.dependencyUp.set({ dependency: name }, 0);
+      return [name, { up: false, latencyMs: Math.round(performance.now() - started), error: describeError(error) }];
+    } finally {
+      clearTimeout(timer);
+    }
+  };
+  return async () => {
+    const results = await Promise.all([
+      probe('mysql', () => stores.mysql.ping()),
+      probe('postgres', () => stores.postgres.ping()),
+      probe('kafka', () => pingKafka(kafka, timeoutMs)),
+    ]);
+    const dependencies = Object.fromEntries(results) as Record<DependencyName, DependencyState>;
+    return { ready: results.every(([, state]) => state.up), dependencies };
+  };
+}

@@ -1,0 +1,64 @@
+// Command line entry: `empsync <role> [store]`. Parses the config once, starts the role, prints where
+// it listens, and stops every stage cleanly on SIGINT/SIGTERM.
+import { loadConfig } from './config.ts';
+import { describeError, isEmpsyncError } from './errors.ts';
+import { createLogger } from './logger.ts';
+import { roles, startRole, type Role } from './roles/roles.ts';
+
+const usage = `usage: empsync <role> [store]
+  all                 relay + sink for both stores, and the API (default)
+  api                 GraphQL API, /healthz, /readyz, /metrics
+  relay [store]       outbox → Kafka for mysql, postgres or both (default both)
+  sink [store]        Kafka → database for mysql, postgres or both (default both)
+  migrate             create databases, run migrations, create topics, then exit
+  backfill            re-publish every MySQL row (resumable), then exit`;
+
+async function main(argv: string[]): Promise<number> {
+  const [roleArgument = 'all', storeArgument] = argv;
+  if (roleArgument === '--help' || roleArgument === '-h' || !(roles as readonly string[]).includes(roleArgument)) {
+    process.stderr.write(`${usage}\n`);
+    return roleArgument === '--help' || roleArgument === '-h' ? 0 : 2;
+  }
+  const role = roleArgument as Role;
+  let config;
+  try {
+    config = loadConfig();
+  } catch (error) {
+    process.stderr.write(`empsync: ${describeError(error)}\n`);
+    return 2;
+  }
+  const logger = createLogger(config, role);
+  const { createGraphqlHandler } = await import('./api/graphql-handler.ts').catch(() => ({ createGraphqlHandler: undefined }));
+  let running;
+  try {
+    running = await startRole(role, { config, logger, ...(createGraphqlHandler ? { createGraphqlHandler } : {}) }, storeArgument);
+  } catch (error) {
+    const reason = isEmpsyncError(error) ? `${error.code}: ${error.message}` : describeError(error);
+    logger.fatal({ err: error }, 'start failed');
+    process.stderr.write(`empsync: cannot start the ${role} role — ${reason}\n`);
+    return 1;
+  }
+  if (role === 'migrate' || role === 'backfill') {
+    await running.stop();
+    return 0;
+  }
+  const base = `http://${config.HTTP_HOST === '0.0.0.0' ? 'localhost' : config.HTTP_HOST}:${config.HTTP_PORT}`;
+  logger.info({ graphql: `${base}/graphql`, metrics: `${base}/metrics`, readyz: `${base}/readyz` }, `empsync ${role} running`);
+  await new Promise<void>((resolve) => {
+    const onSignal = (signal: string) => {
+      logger.info({ signal }, 'stopping');
+      resolve();
+    };
+    process.once('SIGINT', onSignal);
+    process.once('SIGTERM', onSignal);
+  });
+  const forced = setTimeout(() => {
+    logger.error('stages did not stop within 15 s: exiting');
+    process.exit(1);
+  }, 15_000);
+  forced.unref();
+  await running.stop();
+  return 0;
+}
+
+process.exitCode = await main(process.argv.slice(2));

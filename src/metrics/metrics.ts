@@ -1,0 +1,188 @@
+// Every metric of empsync, declared once (prom-client). The published design's names come first and
+// keep their labels; the richer empsync_* set follows. Label values are bounded (operation names
+// from the schema, store names, partitions of one topic).
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+
+const latencyBuckets = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+const lagBuckets = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300];
+const batchBuckets = [1, 5, 10, 50, 100, 250, 500, 1000, 2000, 5000];
+
+export function createMetrics() {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'empsync_process_' });
+  const r = [registry];
+
+  return {
+    registry,
+    // ---- the published design's names ----
+    graphqlRequests: new Counter({
+      name: 'graphql_requests_total',
+      help: 'GraphQL operations executed, by operation name and outcome',
+      labelNames: ['operation', 'success'] as const,
+      registers: r,
+    }),
+    graphqlResponseTime: new Histogram({
+      name: 'graphql_response_time_seconds',
+      help: 'GraphQL operation execution time',
+      labelNames: ['operation'] as const,
+      buckets: latencyBuckets,
+      registers: r,
+    }),
+    kafkaMessagesSent: new Counter({
+      name: 'kafka_messages_sent_total',
+      help: 'Messages acknowledged by Kafka (events and tombstones)',
+      labelNames: ['topic'] as const,
+      registers: r,
+    }),
+    kafkaMessagesReceived: new Counter({
+      name: 'kafka_messages_received_total',
+      help: 'Messages consumed from Kafka',
+      labelNames: ['topic'] as const,
+      registers: r,
+    }),
+    kafkaProducerErrors: new Counter({
+      name: 'kafka_producer_errors_total',
+      help: 'Failed publish attempts (each is retried)',
+      registers: r,
+    }),
+    employeesByDepartment: new Gauge({
+      name: 'employees_by_department',
+      help: 'Employees per department in the PostgreSQL read model',
+      labelNames: ['department'] as const,
+      registers: r,
+    }),
+    apiResponseTime: new Histogram({
+      name: 'api_response_time_seconds',
+      help: 'HTTP response time by endpoint and method',
+      labelNames: ['endpoint', 'method'] as const,
+      buckets: latencyBuckets,
+      registers: r,
+    }),
+    // ---- empsync_* : per stage ----
+    captured: new Counter({
+      name: 'empsync_outbox_read_total',
+      help: 'Outbox rows read by the relay (captured changes), by store',
+      labelNames: ['store'] as const,
+      registers: r,
+    }),
+    published: new Counter({
+      name: 'empsync_events_published_total',
+      help: 'Change events published to Kafka, by origin store and op',
+      labelNames: ['store', 'op'] as const,
+      registers: r,
+    }),
+    publishBatchSize: new Histogram({
+      name: 'empsync_relay_batch_size',
+      help: 'Outbox rows published per relay batch',
+      labelNames: ['store'] as const,
+      buckets: batchBuckets,
+      registers: r,
+    }),
+    outboxBacklog: new Gauge({
+      name: 'empsync_outbox_backlog',
+      help: 'Captured changes not yet published, by store',
+      labelNames: ['store'] as const,
+      registers: r,
+    }),
+    relayActive: new Gauge({
+      name: 'empsync_relay_active',
+      help: '1 while this process holds the relay lease of the store',
+      labelNames: ['store'] as const,
+      registers: r,
+    }),
+    consumed: new Counter({
+      name: 'empsync_events_consumed_total',
+      help: 'Events consumed by a sink, by target store',
+      labelNames: ['store'] as const,
+      registers: r,
+    }),
+    applied: new Counter({
+      name: 'empsync_events_applied_total',
+      help: 'Events that changed the target store',
+      labelNames: ['store', 'op'] as const,
+      registers: r,
+    }),
+    skipped: new Counter({
+      name: 'empsync_events_skipped_total',
+      help: 'Events not applied: stale (version guard), own origin, or already applied (offset guard)',
+      labelNames: ['store', 'reason'] as const,
+      registers: r,
+    }),
+    deadLettered: new Counter({
+      name: 'empsync_events_dead_lettered_total',
+      help: 'Poison events parked in the DLQ topic',
+      labelNames: ['store', 'reason'] as const,
+      registers: r,
+    }),
+    conflicts: new Counter({
+      name: 'empsync_conflicts_total',
+      help: 'Concurrent changes of one row on both sides, by target store, kind and outcome',
+      labelNames: ['store', 'kind', 'outcome'] as const,
+      registers: r,
+    }),
+    sinkBatchSize: new Histogram({
+      name: 'empsync_sink_batch_size',
+      help: 'Events applied per sink transaction',
+      labelNames: ['store'] as const,
+      buckets: batchBuckets,
+      registers: r,
+    }),
+    sinkBatchDuration: new Histogram({
+      name: 'empsync_sink_batch_duration_seconds',
+      help: 'Time to apply one batch in one transaction',
+      labelNames: ['store'] as const,
+      buckets: latencyBuckets,
+      registers: r,
+    }),
+    sinkRetries: new Counter({
+      name: 'empsync_sink_retries_total',
+      help: 'Batches retried after a transient error',
+      labelNames: ['store'] as const,
+      registers: r,
+    }),
+    consumerLag: new Gauge({
+      name: 'empsync_consumer_lag',
+      help: 'Messages between the sink position and the partition end',
+      labelNames: ['store', 'partition'] as const,
+      registers: r,
+    }),
+    endToEndLag: new Histogram({
+      name: 'empsync_end_to_end_lag_seconds',
+      help: 'Source commit to applied in the target store',
+      labelNames: ['store'] as const,
+      buckets: lagBuckets,
+      registers: r,
+    }),
+    lastAppliedTimestamp: new Gauge({
+      name: 'empsync_last_applied_timestamp_seconds',
+      help: 'Unix time of the last applied batch, by target store',
+      labelNames: ['store'] as const,
+      registers: r,
+    }),
+    sinkUp: new Gauge({
+      name: 'empsync_sink_up',
+      help: '1 while the sink of the store is consuming',
+      labelNames: ['store'] as const,
+      registers: r,
+    }),
+    dlqSize: new Gauge({
+      name: 'empsync_dlq_messages',
+      help: 'Messages in the DLQ topic (end offsets summed)',
+      registers: r,
+    }),
+    dependencyUp: new Gauge({
+      name: 'empsync_dependency_up',
+      help: '1 when the dependency answered the last readiness probe',
+      labelNames: ['dependency'] as const,
+      registers: r,
+    }),
+    dbPoolSize: new Gauge({
+      name: 'empsync_db_pool_connections',
+      help: 'Database pool connections configured, by store',
+      labelNames: ['store'] as const,
+      registers: r,
+    }),
+  };
+}
+
+export type Metrics = ReturnType<typeof createMetrics>;

@@ -1,0 +1,49 @@
+// Gauges computed from the databases and Kafka at scrape time (bounded by a minimum interval so a
+// fast scraper cannot turn /metrics into a load test of the databases).
+import { Admin } from '@platformatic/kafka';
+import type { Stores } from '../store/create-stores.ts';
+import { baseClientOptions, type KafkaConfig } from '../transport/kafka.ts';
+import type { Metrics } from './metrics.ts';
+
+export function createGaugeRefresher(stores: Stores, kafka: KafkaConfig, metrics: Metrics, minIntervalMs: number) {
+  let last = 0;
+  let inflight: Promise<void> | null = null;
+  const refresh = async () => {
+    const [departments, mysqlBacklog, postgresBacklog, dlq] = await Promise.allSettled([
+      stores.postgres.countByDepartment(),
+      stores.mysql.outboxBacklog(),
+      stores.postgres.outboxBacklog(),
+      dlqSize(kafka),
+    ]);
+    if (departments.status === 'fulfilled') {
+      metrics.employeesByDepartment.reset();
+      for (const { department, count } of departments.value) metrics.employeesByDepartment.set({ department }, count);
+    }
+    if (mysqlBacklog.status === 'fulfilled') metrics.outboxBacklog.set({ store: 'mysql' }, mysqlBacklog.value);
+    if (postgresBacklog.status === 'fulfilled') metrics.outboxBacklog.set({ store: 'postgres' }, postgresBacklog.value);
+    if (dlq.status === 'fulfilled') metrics.dlqSize.set(dlq.value);
+  };
+  return async (): Promise<void> => {
+    if (Date.now() - last < minIntervalMs) return;
+    inflight ??= refresh().finally(() => {
+      last = Date.now();
+      inflight = null;
+    });
+    await inflight;
+  };
+}
+
+async function dlqSize(kafka: KafkaConfig): Promise<number> {
+  const admin = new Admin({ ...baseClientOptions(kafka, 'metrics'), retries: 0 });
+  try {
+    // Timestamp -1 asks for the end offset of each partition; the DLQ is never compacted, so ends sum to its size.
+    const partitions = Array.from({ length: kafka.KAFKA_PARTITIONS }, (_, partitionIndex) => ({
+      partitionIndex,
+      timestamp: -1n,
+    }));
+    const offsets = await admin.listOffsets({ topics: [{ name: kafka.KAFKA_DLQ_TOPIC, partitions }] });
+    return offsets.flatMap((topic) => topic.partitions).reduce((sum, p) => sum + Number(p.offset), 0);
+  } finally {
+    await admin.close().catch(() => undefined);
+  }
+}

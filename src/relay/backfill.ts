@@ -1,0 +1,41 @@
+// Backfill / full resync: re-publishes every row of a store through its outbox (op 'r'), chunked by
+// id, resumable after a crash. The relay carries the rows to Kafka like any other change, and the
+// sink's version guard applies only what the other side lacks.
+import type { Store } from '../store/store.ts';
+
+export interface BackfillReport {
+  run: string;
+  state: 'started' | 'resumed';
+  copied: number;
+  total: number;
+}
+
+export async function runBackfill(
+  store: Store,
+  options: { run?: string; chunk?: number; resume?: boolean; onProgress?: (copied: number, total: number) => void } = {},
+): Promise<BackfillReport> {
+  const run = options.run ?? `backfill-${store.name}`;
+  const chunk = options.chunk ?? 5000;
+  const state = await store.startBackfill(run, options.resume ?? true);
+  const total = await store.countEmployees();
+  let copied = 0;
+  for (;;) {
+    const progress = await store.continueBackfill(run, chunk);
+    copied += progress.copied;
+    options.onProgress?.(copied, total);
+    if (progress.done) break;
+  }
+  return { run, state, copied, total };
+}
+
+/** A one-line progress bar for a terminal (stderr), or nothing when it is not a TTY. */
+export function progressBar(stream: NodeJS.WriteStream = process.stderr): (done: number, total: number) => void {
+  return (done, total) => {
+    if (!stream.isTTY) return;
+    const width = 30;
+    const ratio = total === 0 ? 1 : Math.min(1, done / total);
+    const filled = Math.round(ratio * width);
+    stream.write(`\r[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${done}/${total} rows`);
+    if (ratio >= 1) stream.write('\n');
+  };
+}

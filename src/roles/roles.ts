@@ -1,0 +1,153 @@
+// One program, several roles. Each role starts the stages it needs and returns how to stop them:
+//   all      relay + sink for both stores, and the API (the default of `npm start`)
+//   api      GraphQL + health + metrics (writes to MySQL, reads PostgreSQL)
+//   relay    outbox → Kafka for one store or both       sink   Kafka → store for one store or both
+//   migrate  databases, schema and topics, then exit     backfill  re-publish MySQL rows, then exit
+import type { Server } from 'node:http';
+import type { Config } from '../config.ts';
+import { EmpsyncError, ErrorCodes } from '../errors.ts';
+import type { Logger } from '../logger.ts';
+import { startHttpServer, stopHttpServer, type RequestHandler } from '../http/http-server.ts';
+import { createReadinessProbe } from '../http/readiness.ts';
+import { createMetrics, type Metrics } from '../metrics/metrics.ts';
+import { createGaugeRefresher } from '../metrics/refresh-gauges.ts';
+import { progressBar, runBackfill } from '../relay/backfill.ts';
+import { Relay } from '../relay/relay.ts';
+import { Sink } from '../sink/sink.ts';
+import { closeStores, createStores, ensureDatabases, type Stores } from '../store/create-stores.ts';
+import { storeNames, type StoreName } from '../store/types.ts';
+import { ensureTopics } from '../transport/kafka.ts';
+
+export const roles = ['all', 'api', 'relay', 'sink', 'migrate', 'backfill'] as const;
+export type Role = (typeof roles)[number];
+
+export interface RunningRole {
+  stores: Stores;
+  metrics: Metrics;
+  relays: Relay[];
+  sinks: Sink[];
+  server: Server | null;
+  stop(): Promise<void>;
+}
+
+export interface RoleDependencies {
+  config: Config;
+  logger: Logger;
+  /** Builds the GraphQL handler (src/api); absent in roles that serve no API. */
+  createGraphqlHandler?: (context: GraphqlHandlerContext) => RequestHandler;
+}
+
+export interface GraphqlHandlerContext {
+  config: Config;
+  logger: Logger;
+  stores: Stores;
+  metrics: Metrics;
+  readiness: ReturnType<typeof createReadinessProbe>;
+  /** Full resync: re-publishes every MySQL row; resolves with the number of rows queued. */
+  resync: () => Promise<number>;
+}
+
+/** Databases, schema and topics: idempotent, run by every long-running role at start. */
+export async function prepare(config: Config, stores: Stores, logger: Logger): Promise<void> {
+  await ensureDatabases(config);
+  const applied = [...(await stores.mysql.migrate()), ...(await stores.postgres.migrate())];
+  if (applied.length) logger.info({ applied }, 'migrations applied');
+  await ensureTopics(config);
+}
+
+function parseStores(argument: string | undefined): StoreName[] {
+  if (argument === undefined || argument === 'both') return [...storeNames];
+  if ((storeNames as readonly string[]).includes(argument)) return [argument as StoreName];
+  throw new EmpsyncError(ErrorCodes.CONFIG_INVALID, `unknown store "${argument}": use mysql, postgres or both`);
+}
+
+export async function startRole(role: Role, deps: RoleDependencies, argument?: string): Promise<RunningRole> {
+  const { config, logger } = deps;
+  const metrics = createMetrics();
+  const stores = createStores(config);
+  metrics.dbPoolSize.set({ store: 'mysql' }, config.MYSQL_POOL_SIZE);
+  metrics.dbPoolSize.set({ store: 'postgres' }, config.POSTGRES_POOL_SIZE);
+  const relays: Relay[] = [];
+  const sinks: Sink[] = [];
+  let server: Server | null = null;
+
+  const stop = async () => {
+    if (server) await stopHttpServer(server);
+    await Promise.allSettled([...relays.map((r) => r.stop()), ...sinks.map((s) => s.stop())]);
+    await closeStores(stores);
+  };
+
+  try {
+    await prepare(config, stores, logger);
+    if (role === 'migrate') return { stores, metrics, relays, sinks, server, stop };
+    if (role === 'backfill') {
+      const report = await runBackfill(stores.mysql, { onProgress: progressBar() });
+      logger.info(report, 'backfill queued in the MySQL outbox (the relay publishes it)');
+      return { stores, metrics, relays, sinks, server, stop };
+    }
+
+    const relayStores = role === 'all' ? [...storeNames] : role === 'relay' ? parseStores(argument) : [];
+    const sinkStores = role === 'all' ? [...storeNames] : role === 'sink' ? parseStores(argument) : [];
+    for (const name of relayStores) {
+      const relay = new Relay({
+        store: stores[name],
+        kafka: config,
+        metrics,
+        logger,
+        batchSize: config.RELAY_BATCH_SIZE,
+        pollIntervalMs: config.RELAY_POLL_INTERVAL_MS,
+      });
+      relay.start();
+      relays.push(relay);
+    }
+    for (const name of sinkStores) {
+      const sink = new Sink({
+        store: stores[name],
+        kafka: config,
+        metrics,
+        logger,
+        policy: config.CONFLICT_POLICY,
+        consumerGroup: `${config.SINK_GROUP_PREFIX}-${name}`,
+        maxBatch: config.SINK_MAX_BATCH,
+      });
+      await sink.start();
+      sinks.push(sink);
+    }
+    if (role === 'all' && config.BACKFILL_ON_START) await backfillWhenReadModelEmpty(stores, logger);
+
+    const readiness = createReadinessProbe(stores, config, metrics);
+    const serveApi = role === 'all' || role === 'api';
+    const graphql =
+      serveApi && deps.createGraphqlHandler
+        ? deps.createGraphqlHandler({
+            config,
+            logger,
+            stores,
+            metrics,
+            readiness,
+            resync: async () => (await runBackfill(stores.mysql, { run: 'resync', resume: false })).copied,
+          })
+        : undefined;
+    server = await startHttpServer({
+      host: config.HTTP_HOST,
+      port: config.HTTP_PORT,
+      metrics,
+      logger,
+      readiness,
+      beforeScrape: createGaugeRefresher(stores, config, metrics, config.METRICS_REFRESH_MS),
+      ...(graphql ? { graphql } : {}),
+    });
+    return { stores, metrics, relays, sinks, server, stop };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+}
+
+/** A new, empty read model catches up from MySQL without anyone having to ask. */
+async function backfillWhenReadModelEmpty(stores: Stores, logger: Logger): Promise<void> {
+  const [inPostgres, inMysql] = await Promise.all([stores.postgres.countEmployees(), stores.mysql.countEmployees()]);
+  if (inPostgres > 0 || inMysql === 0) return;
+  const report = await runBackfill(stores.mysql);
+  logger.info(report, 'PostgreSQL was empty: MySQL rows queued for publication');
+}

@@ -1,0 +1,158 @@
+// Versioned schema of the MySQL store: the contract's `employes` table with its sync columns, the
+// capture triggers writing the outbox, tombstones, sink offsets and the conflict log.
+// Runs on MariaDB 10.11 and MySQL 8.4. Ids born here are positive (AUTO_INCREMENT); negative ids are
+// reserved for rows born in PostgreSQL, so an explicit id from the sink never moves the counter.
+import { sql, type Kysely } from 'kysely';
+import type { Migration } from 'kysely/migration';
+
+// HLC tick in microseconds: max(now, previous + 1). NOW(6) reads the session time zone, and
+// UNIX_TIMESTAMP reads it back the same way, so the value is the true epoch whatever the zone.
+const nowMicros = 'CAST(UNIX_TIMESTAMP(NOW(6)) * 1000000 AS SIGNED)';
+
+const outboxColumns =
+  'event_id, op, employe_id, row_version, base_version, row_origin, nom, prenom, email, poste, salaire, department, date_embauche, created_at, updated_at';
+const outboxValues = (op: string, ref: 'NEW' | 'OLD', version: string, base: string) =>
+  `UUID(), '${op}', ${ref}.id, ${version}, ${base}, 'mysql', ${ref}.nom, ${ref}.prenom, ${ref}.email, ${ref}.poste, ${ref}.salaire, ${ref}.department, ${ref}.date_embauche, ${ref}.created_at, ${ref}.updated_at`;
+
+// The version a change replaced ("what it saw"): a sink tells a concurrent change from a later one by it.
+const tombstoneOf = (id: string) => `COALESCE((SELECT t.version FROM employes_tombstones t WHERE t.id = ${id}), 0)`;
+
+const statements001 = [
+  `CREATE TABLE IF NOT EXISTS employes (
+     id INT NOT NULL AUTO_INCREMENT,
+     nom VARCHAR(100) NOT NULL,
+     prenom VARCHAR(100) NOT NULL,
+     email VARCHAR(255) NOT NULL,
+     poste VARCHAR(100) NOT NULL,
+     salaire DECIMAL(10,2) NOT NULL,
+     department VARCHAR(100) NOT NULL,
+     date_embauche DATETIME(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6),
+     created_at DATETIME(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6),
+     updated_at DATETIME(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6),
+     sync_version BIGINT NOT NULL DEFAULT 0,
+     sync_origin VARCHAR(16) NOT NULL DEFAULT 'mysql',
+     PRIMARY KEY (id),
+     UNIQUE KEY employes_email_key (email),
+     KEY employes_department_idx (department)
+   ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin`,
+  `CREATE TABLE IF NOT EXISTS employes_outbox (
+     seq BIGINT NOT NULL AUTO_INCREMENT,
+     event_id CHAR(36) NOT NULL,
+     op CHAR(1) NOT NULL,
+     employe_id INT NOT NULL,
+     row_version BIGINT NOT NULL,
+     base_version BIGINT NOT NULL,
+     row_origin VARCHAR(16) NOT NULL,
+     nom VARCHAR(100) NOT NULL,
+     prenom VARCHAR(100) NOT NULL,
+     email VARCHAR(255) NOT NULL,
+     poste VARCHAR(100) NOT NULL,
+     salaire DECIMAL(10,2) NOT NULL,
+     department VARCHAR(100) NOT NULL,
+     date_embauche DATETIME(6) NOT NULL,
+     created_at DATETIME(6) NOT NULL,
+     updated_at DATETIME(6) NOT NULL,
+     captured_at DATETIME(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6),
+     PRIMARY KEY (seq)
+   ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin`,
+  `CREATE TABLE IF NOT EXISTS employes_tombstones (
+     id INT NOT NULL,
+     version BIGINT NOT NULL,
+     origin VARCHAR(16) NOT NULL,
+     deleted_at DATETIME(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6),
+     PRIMARY KEY (id)
+   ) ENGINE=InnoDB`,
+  `CREATE TABLE IF NOT EXISTS sync_offsets (
+     consumer_group VARCHAR(200) NOT NULL,
+     topic VARCHAR(249) NOT NULL,
+     kafka_partition INT NOT NULL,
+     next_offset BIGINT NOT NULL,
+     updated_at DATETIME(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6),
+     PRIMARY KEY (consumer_group, topic, kafka_partition)
+   ) ENGINE=InnoDB`,
+  `CREATE TABLE IF NOT EXISTS sync_conflicts (
+     id BIGINT NOT NULL AUTO_INCREMENT,
+     employe_id INT NOT NULL,
+     kind VARCHAR(16) NOT NULL,
+     outcome VARCHAR(32) NOT NULL,
+     policy VARCHAR(32) NOT NULL,
+     local_version BIGINT NOT NULL,
+     local_origin VARCHAR(16) NOT NULL,
+     incoming_version BIGINT NOT NULL,
+     incoming_origin VARCHAR(16) NOT NULL,
+     incoming_row JSON NOT NULL,
+     event_id CHAR(36) NOT NULL,
+     detected_at DATETIME(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6),
+     PRIMARY KEY (id),
+     KEY sync_conflicts_employe_idx (employe_id)
+   ) ENGINE=InnoDB`,
+  `CREATE TABLE IF NOT EXISTS sync_backfill (
+     name VARCHAR(64) NOT NULL,
+     last_id INT NULL,
+     done TINYINT NOT NULL DEFAULT 0,
+     updated_at DATETIME(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6),
+     PRIMARY KEY (name)
+   ) ENGINE=InnoDB`,
+  // Capture. @sync_origin is set only by the sink's session: its writes carry the event's version
+  // and origin and are not captured again (loop prevention).
+  `DROP TRIGGER IF EXISTS employes_before_insert`,
+  `CREATE TRIGGER employes_before_insert BEFORE INSERT ON employes FOR EACH ROW
+   BEGIN
+     IF @sync_origin IS NULL THEN
+       SET NEW.sync_version = GREATEST(${nowMicros},
+         COALESCE((SELECT t.version + 1 FROM employes_tombstones t WHERE t.id = NEW.id), 0));
+       SET NEW.sync_origin = 'mysql';
+       SET NEW.updated_at = NOW(6);
+     END IF;
+   END`,
+  `DROP TRIGGER IF EXISTS employes_after_insert`,
+  `CREATE TRIGGER employes_after_insert AFTER INSERT ON employes FOR EACH ROW
+   BEGIN
+     IF @sync_origin IS NULL THEN
+       INSERT INTO employes_outbox (${outboxColumns}) VALUES (${outboxValues('c', 'NEW', 'NEW.sync_version', tombstoneOf('NEW.id'))});
+     END IF;
+   END`,
+  `DROP TRIGGER IF EXISTS employes_before_update`,
+  `CREATE TRIGGER employes_before_update BEFORE UPDATE ON employes FOR EACH ROW
+   BEGIN
+     IF @sync_origin IS NULL THEN
+       SET NEW.sync_version = GREATEST(${nowMicros}, OLD.sync_version + 1);
+       SET NEW.sync_origin = 'mysql';
+       SET NEW.updated_at = NOW(6);
+     END IF;
+   END`,
+  `DROP TRIGGER IF EXISTS employes_after_update`,
+  // An update that changes the id is a delete of the old id and a create of the new one.
+  `CREATE TRIGGER employes_after_update AFTER UPDATE ON employes FOR EACH ROW
+   BEGIN
+     IF @sync_origin IS NULL THEN
+       IF NEW.id <> OLD.id THEN
+         INSERT INTO employes_outbox (${outboxColumns}) VALUES (${outboxValues('d', 'OLD', 'NEW.sync_version', 'OLD.sync_version')});
+         INSERT INTO employes_tombstones (id, version, origin) VALUES (OLD.id, NEW.sync_version, 'mysql')
+           ON DUPLICATE KEY UPDATE version = GREATEST(version, VALUES(version)), origin = VALUES(origin);
+         INSERT INTO employes_outbox (${outboxColumns}) VALUES (${outboxValues('c', 'NEW', 'NEW.sync_version', '0')});
+       ELSE
+         INSERT INTO employes_outbox (${outboxColumns}) VALUES (${outboxValues('u', 'NEW', 'NEW.sync_version', 'OLD.sync_version')});
+       END IF;
+     END IF;
+   END`,
+  `DROP TRIGGER IF EXISTS employes_after_delete`,
+  `CREATE TRIGGER employes_after_delete AFTER DELETE ON employes FOR EACH ROW
+   BEGIN
+     DECLARE delete_version BIGINT;
+     IF @sync_origin IS NULL THEN
+       SET delete_version = GREATEST(${nowMicros}, OLD.sync_version + 1);
+       INSERT INTO employes_outbox (${outboxColumns}) VALUES (${outboxValues('d', 'OLD', 'delete_version', 'OLD.sync_version')});
+       INSERT INTO employes_tombstones (id, version, origin) VALUES (OLD.id, delete_version, 'mysql')
+         ON DUPLICATE KEY UPDATE version = GREATEST(version, VALUES(version)), origin = VALUES(origin);
+     END IF;
+   END`,
+];
+
+async function run(db: Kysely<unknown>, statements: string[]): Promise<void> {
+  for (const statement of statements) await sql.raw(statement).execute(db);
+}
+
+export const mysqlMigrations: Record<string, Migration> = {
+  '001_employes_sync': { up: (db) => run(db, statements001) },
+};

@@ -1,0 +1,229 @@
+// The MySQL store (MySQL 8.4 or MariaDB 10.11): the write model of the API and one end of two-way
+// sync. All MySQL-dialect SQL of empsync lives in this folder.
+import type { EventEmitter } from 'node:events';
+import { Kysely, MysqlDialect, sql, type Transaction } from 'kysely';
+import { createConnection, createPool, type Connection } from 'mysql2';
+import { belowLowestId, bigintJson, KyselyStore, pickFields, waitForEvent, type CopiedChunk } from '../kysely-store.ts';
+import { employeeColumns, toSqlTimestamp } from '../row-format.ts';
+import type { Database } from '../schema.ts';
+import type { ApplyTransaction, RelayLease } from '../store.ts';
+import type { ApplyPlan, EmployeeFields, StoreName, StoredVersion, Tombstone } from '../types.ts';
+import { mysqlMigrations } from './migrations.ts';
+
+const relayLockName = 'empsync.relay.mysql';
+const columnList = sql.raw(employeeColumns.join(', '));
+
+export interface MysqlStoreOptions {
+  url: string;
+  poolSize: number;
+}
+
+export class MysqlStore extends KyselyStore {
+  readonly name = 'mysql' as const;
+  readonly #url: string;
+
+  constructor(options: MysqlStoreOptions) {
+    const pool = createPool({
+      uri: options.url,
+      connectionLimit: options.poolSize,
+      dateStrings: true,
+      supportBigNumbers: true,
+      bigNumberStrings: true,
+      decimalNumbers: false,
+      charset: 'utf8mb4_bin',
+    });
+    // Timestamps are UTC on the wire and in the table.
+    pool.on('connection', (connection) => {
+      connection.query("SET time_zone = '+00:00'");
+    });
+    super(new Kysely<Database>({ dialect: new MysqlDialect({ pool }) }), mysqlMigrations);
+    this.#url = options.url;
+  }
+
+  protected async insertRow(trx: Transaction<Database>, fields: EmployeeFields): Promise<number> {
+    const result = await trx.insertInto('employes').values(pickFields(fields)).executeTakeFirstOrThrow();
+    return Number(result.insertId);
+  }
+
+  async acquireRelayLease(): Promise<RelayLease | null> {
+    const connection = createConnection({ uri: this.#url });
+    const query = <T>(text: string, values: unknown[] = []) =>
+      new Promise<T>((resolve, reject) =>
+        connection.query(text, values, (error, result) => (error ? reject(error) : resolve(result as T))),
+      );
+    try {
+      const rows = await query<{ got: number | null }[]>('SELECT GET_LOCK(?, 0) AS got', [relayLockName]);
+      if (rows[0]?.got !== 1) {
+        connection.destroy();
+        return null;
+      }
+    } catch (error) {
+      connection.destroy();
+      throw error;
+    }
+    return new MysqlRelayLease(connection, query, this.localWrites);
+  }
+
+  protected async copyToOutbox(trx: Transaction<Database>, afterId: number | null, chunk: number): Promise<CopiedChunk> {
+    const from = afterId ?? belowLowestId;
+    const { rows } = await sql<{ id: number }>`
+      SELECT id FROM employes WHERE id > ${from} ORDER BY id LIMIT ${chunk}`.execute(trx);
+    if (rows.length === 0) return { count: 0, lastId: null };
+    const lastId = rows[rows.length - 1]!.id;
+    await sql`
+      INSERT INTO employes_outbox (event_id, op, employe_id, row_version, base_version, row_origin, nom, prenom, email,
+                                   poste, salaire, department, date_embauche, created_at, updated_at)
+      SELECT UUID(), 'r', id, sync_version, sync_version, sync_origin, nom, prenom, email, poste, salaire, department,
+             date_embauche, created_at, updated_at
+      FROM employes WHERE id > ${from} AND id <= ${lastId} ORDER BY id`.execute(trx);
+    return { count: rows.length, lastId };
+  }
+
+  async applyTransaction<T>(work: (tx: ApplyTransaction) => Promise<T>): Promise<T> {
+    return this.db.transaction().execute(async (trx) => {
+      await sql`SET @sync_origin = 'sink'`.execute(trx);
+      try {
+        return await work(new MysqlApplyTransaction(trx));
+      } finally {
+        // The pooled session goes back to the API, whose writes must be captured again.
+        await sql`SET @sync_origin = NULL`.execute(trx);
+      }
+    });
+  }
+}
+
+type VersionRaw = { id: number; sync_version: string; sync_origin: StoreName; email: string };
+const toStoredVersion = (r: VersionRaw): StoredVersion => ({
+  id: r.id,
+  version: BigInt(r.sync_version),
+  origin: r.sync_origin,
+  email: r.email,
+});
+const idList = (ids: number[]) => sql.join(ids.map((id) => sql`${id}`));
+
+class MysqlApplyTransaction implements ApplyTransaction {
+  readonly #trx: Transaction<Database>;
+
+  constructor(trx: Transaction<Database>) {
+    this.#trx = trx;
+  }
+
+  async readCurrent(ids: number[], emails: string[]) {
+    const trx = this.#trx;
+    const rows = ids.length
+      ? (
+          await sql<VersionRaw>`
+            SELECT id, sync_version, sync_origin, email FROM employes WHERE id IN (${idList(ids)}) FOR UPDATE`.execute(trx)
+        ).rows.map(toStoredVersion)
+      : [];
+    const tombstones: Tombstone[] = ids.length
+      ? (
+          await sql<{ id: number; version: string; origin: StoreName }>`
+            SELECT id, version, origin FROM employes_tombstones WHERE id IN (${idList(ids)}) FOR UPDATE`.execute(trx)
+        ).rows.map((r) => ({ id: r.id, version: BigInt(r.version), origin: r.origin }))
+      : [];
+    const emailHolders = emails.length
+      ? (
+          await sql<VersionRaw>`
+            SELECT id, sync_version, sync_origin, email FROM employes
+            WHERE email IN (${sql.join(emails.map((e) => sql`${e}`))}) FOR UPDATE`.execute(trx)
+        ).rows.map(toStoredVersion)
+      : [];
+    return { rows, tombstones, emailHolders };
+  }
+
+  async write(plan: ApplyPlan): Promise<void> {
+    const trx = this.#trx;
+    if (plan.displaced.length) await sql`DELETE FROM employes WHERE id IN (${idList(plan.displaced)})`.execute(trx);
+    if (plan.parkEmails.length) {
+      await sql`UPDATE employes SET email = CONCAT('#parked#', id) WHERE id IN (${idList(plan.parkEmails)})`.execute(trx);
+    }
+    if (plan.deletes.length) {
+      await sql`DELETE FROM employes WHERE id IN (${idList(plan.deletes.map((d) => d.id))})`.execute(trx);
+      const values = sql.join(plan.deletes.map((d) => sql`(${d.id}, ${d.version.toString()}, ${d.origin})`));
+      await sql`
+        INSERT INTO employes_tombstones (id, version, origin) VALUES ${values}
+        ON DUPLICATE KEY UPDATE version = GREATEST(version, VALUES(version)), origin = VALUES(origin)`.execute(trx);
+    }
+    for (let start = 0; start < plan.upserts.length; start += 1000) {
+      const values = sql.join(
+        plan.upserts
+          .slice(start, start + 1000)
+          .map(
+            (r) =>
+              sql`(${r.id}, ${r.nom}, ${r.prenom}, ${r.email}, ${r.poste}, ${r.salaire}, ${r.department},
+                   ${toSqlTimestamp(r.dateEmbauche)}, ${toSqlTimestamp(r.createdAt)}, ${toSqlTimestamp(r.updatedAt)},
+                   ${r.version.toString()}, ${r.origin})`,
+          ),
+      );
+      await sql`
+        INSERT INTO employes (${columnList}) VALUES ${values}
+        ON DUPLICATE KEY UPDATE nom = VALUES(nom), prenom = VALUES(prenom), email = VALUES(email),
+          poste = VALUES(poste), salaire = VALUES(salaire), department = VALUES(department),
+          date_embauche = VALUES(date_embauche), created_at = VALUES(created_at), updated_at = VALUES(updated_at),
+          sync_version = VALUES(sync_version), sync_origin = VALUES(sync_origin)`.execute(trx);
+    }
+    if (plan.conflicts.length) {
+      await trx
+        .insertInto('sync_conflicts')
+        .values(
+          plan.conflicts.map((c) => ({
+            employe_id: c.employeId,
+            kind: c.kind,
+            outcome: c.outcome,
+            policy: c.policy,
+            local_version: c.localVersion.toString(),
+            local_origin: c.localOrigin,
+            incoming_version: c.incomingVersion.toString(),
+            incoming_origin: c.incomingOrigin,
+            incoming_row: JSON.stringify(c.incomingRow, bigintJson),
+            event_id: c.eventId,
+          })),
+        )
+        .execute();
+    }
+    if (plan.offsets.length) {
+      const values = sql.join(
+        plan.offsets.map((o) => sql`(${plan.consumerGroup}, ${o.topic}, ${o.partition}, ${o.nextOffset.toString()})`),
+      );
+      await sql`
+        INSERT INTO sync_offsets (consumer_group, topic, kafka_partition, next_offset) VALUES ${values}
+        ON DUPLICATE KEY UPDATE next_offset = GREATEST(next_offset, VALUES(next_offset)), updated_at = NOW(6)`.execute(
+        trx,
+      );
+    }
+  }
+}
+
+class MysqlRelayLease implements RelayLease {
+  readonly lost: Promise<void>;
+  readonly #connection: Connection;
+  readonly #localWrites: EventEmitter;
+  readonly #keepAlive: NodeJS.Timeout;
+  #released = false;
+
+  constructor(connection: Connection, query: (text: string) => Promise<unknown>, localWrites: EventEmitter) {
+    this.#connection = connection;
+    this.#localWrites = localWrites;
+    this.lost = new Promise((resolve) => {
+      connection.once('error', () => resolve());
+      connection.once('end', () => resolve());
+    });
+    // A dead session loses the lock on the server: notice it within seconds and stop publishing.
+    this.#keepAlive = setInterval(() => {
+      query('SELECT 1').catch(() => connection.destroy());
+    }, 2000);
+    void this.lost.then(() => clearInterval(this.#keepAlive));
+  }
+
+  async waitForWork(timeoutMs: number): Promise<void> {
+    await waitForEvent(this.#localWrites, 'write', timeoutMs, this.lost);
+  }
+
+  async release(): Promise<void> {
+    if (this.#released) return;
+    this.#released = true;
+    clearInterval(this.#keepAlive);
+    await new Promise<void>((resolve) => this.#connection.end(() => resolve()));
+  }
+}

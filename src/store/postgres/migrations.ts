@@ -1,0 +1,159 @@
+// Versioned schema of the PostgreSQL store: the contract's `employes` table with its sync columns,
+// capture triggers writing the outbox and waking the relay (NOTIFY), tombstones, sink offsets and
+// the conflict log. Ids born here are negative (a descending sequence), so they never meet the
+// positive AUTO_INCREMENT range of MySQL.
+import { sql, type Kysely } from 'kysely';
+import type { Migration } from 'kysely/migration';
+
+export const outboxChannel = 'empsync_outbox';
+
+const nowMicros = '(extract(epoch from clock_timestamp()) * 1000000)::bigint';
+const outboxColumns =
+  'event_id, op, employe_id, row_version, base_version, row_origin, nom, prenom, email, poste, salaire, department, date_embauche, created_at, updated_at';
+const outboxValues = (op: string, ref: 'NEW' | 'OLD', version: string, base: string) =>
+  `gen_random_uuid(), '${op}', ${ref}.id, ${version}, ${base}, 'postgres', ${ref}.nom, ${ref}.prenom, ${ref}.email, ${ref}.poste, ${ref}.salaire, ${ref}.department, ${ref}.date_embauche, ${ref}.created_at, ${ref}.updated_at`;
+
+// The sink sets app.sync_origin for its transaction only (set_config(..., true)).
+const isLocalWrite = `coalesce(current_setting('app.sync_origin', true), '') = ''`;
+
+// The version a change replaced ("what it saw"): a sink tells a concurrent change from a later one by it.
+const tombstoneOf = 'coalesce((SELECT t.version FROM employes_tombstones t WHERE t.id = NEW.id), 0)';
+
+const statements001 = [
+  `CREATE SEQUENCE IF NOT EXISTS employes_id_seq AS integer
+     INCREMENT BY -1 MINVALUE -2147483648 MAXVALUE -1 START WITH -1`,
+  `CREATE TABLE IF NOT EXISTS employes (
+     id integer PRIMARY KEY DEFAULT nextval('employes_id_seq'),
+     nom varchar(100) NOT NULL,
+     prenom varchar(100) NOT NULL,
+     email varchar(255) NOT NULL,
+     poste varchar(100) NOT NULL,
+     salaire numeric(10,2) NOT NULL,
+     department varchar(100) NOT NULL,
+     date_embauche timestamptz(6) NOT NULL DEFAULT now(),
+     created_at timestamptz(6) NOT NULL DEFAULT now(),
+     updated_at timestamptz(6) NOT NULL DEFAULT now(),
+     sync_version bigint NOT NULL DEFAULT 0,
+     sync_origin varchar(16) NOT NULL DEFAULT 'postgres',
+     CONSTRAINT employes_email_key UNIQUE (email)
+   )`,
+  `ALTER SEQUENCE employes_id_seq OWNED BY employes.id`,
+  `CREATE INDEX IF NOT EXISTS employes_department_idx ON employes (department)`,
+  `CREATE TABLE IF NOT EXISTS employes_outbox (
+     seq bigserial PRIMARY KEY,
+     event_id uuid NOT NULL,
+     op char(1) NOT NULL,
+     employe_id integer NOT NULL,
+     row_version bigint NOT NULL,
+     base_version bigint NOT NULL,
+     row_origin varchar(16) NOT NULL,
+     nom varchar(100) NOT NULL,
+     prenom varchar(100) NOT NULL,
+     email varchar(255) NOT NULL,
+     poste varchar(100) NOT NULL,
+     salaire numeric(10,2) NOT NULL,
+     department varchar(100) NOT NULL,
+     date_embauche timestamptz(6) NOT NULL,
+     created_at timestamptz(6) NOT NULL,
+     updated_at timestamptz(6) NOT NULL,
+     captured_at timestamptz(6) NOT NULL DEFAULT clock_timestamp()
+   )`,
+  `CREATE TABLE IF NOT EXISTS employes_tombstones (
+     id integer PRIMARY KEY,
+     version bigint NOT NULL,
+     origin varchar(16) NOT NULL,
+     deleted_at timestamptz(6) NOT NULL DEFAULT now()
+   )`,
+  `CREATE TABLE IF NOT EXISTS sync_offsets (
+     consumer_group varchar(200) NOT NULL,
+     topic varchar(249) NOT NULL,
+     kafka_partition integer NOT NULL,
+     next_offset bigint NOT NULL,
+     updated_at timestamptz(6) NOT NULL DEFAULT now(),
+     PRIMARY KEY (consumer_group, topic, kafka_partition)
+   )`,
+  `CREATE TABLE IF NOT EXISTS sync_conflicts (
+     id bigserial PRIMARY KEY,
+     employe_id integer NOT NULL,
+     kind varchar(16) NOT NULL,
+     outcome varchar(32) NOT NULL,
+     policy varchar(32) NOT NULL,
+     local_version bigint NOT NULL,
+     local_origin varchar(16) NOT NULL,
+     incoming_version bigint NOT NULL,
+     incoming_origin varchar(16) NOT NULL,
+     incoming_row jsonb NOT NULL,
+     event_id uuid NOT NULL,
+     detected_at timestamptz(6) NOT NULL DEFAULT now()
+   )`,
+  `CREATE INDEX IF NOT EXISTS sync_conflicts_employe_idx ON sync_conflicts (employe_id)`,
+  `CREATE TABLE IF NOT EXISTS sync_backfill (
+     name varchar(64) PRIMARY KEY,
+     last_id integer,
+     done boolean NOT NULL DEFAULT false,
+     updated_at timestamptz(6) NOT NULL DEFAULT now()
+   )`,
+  `CREATE OR REPLACE FUNCTION empsync_stamp_version() RETURNS trigger LANGUAGE plpgsql AS $$
+   BEGIN
+     IF ${isLocalWrite} THEN
+       IF TG_OP = 'INSERT' THEN
+         NEW.sync_version := greatest(${nowMicros},
+           coalesce((SELECT t.version + 1 FROM employes_tombstones t WHERE t.id = NEW.id), 0));
+       ELSE
+         NEW.sync_version := greatest(${nowMicros}, OLD.sync_version + 1);
+       END IF;
+       NEW.sync_origin := 'postgres';
+       NEW.updated_at := clock_timestamp();
+     END IF;
+     RETURN NEW;
+   END $$`,
+  `CREATE OR REPLACE FUNCTION empsync_capture_change() RETURNS trigger LANGUAGE plpgsql AS $$
+   DECLARE delete_version bigint;
+   BEGIN
+     IF NOT (${isLocalWrite}) THEN
+       RETURN NULL;
+     END IF;
+     IF TG_OP = 'INSERT' THEN
+       INSERT INTO employes_outbox (${outboxColumns}) VALUES (${outboxValues('c', 'NEW', 'NEW.sync_version', tombstoneOf)});
+     ELSIF TG_OP = 'UPDATE' AND NEW.id = OLD.id THEN
+       INSERT INTO employes_outbox (${outboxColumns}) VALUES (${outboxValues('u', 'NEW', 'NEW.sync_version', 'OLD.sync_version')});
+     ELSIF TG_OP = 'UPDATE' THEN
+       INSERT INTO employes_outbox (${outboxColumns}) VALUES (${outboxValues('d', 'OLD', 'NEW.sync_version', 'OLD.sync_version')});
+       INSERT INTO employes_tombstones (id, version, origin) VALUES (OLD.id, NEW.sync_version, 'postgres')
+         ON CONFLICT (id) DO UPDATE SET version = greatest(employes_tombstones.version, EXCLUDED.version),
+                                        origin = EXCLUDED.origin;
+       INSERT INTO employes_outbox (${outboxColumns}) VALUES (${outboxValues('c', 'NEW', 'NEW.sync_version', '0')});
+     ELSE
+       delete_version := greatest(${nowMicros}, OLD.sync_version + 1);
+       INSERT INTO employes_outbox (${outboxColumns}) VALUES (${outboxValues('d', 'OLD', 'delete_version', 'OLD.sync_version')});
+       INSERT INTO employes_tombstones (id, version, origin) VALUES (OLD.id, delete_version, 'postgres')
+         ON CONFLICT (id) DO UPDATE SET version = greatest(employes_tombstones.version, EXCLUDED.version),
+                                        origin = EXCLUDED.origin;
+     END IF;
+     RETURN NULL;
+   END $$`,
+  `CREATE OR REPLACE FUNCTION empsync_notify_outbox() RETURNS trigger LANGUAGE plpgsql AS $$
+   BEGIN
+     IF ${isLocalWrite} THEN
+       PERFORM pg_notify('${outboxChannel}', '');
+     END IF;
+     RETURN NULL;
+   END $$`,
+  `DROP TRIGGER IF EXISTS employes_stamp_version ON employes`,
+  `CREATE TRIGGER employes_stamp_version BEFORE INSERT OR UPDATE ON employes
+     FOR EACH ROW EXECUTE FUNCTION empsync_stamp_version()`,
+  `DROP TRIGGER IF EXISTS employes_capture_change ON employes`,
+  `CREATE TRIGGER employes_capture_change AFTER INSERT OR UPDATE OR DELETE ON employes
+     FOR EACH ROW EXECUTE FUNCTION empsync_capture_change()`,
+  `DROP TRIGGER IF EXISTS employes_notify_outbox ON employes`,
+  `CREATE TRIGGER employes_notify_outbox AFTER INSERT OR UPDATE OR DELETE ON employes
+     FOR EACH STATEMENT EXECUTE FUNCTION empsync_notify_outbox()`,
+];
+
+async function run(db: Kysely<unknown>, statements: string[]): Promise<void> {
+  for (const statement of statements) await sql.raw(statement).execute(db);
+}
+
+export const postgresMigrations: Record<string, Migration> = {
+  '001_employes_sync': { up: (db) => run(db, statements001) },
+};

@@ -1,0 +1,234 @@
+// The PostgreSQL store: the read model of the API and the other end of two-way sync. All
+// PostgreSQL-dialect SQL of empsync lives in this folder.
+import { EventEmitter } from 'node:events';
+import { Kysely, PostgresDialect, sql, type Transaction } from 'kysely';
+import pg from 'pg';
+import { belowLowestId, bigintJson, KyselyStore, pickFields, waitForEvent, type CopiedChunk } from '../kysely-store.ts';
+import type { Database } from '../schema.ts';
+import type { ApplyTransaction, RelayLease } from '../store.ts';
+import type { ApplyPlan, EmployeeFields, StoreName, StoredVersion, Tombstone } from '../types.ts';
+import { outboxChannel, postgresMigrations } from './migrations.ts';
+
+// Hash of 'empsync.relay.postgres': one relay per database holds this session lock.
+const relayLockKey = 0x656d7073;
+
+// BIGINT, NUMERIC and timestamps stay strings: no precision is lost in a JS number or Date.
+const keepString = (value: string) => value;
+const types = {
+  getTypeParser: (oid: number, format?: 'text' | 'binary') => {
+    if (oid === 1114 || oid === 1184 || oid === 1082) return keepString;
+    return pg.types.getTypeParser(oid, format);
+  },
+};
+
+export interface PostgresStoreOptions {
+  url: string;
+  poolSize: number;
+}
+
+export class PostgresStore extends KyselyStore {
+  readonly name = 'postgres' as const;
+  readonly #url: string;
+
+  constructor(options: PostgresStoreOptions) {
+    const pool = new pg.Pool({
+      connectionString: options.url,
+      max: options.poolSize,
+      types,
+      options: '-c TimeZone=UTC',
+    });
+    super(new Kysely<Database>({ dialect: new PostgresDialect({ pool }) }), postgresMigrations);
+    this.#url = options.url;
+  }
+
+  protected async insertRow(trx: Transaction<Database>, fields: EmployeeFields): Promise<number> {
+    const row = await trx.insertInto('employes').values(pickFields(fields)).returning('id').executeTakeFirstOrThrow();
+    return row.id;
+  }
+
+  async acquireRelayLease(): Promise<RelayLease | null> {
+    const client = new pg.Client({ connectionString: this.#url, types, options: '-c TimeZone=UTC' });
+    client.on('error', () => undefined);
+    try {
+      await client.connect();
+      const { rows } = await client.query<{ got: boolean }>('SELECT pg_try_advisory_lock($1) AS got', [relayLockKey]);
+      if (!rows[0]?.got) {
+        await client.end();
+        return null;
+      }
+      await client.query(`LISTEN ${outboxChannel}`);
+    } catch (error) {
+      await client.end().catch(() => undefined);
+      throw error;
+    }
+    return new PostgresRelayLease(client, this.localWrites);
+  }
+
+  protected async copyToOutbox(trx: Transaction<Database>, afterId: number | null, chunk: number): Promise<CopiedChunk> {
+    const { rows } = await sql<{ id: number | null; n: string }>`
+      WITH chunk AS (
+        INSERT INTO employes_outbox (event_id, op, employe_id, row_version, base_version, row_origin, nom, prenom,
+                                     email, poste, salaire, department, date_embauche, created_at, updated_at)
+        SELECT gen_random_uuid(), 'r', id, sync_version, sync_version, sync_origin, nom, prenom, email, poste, salaire,
+               department, date_embauche, created_at, updated_at
+        FROM employes WHERE id > ${afterId ?? belowLowestId} ORDER BY id LIMIT ${chunk}
+        RETURNING employe_id
+      )
+      SELECT max(employe_id) AS id, count(*) AS n FROM chunk`.execute(trx);
+    return { count: Number(rows[0]?.n ?? 0), lastId: rows[0]?.id ?? null };
+  }
+
+  async applyTransaction<T>(work: (tx: ApplyTransaction) => Promise<T>): Promise<T> {
+    return this.db.transaction().execute(async (trx) => {
+      // Transaction-local marker: the capture triggers skip the sink's own writes.
+      await sql`SELECT set_config('app.sync_origin', 'sink', true)`.execute(trx);
+      return work(new PostgresApplyTransaction(trx));
+    });
+  }
+}
+
+type VersionRaw = { id: number; sync_version: string; sync_origin: StoreName; email: string };
+const toStoredVersion = (r: VersionRaw): StoredVersion => ({
+  id: r.id,
+  version: BigInt(r.sync_version),
+  origin: r.sync_origin,
+  email: r.email,
+});
+
+class PostgresApplyTransaction implements ApplyTransaction {
+  readonly #trx: Transaction<Database>;
+
+  constructor(trx: Transaction<Database>) {
+    this.#trx = trx;
+  }
+
+  async readCurrent(ids: number[], emails: string[]) {
+    const trx = this.#trx;
+    const rows = ids.length
+      ? (
+          await sql<VersionRaw>`
+            SELECT id, sync_version, sync_origin, email FROM employes WHERE id = ANY(${ids}::int[]) FOR UPDATE`.execute(trx)
+        ).rows.map(toStoredVersion)
+      : [];
+    const tombstones: Tombstone[] = ids.length
+      ? (
+          await sql<{ id: number; version: string; origin: StoreName }>`
+            SELECT id, version, origin FROM employes_tombstones WHERE id = ANY(${ids}::int[]) FOR UPDATE`.execute(trx)
+        ).rows.map((r) => ({ id: r.id, version: BigInt(r.version), origin: r.origin }))
+      : [];
+    const emailHolders = emails.length
+      ? (
+          await sql<VersionRaw>`
+            SELECT id, sync_version, sync_origin, email FROM employes WHERE email = ANY(${emails}::text[]) FOR UPDATE`.execute(
+            trx,
+          )
+        ).rows.map(toStoredVersion)
+      : [];
+    return { rows, tombstones, emailHolders };
+  }
+
+  async write(plan: ApplyPlan): Promise<void> {
+    const trx = this.#trx;
+    if (plan.displaced.length) {
+      await sql`DELETE FROM employes WHERE id = ANY(${plan.displaced}::int[])`.execute(trx);
+    }
+    if (plan.parkEmails.length) {
+      await sql`UPDATE employes SET email = '#parked#' || id WHERE id = ANY(${plan.parkEmails}::int[])`.execute(trx);
+    }
+    if (plan.deletes.length) {
+      const ids = plan.deletes.map((d) => d.id);
+      await sql`DELETE FROM employes WHERE id = ANY(${ids}::int[])`.execute(trx);
+      await sql`
+        INSERT INTO employes_tombstones (id, version, origin)
+        SELECT * FROM unnest(${ids}::int[], ${plan.deletes.map((d) => d.version.toString())}::bigint[],
+                             ${plan.deletes.map((d) => d.origin)}::text[])
+        ON CONFLICT (id) DO UPDATE SET version = greatest(employes_tombstones.version, EXCLUDED.version),
+                                       origin = EXCLUDED.origin`.execute(trx);
+    }
+    if (plan.upserts.length) {
+      const rows = plan.upserts;
+      await sql`
+        INSERT INTO employes (id, nom, prenom, email, poste, salaire, department, date_embauche, created_at,
+                              updated_at, sync_version, sync_origin)
+        SELECT * FROM unnest(
+          ${rows.map((r) => r.id)}::int[], ${rows.map((r) => r.nom)}::text[], ${rows.map((r) => r.prenom)}::text[],
+          ${rows.map((r) => r.email)}::text[], ${rows.map((r) => r.poste)}::text[],
+          ${rows.map((r) => r.salaire)}::numeric[], ${rows.map((r) => r.department)}::text[],
+          ${rows.map((r) => r.dateEmbauche)}::timestamptz[], ${rows.map((r) => r.createdAt)}::timestamptz[],
+          ${rows.map((r) => r.updatedAt)}::timestamptz[], ${rows.map((r) => r.version.toString())}::bigint[],
+          ${rows.map((r) => r.origin)}::text[])
+        ON CONFLICT (id) DO UPDATE SET nom = EXCLUDED.nom, prenom = EXCLUDED.prenom, email = EXCLUDED.email,
+          poste = EXCLUDED.poste, salaire = EXCLUDED.salaire, department = EXCLUDED.department,
+          date_embauche = EXCLUDED.date_embauche, created_at = EXCLUDED.created_at, updated_at = EXCLUDED.updated_at,
+          sync_version = EXCLUDED.sync_version, sync_origin = EXCLUDED.sync_origin`.execute(trx);
+    }
+    if (plan.conflicts.length) {
+      await trx
+        .insertInto('sync_conflicts')
+        .values(
+          plan.conflicts.map((c) => ({
+            employe_id: c.employeId,
+            kind: c.kind,
+            outcome: c.outcome,
+            policy: c.policy,
+            local_version: c.localVersion.toString(),
+            local_origin: c.localOrigin,
+            incoming_version: c.incomingVersion.toString(),
+            incoming_origin: c.incomingOrigin,
+            incoming_row: JSON.stringify(c.incomingRow, bigintJson),
+            event_id: c.eventId,
+          })),
+        )
+        .execute();
+    }
+    if (plan.offsets.length) {
+      const offsets = plan.offsets;
+      await sql`
+        INSERT INTO sync_offsets (consumer_group, topic, kafka_partition, next_offset)
+        SELECT ${plan.consumerGroup}, * FROM unnest(${offsets.map((o) => o.topic)}::text[],
+          ${offsets.map((o) => o.partition)}::int[], ${offsets.map((o) => o.nextOffset.toString())}::bigint[])
+        ON CONFLICT (consumer_group, topic, kafka_partition) DO UPDATE
+          SET next_offset = greatest(sync_offsets.next_offset, EXCLUDED.next_offset), updated_at = now()`.execute(trx);
+    }
+  }
+}
+
+class PostgresRelayLease implements RelayLease {
+  readonly lost: Promise<void>;
+  readonly #client: pg.Client;
+  readonly #wake = new EventEmitter();
+  readonly #localWrites: EventEmitter;
+  readonly #keepAlive: NodeJS.Timeout;
+  readonly #onLocalWrite = () => this.#wake.emit('work');
+  #released = false;
+
+  constructor(client: pg.Client, localWrites: EventEmitter) {
+    this.#client = client;
+    this.#localWrites = localWrites;
+    client.on('notification', () => this.#wake.emit('work'));
+    localWrites.on('write', this.#onLocalWrite);
+    this.lost = new Promise((resolve) => {
+      client.once('error', () => resolve());
+      client.once('end', () => resolve());
+    });
+    this.#keepAlive = setInterval(() => {
+      client.query('SELECT 1').catch(() => client.end().catch(() => undefined));
+    }, 2000);
+    void this.lost.then(() => {
+      clearInterval(this.#keepAlive);
+      localWrites.off('write', this.#onLocalWrite);
+    });
+  }
+
+  async waitForWork(timeoutMs: number): Promise<void> {
+    await waitForEvent(this.#wake, 'work', timeoutMs, this.lost);
+  }
+
+  async release(): Promise<void> {
+    if (this.#released) return;
+    this.#released = true;
+    clearInterval(this.#keepAlive);
+    this.#localWrites.off('write', this.#onLocalWrite);
+    await this.#client.end().catch(() => undefined);
+  }
+}

@@ -1,0 +1,73 @@
+// Conversions between what the drivers return and the dialect-agnostic EmployeeRow: timestamps as
+// ISO-8601 UTC with microseconds, versions as bigint, decimals as strings. No SQL here.
+import type { EmployeeRow, StoreName } from './types.ts';
+
+const timestampPattern = /^(\d{4}-\d{2}-\d{2})[ T](\d{2}:\d{2}:\d{2})(?:\.(\d{1,6}))?(?:Z|[+-]00(?::?00)?)?$/;
+
+/** '2024-01-02 03:04:05.12+00' or '2024-01-02 03:04:05' (UTC) → '2024-01-02T03:04:05.120000Z'. */
+export function toIsoTimestamp(value: string | Date): string {
+  if (value instanceof Date) return value.toISOString().replace('Z', '000Z');
+  const match = timestampPattern.exec(value);
+  if (!match) throw new RangeError(`not a UTC timestamp: ${value}`);
+  return `${match[1]}T${match[2]}.${(match[3] ?? '').padEnd(6, '0')}Z`;
+}
+
+/** ISO-8601 → 'YYYY-MM-DD HH:MM:SS.ffffff', the literal both MySQL and PostgreSQL read as UTC here. */
+export function toSqlTimestamp(iso: string): string {
+  return toIsoTimestamp(normalizeIsoInput(iso)).replace('T', ' ').replace('Z', '');
+}
+
+/** Accepts any ISO-8601 instant (with an offset) and returns it in UTC with microseconds. */
+export function normalizeIsoInput(value: string): string {
+  if (timestampPattern.test(value)) return value;
+  const parsed = new Date(value);
+  if (Number.isNaN(parsed.getTime())) throw new RangeError(`not an ISO-8601 timestamp: ${value}`);
+  return parsed.toISOString().replace('Z', '000Z');
+}
+
+export interface RawEmployeeRow {
+  id: number | string;
+  nom: string;
+  prenom: string;
+  email: string;
+  poste: string;
+  salaire: string | number;
+  department: string;
+  date_embauche: string | Date;
+  created_at: string | Date;
+  updated_at: string | Date;
+  sync_version: string | number | bigint;
+  sync_origin: string;
+}
+
+export function fromRawRow(raw: RawEmployeeRow): EmployeeRow {
+  return {
+    id: Number(raw.id),
+    nom: raw.nom,
+    prenom: raw.prenom,
+    email: raw.email,
+    poste: raw.poste,
+    salaire: typeof raw.salaire === 'number' ? raw.salaire.toFixed(2) : raw.salaire,
+    department: raw.department,
+    dateEmbauche: toIsoTimestamp(raw.date_embauche),
+    createdAt: toIsoTimestamp(raw.created_at),
+    updatedAt: toIsoTimestamp(raw.updated_at),
+    version: BigInt(raw.sync_version),
+    origin: raw.sync_origin as StoreName,
+  };
+}
+
+export const employeeColumns = [
+  'id',
+  'nom',
+  'prenom',
+  'email',
+  'poste',
+  'salaire',
+  'department',
+  'date_embauche',
+  'created_at',
+  'updated_at',
+  'sync_version',
+  'sync_origin',
+] as const;

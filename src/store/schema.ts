@@ -1,0 +1,78 @@
+// Kysely's view of the tables both stores share (same names and columns in MySQL and PostgreSQL).
+// Drivers return BIGINT and DECIMAL as strings and timestamps as strings (see each store's pool).
+import type { ColumnType, Generated } from 'kysely';
+
+type Timestamp = ColumnType<string, string | undefined, string>;
+
+export interface EmployesTable {
+  id: Generated<number>;
+  nom: string;
+  prenom: string;
+  email: string;
+  poste: string;
+  salaire: string;
+  department: string;
+  date_embauche: Timestamp;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+  sync_version: ColumnType<string, string | undefined, string>;
+  sync_origin: ColumnType<string, string | undefined, string>;
+}
+
+export interface OutboxTable {
+  seq: Generated<string>;
+  event_id: string;
+  op: 'c' | 'u' | 'd' | 'r';
+  employe_id: number;
+  row_version: string;
+  base_version: string;
+  row_origin: string;
+  nom: string;
+  prenom: string;
+  email: string;
+  poste: string;
+  salaire: string;
+  department: string;
+  date_embauche: string;
+  created_at: string;
+  updated_at: string;
+  captured_at: Timestamp;
+}
+
+export interface SyncOffsetsTable {
+  consumer_group: string;
+  topic: string;
+  kafka_partition: number;
+  next_offset: string;
+  updated_at: Timestamp;
+}
+
+export interface SyncConflictsTable {
+  id: Generated<string>;
+  employe_id: number;
+  kind: string;
+  outcome: string;
+  policy: string;
+  local_version: string;
+  local_origin: string;
+  incoming_version: string;
+  incoming_origin: string;
+  incoming_row: unknown;
+  event_id: string;
+  detected_at: Timestamp;
+}
+
+export interface SyncBackfillTable {
+  name: string;
+  last_id: number | null;
+  done: ColumnType<boolean | number, boolean | number | undefined, boolean | number>;
+  updated_at: Timestamp;
+}
+
+export interface Database {
+  employes: EmployesTable;
+  employes_outbox: OutboxTable;
+  sync_offsets: SyncOffsetsTable;
+  sync_conflicts: SyncConflictsTable;
+  sync_backfill: SyncBackfillTable;
+}

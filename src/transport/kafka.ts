@@ -1,0 +1,89 @@
+// Kafka plumbing shared by relay and sink: client options from the config, and the topics
+// (`employes-sync` compacted, its DLQ) created when missing.
+import { Admin } from '@platformatic/kafka';
+import type { Config } from '../config.ts';
+import { EmpsyncError, ErrorCodes } from '../errors.ts';
+
+export type KafkaConfig = Pick<
+  Config,
+  'KAFKA_BROKERS' | 'KAFKA_CLIENT_ID' | 'KAFKA_TOPIC' | 'KAFKA_DLQ_TOPIC' | 'KAFKA_PARTITIONS' | 'KAFKA_REPLICATION_FACTOR'
+>;
+
+export function baseClientOptions(config: KafkaConfig, suffix: string) {
+  return {
+    clientId: `${config.KAFKA_CLIENT_ID}-${suffix}`,
+    bootstrapBrokers: [...config.KAFKA_BROKERS],
+    timeout: 10_000,
+    retries: 3,
+    retryDelay: 250,
+  };
+}
+
+/** Creates the change topic (compacted: the latest event per id is kept, tombstones clear deletes) and the DLQ. */
+export async function ensureTopics(config: KafkaConfig): Promise<void> {
+  const admin = new Admin(baseClientOptions(config, 'admin'));
+  try {
+    const existing = new Set(await admin.listTopics());
+    const wanted = [
+      {
+        name: config.KAFKA_TOPIC,
+        configs: [
+          { name: 'cleanup.policy', value: 'compact' },
+          { name: 'min.compaction.lag.ms', value: String(60 * 60 * 1000) },
+          { name: 'delete.retention.ms', value: String(24 * 60 * 60 * 1000) },
+        ],
+      },
+      { name: config.KAFKA_DLQ_TOPIC, configs: [{ name: 'retention.ms', value: String(30 * 24 * 60 * 60 * 1000) }] },
+    ];
+    for (const topic of wanted) {
+      if (existing.has(topic.name)) continue;
+      try {
+        await admin.createTopics({
+          topics: [topic.name],
+          partitions: config.KAFKA_PARTITIONS,
+          replicas: config.KAFKA_REPLICATION_FACTOR,
+          configs: topic.configs,
+        });
+      } catch (error) {
+        if (!/already exists/i.test(collectMessages(error))) throw error;
+      }
+    }
+  } catch (error) {
+    throw new EmpsyncError(
+      ErrorCodes.DEPENDENCY_UNAVAILABLE,
+      `Kafka is unreachable at ${config.KAFKA_BROKERS.join(',')}: ${collectMessages(error)}`,
+      { cause: error, details: { dependency: 'kafka' } },
+    );
+  } finally {
+    await admin.close().catch(() => undefined);
+  }
+}
+
+/** Probes the brokers with a metadata request. */
+export async function pingKafka(config: KafkaConfig, timeoutMs = 3000): Promise<void> {
+  const admin = new Admin({ ...baseClientOptions(config, 'probe'), timeout: timeoutMs, retries: 0 });
+  try {
+    await admin.metadata({ topics: [] });
+  } finally {
+    await admin.close().catch(() => undefined);
+  }
+}
+
+/** Kafka headers as the client sends them: Buffer keys and values. */
+export function bufferHeaders(headers: Record<string, string>): Map<Buffer, Buffer> {
+  return new Map(Object.entries(headers).map(([key, value]) => [Buffer.from(key), Buffer.from(value)]));
+}
+
+/** The messages of an error and its causes / aggregated errors, for one readable line. */
+export function collectMessages(error: unknown): string {
+  const parts: string[] = [];
+  const visit = (value: unknown, depth: number) => {
+    if (!(value instanceof Error) || depth > 4) return;
+    if (value.message) parts.push(value.message);
+    const nested = (value as { errors?: unknown[] }).errors;
+    if (Array.isArray(nested)) nested.forEach((e) => visit(e, depth + 1));
+    visit(value.cause, depth + 1);
+  };
+  visit(error, 0);
+  return [...new Set(parts)].join('; ') || String(error);
+}
