@@ -3,7 +3,6 @@
 // messages below the stored offsets are skipped, so a redelivery after a crash has no effect.
 // Poison events go to the DLQ with their reason and the partition keeps flowing; transient errors
 // retry with backoff.
-import { once } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Consumer, Producer, type Message, type MessagesStream } from '@platformatic/kafka';
 import { describeError, EmpsyncError, ErrorCodes, isEmpsyncError } from '../errors.ts';
@@ -120,14 +119,26 @@ export class Sink {
   async #run(stream: MessagesStream<Buffer, Buffer, Buffer, Buffer>): Promise<void> {
     const { maxBatch } = this.#options;
     const signal = this.#stopping.signal;
+    const buffer: Message[] = [];
+    let wake: (() => void) | null = null;
+    // Flowing mode with back-pressure: the stream pauses while two batches wait to be applied.
+    stream.on('data', (message: Message) => {
+      buffer.push(message);
+      if (buffer.length >= maxBatch * 2) stream.pause();
+      wake?.();
+    });
+    const closed = new Promise<void>((resolve) => {
+      stream.once('close', resolve);
+      signal.addEventListener('abort', () => resolve(), { once: true });
+    });
     while (!signal.aborted && !stream.destroyed) {
-      const batch: Message[] = [];
-      let message: Message | null;
-      while (batch.length < maxBatch && (message = stream.read() as Message | null) !== null) batch.push(message);
-      if (batch.length === 0) {
-        await once(stream, 'readable', { signal }).catch(() => undefined);
+      if (buffer.length === 0) {
+        await Promise.race([new Promise<void>((resolve) => (wake = resolve)), closed]);
+        wake = null;
         continue;
       }
+      const batch = buffer.splice(0, maxBatch);
+      if (stream.isPaused() && buffer.length < maxBatch) stream.resume();
       try {
         await this.#applyWithRetry(batch);
       } catch (error) {

@@ -1,0 +1,122 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { planBatch, type PositionedEvent } from '../../src/sink/plan-batch.ts';
+import type { EmployeeRow, StoreName, StoredVersion } from '../../src/store/types.ts';
+import type { EmployeeChangedEvent } from '../../src/transport/envelope.ts';
+
+const row = (id: number, version: bigint, origin: StoreName, email = `e${id}@x.io`): EmployeeRow => ({
+  id,
+  nom: 'N',
+  prenom: 'P',
+  email,
+  poste: 'Dev',
+  salaire: '100.00',
+  department: 'IT',
+  dateEmbauche: '2026-01-01T00:00:00.000000Z',
+  createdAt: '2026-01-01T00:00:00.000000Z',
+  updatedAt: '2026-01-01T00:00:00.000000Z',
+  version,
+  origin,
+});
+
+let offset = 0n;
+const event = (op: EmployeeChangedEvent['op'], r: EmployeeRow, baseVersion = 0n): PositionedEvent => ({
+  event: { eventId: `00000000-0000-4000-8000-${String(offset).padStart(12, '0')}`, op, row: r, baseVersion, committedAt: r.updatedAt },
+  partition: 0,
+  offset: offset++,
+});
+const stored = (id: number, version: bigint, origin: StoreName, email = `e${id}@x.io`): StoredVersion => ({ id, version, origin, email });
+
+const plan = (events: PositionedEvent[], current: Partial<Parameters<typeof planBatch>[0]['current']> = {}, policy: 'newer-wins' | 'mysql-wins' | 'postgres-wins' = 'newer-wins') =>
+  planBatch({
+    target: 'postgres',
+    policy,
+    consumerGroup: 'g',
+    events,
+    offsets: [],
+    current: { rows: [], tombstones: [], emailHolders: [], ...current },
+  });
+
+describe('planBatch (the sink version guard)', () => {
+  it('applies a new row and keeps only the newest event per id', () => {
+    const { plan: p, stats } = plan([event('c', row(1, 10n, 'mysql')), event('u', row(1, 20n, 'mysql'), 10n)]);
+    assert.deepEqual(p.upserts.map((r) => r.version), [20n]);
+    assert.equal(stats.superseded, 1);
+  });
+
+  it('skips a replayed older or equal version from the same origin', () => {
+    const { plan: p, stats } = plan([event('u', row(1, 10n, 'mysql'), 5n)], { rows: [stored(1, 10n, 'mysql')] });
+    assert.equal(p.upserts.length, 0);
+    assert.equal(stats.stale, 1);
+  });
+
+  it('skips events born in the target store (loop prevention)', () => {
+    const { plan: p, stats } = plan([event('c', row(-1, 10n, 'postgres'))]);
+    assert.equal(p.upserts.length, 0);
+    assert.equal(stats.ownOrigin, 1);
+  });
+
+  it('a tombstone stops a late update from resurrecting the row', () => {
+    const { plan: p } = plan([event('u', row(1, 10n, 'mysql'), 5n)], { tombstones: [{ id: 1, version: 11n, origin: 'mysql' }] });
+    assert.equal(p.upserts.length, 0);
+  });
+
+  it('a delete removes the row and records a tombstone', () => {
+    const { plan: p } = plan([event('d', row(1, 12n, 'mysql'), 10n)], { rows: [stored(1, 10n, 'mysql')] });
+    assert.deepEqual(p.deletes, [{ id: 1, version: 12n, origin: 'mysql' }]);
+  });
+
+  it('a change that saw the stored version is applied without a conflict', () => {
+    const { plan: p } = plan([event('u', row(1, 30n, 'mysql'), 20n)], { rows: [stored(1, 20n, 'postgres')] });
+    assert.equal(p.upserts.length, 1);
+    assert.equal(p.conflicts.length, 0);
+  });
+
+  it('concurrent changes are a conflict resolved by the policy, and recorded', () => {
+    const current = { rows: [stored(1, 25n, 'postgres')] };
+    const newer = plan([event('u', row(1, 30n, 'mysql'), 20n)], current);
+    assert.equal(newer.plan.upserts.length, 1);
+    assert.equal(newer.plan.conflicts[0]?.outcome, 'incoming-applied');
+    const postgresWins = plan([event('u', row(1, 30n, 'mysql'), 20n)], current, 'postgres-wins');
+    assert.equal(postgresWins.plan.upserts.length, 0);
+    assert.equal(postgresWins.plan.conflicts[0]?.outcome, 'local-kept');
+    const older = plan([event('u', row(1, 22n, 'mysql'), 20n)], current);
+    assert.equal(older.plan.upserts.length, 0);
+    assert.equal(older.plan.conflicts.length, 1);
+  });
+
+  it('a re-publish (backfill) applies only what the target lacks and never claims a conflict', () => {
+    const { plan: p } = plan([event('r', row(1, 10n, 'mysql'), 10n), event('r', row(2, 10n, 'mysql'), 10n)], {
+      rows: [stored(1, 15n, 'postgres')],
+    });
+    assert.deepEqual(p.upserts.map((r) => r.id), [2]);
+    assert.equal(p.conflicts.length, 0);
+  });
+
+  it('an email taken by a newer incoming row displaces the stale holder', () => {
+    const { plan: p } = plan([event('c', row(2, 50n, 'mysql', 'x@x.io'))], {
+      emailHolders: [stored(1, 10n, 'mysql', 'x@x.io')],
+    });
+    assert.deepEqual(p.displaced, [1]);
+    assert.equal(p.upserts.length, 1);
+  });
+
+  it('a holder moving to another email in the same batch has its email parked first', () => {
+    const { plan: p } = plan(
+      [event('u', row(1, 50n, 'mysql', 'y@x.io'), 10n), event('u', row(2, 51n, 'mysql', 'x@x.io'), 10n)],
+      { rows: [stored(1, 10n, 'mysql', 'x@x.io'), stored(2, 10n, 'mysql', 'y@x.io')], emailHolders: [stored(1, 10n, 'mysql', 'x@x.io'), stored(2, 10n, 'mysql', 'y@x.io')] },
+    );
+    assert.deepEqual(p.parkEmails.sort(), [1, 2]);
+    assert.equal(p.displaced.length, 0);
+    assert.equal(p.upserts.length, 2);
+  });
+
+  it('the same email created on both sides: the policy picks one and the conflict is recorded', () => {
+    const { plan: p } = plan([event('c', row(5, 40n, 'mysql', 'same@x.io'))], {
+      emailHolders: [stored(-3, 45n, 'postgres', 'same@x.io')],
+    });
+    assert.equal(p.upserts.length, 0);
+    assert.equal(p.conflicts[0]?.kind, 'email');
+    assert.equal(p.conflicts[0]?.outcome, 'local-kept');
+  });
+});
