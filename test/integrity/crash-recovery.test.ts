@@ -1,0 +1,113 @@
+// Integrity under crashes: kill -9 of the sink mid-stream, and of the relay between publish and
+// mark (failpoint), then restart: no row lost, none applied twice, both tables identical.
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { after, before, describe, it } from 'node:test';
+import { sql } from 'kysely';
+import type { Config } from '../../src/config.ts';
+import { startRole, type RunningRole } from '../../src/roles/roles.ts';
+import { waitForConvergence } from '../support/assertions.ts';
+import { dropTestDatabases, quietLogger, testConfig, waitFor } from '../support/test-env.ts';
+
+const config = testConfig('integrity');
+let base: RunningRole;
+const children = new Set<ChildProcess>();
+
+function configEnv(c: Config): Record<string, string> {
+  return Object.fromEntries(
+    Object.entries(c).map(([key, value]) => [key, Array.isArray(value) ? value.join(',') : String(value)]),
+  );
+}
+
+function spawnRole(args: string[], extraEnv: Record<string, string> = {}): ChildProcess {
+  const child = spawn('node_modules/.bin/node', ['src/main.ts', ...args], {
+    env: { ...process.env, ...configEnv(config), HTTP_PORT: '0', LOG_LEVEL: 'error', ...extraEnv },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  children.add(child);
+  child.once('exit', () => children.delete(child));
+  return child;
+}
+
+async function kill9(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = once(child, 'exit');
+  child.kill('SIGKILL');
+  await exited;
+}
+
+async function insertRows(prefix: string, count: number): Promise<void> {
+  for (let start = 0; start < count; start += 50) {
+    const values = Array.from({ length: Math.min(50, count - start) }, (_, i) => {
+      const n = start + i;
+      return sql`(${`N${n}`}, ${`P${n}`}, ${`${prefix}${n}@example.fr`}, 'Dev', ${(2000 + n).toFixed(2)}, ${`D${n % 5}`})`;
+    });
+    await sql`INSERT INTO employes (nom, prenom, email, poste, salaire, department) VALUES ${sql.join(values)}`.execute(
+      base.stores.mysql.db,
+    );
+  }
+}
+
+/** (id, version) pairs the sink wrote more than once in PostgreSQL: must stay empty. */
+async function doubleApplies(): Promise<unknown[]> {
+  const { rows } = await sql`
+    SELECT id, version, count(*) AS n FROM test_apply_log GROUP BY id, version HAVING count(*) > 1`.execute(
+    base.stores.postgres.db,
+  );
+  return rows;
+}
+
+describe('crash recovery (kill -9)', () => {
+  before(async () => {
+    await dropTestDatabases(config);
+    base = await startRole('migrate', { config, logger: quietLogger(config) });
+    // Test-only audit: every write the sink makes in PostgreSQL, to count applies per (id, version).
+    await sql`CREATE TABLE test_apply_log (id integer, version bigint)`.execute(base.stores.postgres.db);
+    await sql.raw(`CREATE FUNCTION test_log_apply() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN
+        IF current_setting('app.sync_origin', true) = 'sink' THEN
+          INSERT INTO test_apply_log VALUES (NEW.id, NEW.sync_version);
+        END IF;
+        RETURN NULL;
+      END $$`).execute(base.stores.postgres.db);
+    await sql`CREATE TRIGGER test_log_apply AFTER INSERT OR UPDATE ON employes FOR EACH ROW EXECUTE FUNCTION test_log_apply()`.execute(
+      base.stores.postgres.db,
+    );
+  });
+  after(async () => {
+    for (const child of children) await kill9(child);
+    await base?.stop();
+  });
+
+  it('kill -9 of the sink mid-stream loses nothing and applies nothing twice', async () => {
+    const relay = spawnRole(['relay', 'mysql']);
+    let sink = spawnRole(['sink', 'postgres']);
+    const writes = insertRows('sinkcrash', 6000);
+    await waitFor('the sink to have applied part of the stream', async () => (await base.stores.postgres.countEmployees()) > 300, 60_000);
+    await kill9(sink);
+    await writes;
+    sink = spawnRole(['sink', 'postgres']);
+    const rows = await waitForConvergence(base.stores, 120_000);
+    assert.equal(rows, 6000);
+    assert.deepEqual(await doubleApplies(), []);
+    await kill9(sink);
+    await kill9(relay);
+  });
+
+  it('kill -9 of the relay between publish and mark republishes, and the sink applies once', async () => {
+    const sink = spawnRole(['sink', 'postgres']);
+    const crashing = spawnRole(['relay', 'mysql'], { EMPSYNC_FAILPOINT: 'relay.after-publish' });
+    await insertRows('relaycrash', 500);
+    const [, signal] = await once(crashing, 'exit');
+    assert.equal(signal, 'SIGKILL', 'the relay should die at the failpoint');
+    assert.ok((await base.stores.mysql.outboxBacklog()) > 0, 'published rows are still in the outbox');
+    const relay = spawnRole(['relay', 'mysql']);
+    const rows = await waitForConvergence(base.stores, 120_000);
+    assert.equal(rows, 6500);
+    assert.equal(await base.stores.mysql.outboxBacklog(), 0);
+    assert.deepEqual(await doubleApplies(), []);
+    await kill9(relay);
+    await kill9(sink);
+  });
+});
