@@ -61,7 +61,49 @@ export class Sink {
     return this.#stream !== null && !this.#stream.destroyed;
   }
 
+  /** Connects and starts consuming; resolves once the first stream is open (errors surface here). */
   async start(): Promise<void> {
+    const stream = await this.#connect();
+    this.#loop = this.#supervise(stream);
+    this.#log.info({ group: this.#options.consumerGroup }, 'sink consuming');
+  }
+
+  async stop(): Promise<void> {
+    this.#stopping.abort();
+    const stream = this.#stream;
+    this.#stream = null;
+    await stream?.close().catch(() => undefined);
+    await this.#loop?.catch(() => undefined);
+    await this.#disconnect();
+    await this.#dlqProducer?.close(true).catch(() => undefined);
+    this.#options.metrics.sinkUp.set({ store: this.#options.store.name }, 0);
+  }
+
+  /** Runs the stream; when it dies (broker gone, group lost), reconnects with backoff until stopped. */
+  async #supervise(first: MessagesStream<Buffer, Buffer, Buffer, Buffer>): Promise<void> {
+    const { metrics, store } = this.#options;
+    const signal = this.#stopping.signal;
+    let stream: MessagesStream<Buffer, Buffer, Buffer, Buffer> | null = first;
+    for (let attempt = 0; !signal.aborted; ) {
+      if (stream) {
+        attempt = 0;
+        await this.#run(stream);
+        if (signal.aborted) return;
+        metrics.sinkUp.set({ store: store.name }, 0);
+        this.#log.warn('consumer stream ended: reconnecting');
+        await this.#disconnect();
+      }
+      const wait = Math.min(250 * 2 ** Math.min(attempt++, 5), 5000);
+      await sleep(wait, undefined, { signal }).catch(() => undefined);
+      if (signal.aborted) return;
+      stream = await this.#connect().catch((error: unknown) => {
+        this.#log.warn({ err: collectMessages(error) }, 'sink cannot connect to Kafka yet');
+        return null;
+      });
+    }
+  }
+
+  async #connect(): Promise<MessagesStream<Buffer, Buffer, Buffer, Buffer>> {
     const { kafka, consumerGroup, store, metrics } = this.#options;
     await this.#reloadOffsets();
     const consumer = new Consumer({
@@ -84,30 +126,32 @@ export class Sink {
       }
     });
     this.#consumer = consumer;
-    this.#stream = await consumer.consume({
-      topics: [kafka.KAFKA_TOPIC],
-      mode: 'committed',
-      fallbackMode: 'earliest',
-      autocommit: false,
-      maxWaitTime: 100,
-    });
-    this.#stream.on('error', (error) => this.#log.error({ err: collectMessages(error) }, 'consumer stream error'));
-    consumer.startLagMonitoring({ topics: [kafka.KAFKA_TOPIC] }, 5000);
-    metrics.sinkUp.set({ store: store.name }, 1);
-    this.#loop = this.#run(this.#stream);
-    this.#log.info({ group: consumerGroup }, 'sink consuming');
+    try {
+      const stream = await consumer.consume({
+        topics: [kafka.KAFKA_TOPIC],
+        mode: 'committed',
+        fallbackMode: 'earliest',
+        autocommit: false,
+        maxWaitTime: 100,
+      });
+      stream.on('error', (error) => this.#log.error({ err: collectMessages(error) }, 'consumer stream error'));
+      consumer.startLagMonitoring({ topics: [kafka.KAFKA_TOPIC] }, 5000);
+      metrics.sinkUp.set({ store: store.name }, 1);
+      this.#stream = stream;
+      return stream;
+    } catch (error) {
+      await this.#disconnect();
+      throw error;
+    }
   }
 
-  async stop(): Promise<void> {
-    this.#stopping.abort();
-    const stream = this.#stream;
+  async #disconnect(): Promise<void> {
+    const consumer = this.#consumer;
+    this.#consumer = null;
     this.#stream = null;
-    await stream?.close().catch(() => undefined);
-    await this.#loop?.catch(() => undefined);
-    this.#consumer?.stopLagMonitoring();
-    await this.#consumer?.close(true).catch(() => undefined);
-    await this.#dlqProducer?.close(true).catch(() => undefined);
-    this.#options.metrics.sinkUp.set({ store: this.#options.store.name }, 0);
+    if (!consumer) return;
+    consumer.stopLagMonitoring();
+    await consumer.close(true).catch(() => undefined);
   }
 
   async #reloadOffsets(): Promise<void> {
@@ -127,11 +171,17 @@ export class Sink {
       if (buffer.length >= maxBatch * 2) stream.pause();
       wake?.();
     });
+    let ended = false;
     const closed = new Promise<void>((resolve) => {
-      stream.once('close', resolve);
+      const end = () => {
+        ended = true;
+        resolve();
+      };
+      stream.once('close', end);
+      stream.once('error', end);
       signal.addEventListener('abort', () => resolve(), { once: true });
     });
-    while (!signal.aborted && !stream.destroyed) {
+    while (!signal.aborted && !(ended && buffer.length === 0)) {
       if (buffer.length === 0) {
         await Promise.race([new Promise<void>((resolve) => (wake = resolve)), closed]);
         wake = null;
