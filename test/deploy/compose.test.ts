@@ -1,0 +1,303 @@
+// docker-compose.yml is never run on the development machines (no Docker engine), so it is checked
+// here: against the Compose Specification schema, and against the repository it deploys (config
+// variables of src/config.ts, mounted files, the Prometheus scrape targets).
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { Ajv } from 'ajv';
+import addFormats from 'ajv-formats';
+import { parse } from 'yaml';
+import { configSchema } from '../../src/config.ts';
+import {
+  bindMountSources,
+  dependsOnConditions,
+  empsyncServices,
+  environmentKeys,
+  isPinnedImage,
+  loadCompose,
+  missingMountSources,
+  namedVolumeSources,
+  publishedPorts,
+  readRepoFile,
+  type ComposeFile,
+} from './deploy-files.ts';
+
+const composeText = readRepoFile('docker-compose.yml');
+const compose = loadCompose(composeText);
+
+const empsyncCommands: Record<string, string[]> = {
+  migrate: ['migrate'],
+  api: ['api'],
+  'relay-mysql': ['relay', 'mysql'],
+  'relay-postgres': ['relay', 'postgres'],
+  sink: ['sink', 'postgres'],
+  'sink-mysql': ['sink', 'mysql'],
+};
+const infrastructure = ['mysql', 'postgres', 'kafka', 'kafka-exporter', 'kafka-ui', 'prometheus', 'grafana'];
+
+function validator() {
+  const schema = JSON.parse(readRepoFile('deploy', 'compose-spec.schema.json')) as Record<string, unknown>;
+  // The vendored file names draft-07 by its https URL; ajv knows draft-07 (its default) by the http one.
+  assert.equal(schema['$schema'], 'https://json-schema.org/draft-07/schema');
+  delete schema['$schema'];
+  const ajv = new Ajv({ allErrors: true, strict: false });
+  addFormats.default(ajv);
+  return ajv.compile(schema);
+}
+
+describe('docker-compose.yml', () => {
+  it('is valid against the Compose Specification schema', () => {
+    const validate = validator();
+    const valid = validate(compose);
+    assert.ok(valid, `schema errors:\n${JSON.stringify(validate.errors, null, 2)}`);
+  });
+
+  it('the schema check bites: an unknown service key and a bad depends_on condition are rejected', () => {
+    const validate = validator();
+    const broken = loadCompose(composeText);
+    (broken.services['api'] as Record<string, unknown>)['imagee'] = 'typo';
+    assert.equal(validate(broken), false);
+    const badCondition = loadCompose(composeText);
+    badCondition.services['api']!.depends_on = { mysql: { condition: 'service_ready' } };
+    assert.equal(validate(badCondition), false);
+  });
+
+  it('has every required service, and the empsync roles run the right commands', () => {
+    for (const name of [...infrastructure, ...Object.keys(empsyncCommands)]) {
+      assert.ok(compose.services[name], `service ${name} is missing`);
+    }
+    assert.deepEqual(
+      empsyncServices(compose)
+        .map(([name]) => name)
+        .sort(),
+      Object.keys(empsyncCommands).sort(),
+      'the services built from the Dockerfile',
+    );
+    for (const [name, command] of Object.entries(empsyncCommands)) {
+      const service = compose.services[name]!;
+      assert.deepEqual(service.command, command, `${name} command`);
+      const build = service.build;
+      assert.ok(
+        typeof build === 'object' && build.context === '.' && build.dockerfile === 'Dockerfile',
+        `${name} is built from ./Dockerfile`,
+      );
+    }
+  });
+
+  it('pins every image to a release tag', () => {
+    for (const [name, service] of Object.entries(compose.services)) {
+      if (service.build !== undefined) continue;
+      assert.ok(service.image, `${name} has an image`);
+      assert.ok(
+        isPinnedImage(service.image),
+        `${name}: image ${service.image} is not pinned to a release tag`,
+      );
+    }
+    for (const [image, pinned] of [
+      ['mysql:8.4.7', true],
+      ['ghcr.io/kafbat/kafka-ui:v1.3.0', true],
+      ['localhost:5000/app:1.2', true],
+      ['mysql', false],
+      ['mysql:latest', false],
+      ['grafana/grafana:main', false],
+      ['localhost:5000/app', false],
+      [`postgres@sha256:${'a'.repeat(64)}`, true],
+    ] as const) {
+      assert.equal(isPinnedImage(image), pinned, image);
+    }
+  });
+
+  it('mounts only files and folders that exist in the repository', () => {
+    const sources = Object.values(compose.services).flatMap(bindMountSources);
+    for (const expected of [
+      './monitoring/prometheus/prometheus.compose.yml',
+      './monitoring/prometheus/alerts.yml',
+      './monitoring/grafana/provisioning',
+      './monitoring/grafana/dashboards',
+    ]) {
+      assert.ok(sources.includes(expected), `${expected} is mounted`);
+    }
+    assert.deepEqual(missingMountSources(compose), []);
+    const renamed = loadCompose(
+      composeText.replace('./monitoring/prometheus/alerts.yml', './monitoring/prometheus/alert-rules.yml'),
+    );
+    assert.deepEqual(
+      missingMountSources(renamed),
+      ['./monitoring/prometheus/alert-rules.yml'],
+      'the check finds a missing file',
+    );
+  });
+
+  it('gives the empsync services only variables that src/config.ts reads', () => {
+    const known = new Set(Object.keys(configSchema.shape));
+    for (const [name, service] of empsyncServices(compose)) {
+      const keys = environmentKeys(service);
+      for (const required of [
+        'MYSQL_URL',
+        'POSTGRES_URL',
+        'KAFKA_BROKERS',
+        'KAFKA_PARTITIONS',
+        'HTTP_HOST',
+        'HTTP_PORT',
+        'NODE_ENV',
+      ]) {
+        assert.ok(keys.includes(required), `${name} sets ${required}`);
+      }
+      const unknown = keys.filter((key) => !known.has(key));
+      assert.deepEqual(unknown, [], `${name} sets variables that configSchema does not declare`);
+    }
+    assert.equal(known.has('KAFKA_BROKER'), false, 'a misspelt variable would be caught');
+  });
+
+  it('gives each empsync variable a value that configSchema accepts', () => {
+    for (const [name, service] of empsyncServices(compose)) {
+      const environment = Object.fromEntries(
+        Object.entries(service.environment as Record<string, string | number>).map(([key, value]) => [
+          key,
+          // Compose interpolation: ${VAR:?msg} → a sample value, ${VAR:-default} → the default.
+          String(value)
+            .replace(/\$\{[A-Z0-9_]+:\?[^}]*\}/g, 'secret')
+            .replace(/\$\{[A-Z0-9_]+:-([^}]*)\}/g, '$1'),
+        ]),
+      );
+      const parsed = configSchema.safeParse(environment);
+      assert.ok(parsed.success, `${name}: ${parsed.success ? '' : JSON.stringify(parsed.error.issues)}`);
+      assert.equal(parsed.data.HTTP_HOST, '0.0.0.0', `${name} listens on every interface of its container`);
+      assert.deepEqual(parsed.data.KAFKA_BROKERS, ['kafka:9092']);
+      assert.match(String(environment['MYSQL_URL']), /@mysql:3306\/entreprise$/);
+      assert.match(String(environment['POSTGRES_URL']), /@postgres:5432\/entreprise$/);
+    }
+  });
+
+  it('publishes GraphQL on 8000 (the port the API listens on) and the UIs on their usual ports', () => {
+    const apiEnvironment = compose.services['api']!.environment as Record<string, unknown>;
+    assert.deepEqual(publishedPorts(compose.services['api']!), [
+      { host: '8000', container: String(apiEnvironment['HTTP_PORT']) },
+    ]);
+    assert.equal(String(apiEnvironment['HTTP_PORT']), '8000');
+    assert.deepEqual(publishedPorts(compose.services['grafana']!), [{ host: '3000', container: '3000' }]);
+    assert.deepEqual(publishedPorts(compose.services['prometheus']!), [{ host: '9090', container: '9090' }]);
+    assert.deepEqual(publishedPorts(compose.services['kafka-ui']!), [{ host: '8080', container: '8080' }]);
+  });
+
+  it('lets the sink scale: no container_name and no host port on any empsync worker', () => {
+    for (const name of ['sink', 'sink-mysql', 'relay-mysql', 'relay-postgres']) {
+      assert.equal(compose.services[name]!.container_name, undefined, `${name} container_name`);
+      assert.equal(compose.services[name]!.ports, undefined, `${name} ports`);
+    }
+    for (const service of Object.values(compose.services)) assert.equal(service.container_name, undefined);
+  });
+
+  it('declares the named volumes and networks it uses', () => {
+    const volumes = Object.keys(compose.volumes ?? {});
+    for (const name of ['mysql_data', 'postgres_data', 'prometheus_data', 'grafana_data'])
+      assert.ok(volumes.includes(name), `volume ${name}`);
+    for (const [name, service] of Object.entries(compose.services)) {
+      for (const volume of namedVolumeSources(service))
+        assert.ok(volumes.includes(volume), `${name} uses undeclared volume ${volume}`);
+      const networks = Array.isArray(service.networks)
+        ? service.networks
+        : Object.keys(service.networks ?? {});
+      for (const network of networks)
+        assert.ok(
+          Object.keys(compose.networks ?? {}).includes(network),
+          `${name} uses undeclared network ${network}`,
+        );
+    }
+    assert.ok(Object.keys(compose.networks ?? {}).includes('monitoring'));
+    for (const name of ['prometheus', 'grafana', 'kafka-exporter', 'api', 'sink']) {
+      assert.ok(
+        (compose.services[name]!.networks as string[]).includes('monitoring'),
+        `${name} is on the monitoring network`,
+      );
+    }
+  });
+
+  it('has a healthcheck on every long-running service and waits on health, not on start', () => {
+    for (const [name, service] of Object.entries(compose.services)) {
+      if (name === 'migrate') {
+        assert.equal(service.restart, 'no', 'migrate runs once');
+      } else {
+        assert.ok(service.healthcheck?.test && !service.healthcheck.disable, `${name} has a healthcheck`);
+      }
+      for (const [dependency, condition] of Object.entries(dependsOnConditions(service))) {
+        assert.ok(compose.services[dependency], `${name} depends on unknown service ${dependency}`);
+        const expected = dependency === 'migrate' ? 'service_completed_successfully' : 'service_healthy';
+        assert.equal(condition, expected, `${name} → ${dependency}`);
+      }
+    }
+    for (const name of Object.keys(empsyncCommands).filter((name) => name !== 'migrate')) {
+      assert.equal(
+        dependsOnConditions(compose.services[name]!)['migrate'],
+        'service_completed_successfully',
+        `${name} waits for migrate`,
+      );
+    }
+  });
+
+  it('runs Kafka as a single KRaft node with every replication factor at 1', () => {
+    const environment = compose.services['kafka']!.environment as Record<string, unknown>;
+    assert.equal(environment['KAFKA_PROCESS_ROLES'], 'broker,controller');
+    for (const key of [
+      'KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR',
+      'KAFKA_TRANSACTION_STATE_LOG_REPLICATION_FACTOR',
+      'KAFKA_TRANSACTION_STATE_LOG_MIN_ISR',
+      'KAFKA_DEFAULT_REPLICATION_FACTOR',
+    ]) {
+      assert.equal(environment[key], 1, key);
+    }
+    assert.match(
+      String(environment['CLUSTER_ID']),
+      /[A-Za-z0-9_-]{22}\}?$/,
+      'CLUSTER_ID is a base64url UUID',
+    );
+    assert.ok(
+      !Object.keys(compose.services).some((name) => name.includes('zookeeper')),
+      'Kafka 4 has no ZooKeeper',
+    );
+  });
+
+  it('takes every secret from .env, and deploy/compose.env.example names them all', () => {
+    assert.ok(composeText.includes('GF_SECURITY_ADMIN_PASSWORD: ${GRAFANA_ADMIN_PASSWORD:?set it in .env}'));
+    const required = new Set([...composeText.matchAll(/\$\{([A-Z0-9_]+):\?/g)].map((match) => match[1]!));
+    const optional = new Set([...composeText.matchAll(/\$\{([A-Z0-9_]+):-/g)].map((match) => match[1]!));
+    assert.deepEqual([...required].sort(), [
+      'GRAFANA_ADMIN_PASSWORD',
+      'MYSQL_ROOT_PASSWORD',
+      'POSTGRES_PASSWORD',
+    ]);
+    const example = readRepoFile('deploy', 'compose.env.example');
+    const documented = new Set([...example.matchAll(/^#?\s*([A-Z0-9_]+)=/gm)].map((match) => match[1]!));
+    for (const name of [...required, ...optional])
+      assert.ok(documented.has(name), `deploy/compose.env.example documents ${name}`);
+    assert.doesNotMatch(
+      composeText,
+      /^\s*[A-Z_]*PASSWORD:\s*(?!\$\{)\S/m,
+      'no password literal in docker-compose.yml',
+    );
+  });
+
+  it('is scraped by prometheus.compose.yml under the service names it declares', () => {
+    type ScrapeConfig = {
+      job_name: string;
+      dns_sd_configs?: { names: string[]; port: number }[];
+      static_configs?: { targets: string[] }[];
+    };
+    const prometheus = parse(readRepoFile('monitoring', 'prometheus', 'prometheus.compose.yml')) as {
+      scrape_configs: ScrapeConfig[];
+    };
+    const empsyncJob = prometheus.scrape_configs.find((config) => config.job_name === 'empsync');
+    assert.ok(empsyncJob?.dns_sd_configs, 'job empsync discovers the services by DNS');
+    const scraped = empsyncJob.dns_sd_configs.flatMap((config) => config.names).sort();
+    const serving = empsyncServices(compose as ComposeFile)
+      .map(([name]) => name)
+      .filter((name) => name !== 'migrate')
+      .sort();
+    assert.deepEqual(scraped, serving);
+    for (const config of empsyncJob.dns_sd_configs) assert.equal(config.port, 8000);
+    const staticTargets = prometheus.scrape_configs
+      .flatMap((config) => config.static_configs ?? [])
+      .flatMap((config) => config.targets);
+    assert.ok(staticTargets.includes('kafka-exporter:9308'));
+    assert.ok(compose.services['kafka-exporter'], 'the exporter service is named kafka-exporter');
+  });
+});
