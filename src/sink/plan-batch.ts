@@ -4,7 +4,7 @@
 //
 // Rules, per id (the newest event of the batch per id only):
 // - events born in the target store are its own changes coming back: skipped (loop prevention);
-// - an event that saw the stored version (baseVersion >= stored) is a later change: applied;
+// - an event built on the stored version (baseVersion = stored) is a later change: applied;
 // - an older or equal version from the same origin is a replay: skipped as stale;
 // - otherwise the two changes are concurrent: a conflict, resolved by the policy and recorded;
 // - a tombstone counts as the stored version, so a late update cannot resurrect a deleted row;
@@ -39,12 +39,24 @@ export interface PlanStats {
   superseded: number;
 }
 
-/** The newest event per id; ties (same version) keep the later offset. */
+/**
+ * The newest event per id; ties (same version) keep the later offset. When a batch holds a chain of
+ * changes of one row (each built on the previous one), the kept event takes the base of the first,
+ * so "did it see what the target holds" is still answered exactly.
+ */
 export function newestPerId(events: PositionedEvent[]): PositionedEvent[] {
   const byId = new Map<number, PositionedEvent>();
-  for (const candidate of events) {
+  for (const candidate of [...events].sort((a, b) => (a.offset < b.offset ? -1 : a.offset > b.offset ? 1 : 0))) {
     const current = byId.get(candidate.event.row.id);
-    if (!current || candidate.event.row.version >= current.event.row.version) byId.set(candidate.event.row.id, candidate);
+    if (!current) {
+      byId.set(candidate.event.row.id, candidate);
+    } else if (candidate.event.row.version >= current.event.row.version) {
+      const chained = candidate.event.baseVersion === current.event.row.version;
+      byId.set(candidate.event.row.id, {
+        ...candidate,
+        event: { ...candidate.event, baseVersion: chained ? current.event.baseVersion : candidate.event.baseVersion },
+      });
+    }
   }
   return [...byId.values()];
 }
@@ -65,15 +77,14 @@ export function planBatch(input: {
   const upserts = new Map<number, { row: EmployeeRow; eventId: string }>();
   const deletes: ApplyPlan['deletes'] = [];
 
-  const newest = newestPerId(input.events);
-  stats.superseded = input.events.length - newest.length;
+  // The target's own changes coming back are dropped first (loop prevention), so they never join a chain.
+  const remote = input.events.filter((e) => e.event.row.origin !== target);
+  stats.ownOrigin = input.events.length - remote.length;
+  const newest = newestPerId(remote);
+  stats.superseded = remote.length - newest.length;
 
   for (const { event } of newest) {
     const incoming = event.row;
-    if (incoming.origin === target) {
-      stats.ownOrigin += 1;
-      continue;
-    }
     const row = stored.get(incoming.id);
     const tomb = tombstones.get(incoming.id);
     const local = row && tomb ? (row.version >= tomb.version ? row : tomb) : (row ?? tomb);
@@ -84,8 +95,8 @@ export function planBatch(input: {
       apply = false; // the same change again
     } else if (event.op === 'r') {
       apply = incoming.version > local.version; // a re-publish (backfill, resync) never claims a conflict
-    } else if (event.baseVersion >= local.version) {
-      apply = true; // it saw what we hold: a later change
+    } else if (event.baseVersion === local.version) {
+      apply = true; // built on exactly what we hold: a later change, not a concurrent one
     } else if (incoming.origin === local.origin) {
       apply = incoming.version > local.version; // same writer, older: a replay or a reordering
     } else {

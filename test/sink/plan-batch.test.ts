@@ -85,6 +85,30 @@ describe('planBatch (the sink version guard)', () => {
     assert.equal(older.plan.conflicts.length, 1);
   });
 
+  it('a change built on another version than the stored one is concurrent, even with a higher base', () => {
+    // MySQL holds v30 (its own); PostgreSQL's change v50 was built on v40, a version MySQL never held.
+    const p = planBatch({
+      target: 'mysql',
+      policy: 'mysql-wins',
+      consumerGroup: 'g',
+      events: [event('u', row(1, 50n, 'postgres'), 40n)],
+      offsets: [],
+      current: { rows: [stored(1, 30n, 'mysql')], tombstones: [], emailHolders: [] },
+    }).plan;
+    assert.equal(p.upserts.length, 0);
+    assert.equal(p.conflicts.length, 1);
+  });
+
+  it('a chain of changes in one batch keeps the base of its first change', () => {
+    const { plan: p } = plan(
+      [event('u', row(1, 30n, 'mysql'), 20n), event('u', row(1, 40n, 'mysql'), 30n)],
+      { rows: [stored(1, 20n, 'postgres')] },
+      'postgres-wins',
+    );
+    assert.deepEqual(p.upserts.map((r) => r.version), [40n]);
+    assert.equal(p.conflicts.length, 0);
+  });
+
   it('a re-publish (backfill) applies only what the target lacks and never claims a conflict', () => {
     const { plan: p } = plan([event('r', row(1, 10n, 'mysql'), 10n), event('r', row(2, 10n, 'mysql'), 10n)], {
       rows: [stored(1, 15n, 'postgres')],

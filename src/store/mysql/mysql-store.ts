@@ -3,6 +3,7 @@
 import type { EventEmitter } from 'node:events';
 import { Kysely, MysqlDialect, sql, type Transaction } from 'kysely';
 import { createConnection, createPool, type Connection } from 'mysql2';
+import { databaseName } from '../../config.ts';
 import { belowLowestId, bigintJson, KyselyStore, pickFields, waitForEvent, type CopiedChunk } from '../kysely-store.ts';
 import { employeeColumns, toSqlTimestamp } from '../row-format.ts';
 import type { Database } from '../schema.ts';
@@ -10,7 +11,6 @@ import type { ApplyTransaction, RelayLease } from '../store.ts';
 import type { ApplyPlan, EmployeeFields, StoreName, StoredVersion, Tombstone } from '../types.ts';
 import { mysqlMigrations } from './migrations.ts';
 
-const relayLockName = 'empsync.relay.mysql';
 const columnList = sql.raw(employeeColumns.join(', '));
 
 export interface MysqlStoreOptions {
@@ -21,6 +21,8 @@ export interface MysqlStoreOptions {
 export class MysqlStore extends KyselyStore {
   readonly name = 'mysql' as const;
   readonly #url: string;
+  /** GET_LOCK names are server-wide: the database name keeps relays of different databases apart. */
+  readonly #relayLockName: string;
 
   constructor(options: MysqlStoreOptions) {
     const pool = createPool({
@@ -38,6 +40,7 @@ export class MysqlStore extends KyselyStore {
     });
     super(new Kysely<Database>({ dialect: new MysqlDialect({ pool }) }), mysqlMigrations);
     this.#url = options.url;
+    this.#relayLockName = `empsync.relay.${databaseName(options.url)}`.slice(0, 64);
   }
 
   protected async insertRow(trx: Transaction<Database>, fields: EmployeeFields): Promise<number> {
@@ -52,7 +55,7 @@ export class MysqlStore extends KyselyStore {
         connection.query(text, values, (error, result) => (error ? reject(error) : resolve(result as T))),
       );
     try {
-      const rows = await query<{ got: number | null }[]>('SELECT GET_LOCK(?, 0) AS got', [relayLockName]);
+      const rows = await query<{ got: number | null }[]>('SELECT GET_LOCK(?, 0) AS got', [this.#relayLockName]);
       if (rows[0]?.got !== 1) {
         connection.destroy();
         return null;
