@@ -1,0 +1,13 @@
+// The GraphQL schema of empsync (the published design's contract plus additions), built once.
+import type { GraphQLSchema } from 'graphql';
+import { builder } from './builder.ts';
+import './employee-type.ts';
+import './queries.ts';
+import './mutations.ts';
+
+let schema: GraphQLSchema | undefined;
+
+export function apiSchema(): GraphQLSchema {
+  schema ??= builder.toSchema({ sortSchema: false });
+  return schema;
+}
