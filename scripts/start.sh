@@ -5,8 +5,11 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 
+# Stop on exit only a broker this run started: a second `npm start` must not take the first one's away.
+kafka_was_running=$(bash scripts/kafka.sh status >/dev/null 2>&1 && echo yes || echo no)
 bash scripts/ensure-services.sh
-started_kafka=$(bash scripts/kafka.sh status >/dev/null 2>&1 && echo yes || echo no)
+started_kafka=no
+if [ "$kafka_was_running" = no ] && bash scripts/kafka.sh status >/dev/null 2>&1; then started_kafka=yes; fi
 
 children=()
 cleanup() {
