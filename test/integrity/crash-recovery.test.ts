@@ -58,6 +58,12 @@ async function doubleApplies(): Promise<unknown[]> {
   return rows;
 }
 
+async function mysqlDoubleApplies(): Promise<unknown[]> {
+  const { rows } = await sql`
+    SELECT id, version, COUNT(*) AS n FROM test_apply_log GROUP BY id, version HAVING COUNT(*) > 1`.execute(base.stores.mysql.db);
+  return rows;
+}
+
 describe('crash recovery (kill -9)', () => {
   before(async () => {
     await dropTestDatabases(config);
@@ -74,6 +80,14 @@ describe('crash recovery (kill -9)', () => {
     await sql`CREATE TRIGGER test_log_apply AFTER INSERT OR UPDATE ON employes FOR EACH ROW EXECUTE FUNCTION test_log_apply()`.execute(
       base.stores.postgres.db,
     );
+    // The same audit on the MySQL side, for the PostgreSQL → MySQL direction.
+    await sql`CREATE TABLE test_apply_log (id INT, version BIGINT)`.execute(base.stores.mysql.db);
+    for (const event of ['INSERT', 'UPDATE']) {
+      await sql.raw(`CREATE TRIGGER test_log_apply_${event.toLowerCase()} AFTER ${event} ON employes FOR EACH ROW
+        BEGIN IF @sync_origin = 'sink' THEN INSERT INTO test_apply_log VALUES (NEW.id, NEW.sync_version); END IF; END`).execute(
+        base.stores.mysql.db,
+      );
+    }
   });
   after(async () => {
     for (const child of children) await kill9(child);
@@ -111,5 +125,27 @@ describe('crash recovery (kill -9)', () => {
     assert.deepEqual(await doubleApplies(), []);
     await kill9(relay);
     await kill9(sink);
+  });
+
+  it('kill -9 of the MySQL sink mid-stream (PostgreSQL → MySQL) loses nothing and applies nothing twice', async () => {
+    const relay = spawnRole(['relay', 'postgres']);
+    let sink = spawnRole(['sink', 'mysql']);
+    const before = await base.stores.mysql.countEmployees();
+    const writes = (async () => {
+      for (let start = 0; start < 3000; start += 50) {
+        const values = Array.from({ length: 50 }, (_, i) => sql`(${`M${start + i}`}, 'P', ${`pgcrash${start + i}@example.fr`}, 'Dev', 10, 'PG')`);
+        await sql`INSERT INTO employes (nom, prenom, email, poste, salaire, department) VALUES ${sql.join(values)}`.execute(
+          base.stores.postgres.db,
+        );
+      }
+    })();
+    await waitFor('the MySQL sink to have applied part of the stream', async () => (await base.stores.mysql.countEmployees()) > before + 200, 60_000);
+    await kill9(sink);
+    await writes;
+    sink = spawnRole(['sink', 'mysql']);
+    assert.equal(await waitForConvergence(base.stores, 120_000), before + 3000);
+    assert.deepEqual(await mysqlDoubleApplies(), []);
+    await kill9(sink);
+    await kill9(relay);
   });
 });
