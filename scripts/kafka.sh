@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Local Apache Kafka (KRaft, one broker) without Docker: fetches the broker jars from Maven Central
 # with infra/kafka/pom.xml, formats storage once, runs it on 127.0.0.1:${KAFKA_PORT:-9092}.
-# Usage: scripts/kafka.sh start [--fresh] | stop | status
+# The broker JVM carries the Prometheus JMX exporter agent (monitoring/jmx/kafka-broker.yml) on
+# 127.0.0.1:${KAFKA_JMX_EXPORTER_PORT:-KAFKA_PORT+312}, i.e. 9404 for the default broker; 0 turns it off.
+# Usage: scripts/kafka.sh start [--fresh] | stop | status | fetch
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -10,6 +12,12 @@ controller_port=${KAFKA_CONTROLLER_PORT:-9093}
 cache=${EMPSYNC_CACHE_DIR:-$root/.cache}/kafka
 kafka_version=$(sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:p' "$root/infra/kafka/pom.xml")
 libs=$cache/$kafka_version/libs
+jmx_exporter_version=$(sed -n 's:.*<jmx.exporter.version>\(.*\)</jmx.exporter.version>.*:\1:p' "$root/infra/kafka/pom.xml")
+# Outside the broker's libs folder: the agent must not be on the broker's classpath.
+jmx_exporter_jar=$cache/jmx-exporter/$jmx_exporter_version/jmx_prometheus_javaagent-$jmx_exporter_version.jar
+jmx_exporter_config=$root/monitoring/jmx/kafka-broker.yml
+# 9092 + 312 = 9404, the exporter's usual port; a test broker on another port gets its own.
+jmx_exporter_port=${KAFKA_JMX_EXPORTER_PORT:-$((port + 312))}
 data=$cache/data-$port
 pidfile=$cache/broker-$port.pid
 logfile=$cache/broker-$port.log
@@ -24,15 +32,39 @@ running_pid() {
   kill -0 "$pid" 2>/dev/null && echo "$pid"
 }
 
-fetch() {
-  [ -f "$libs/.complete" ] && return 0
+need_java_and_maven() {
   command -v java >/dev/null || { say "Java 17+ is required to run the local Kafka broker (apt-get install openjdk-17-jre-headless)"; exit 1; }
   command -v mvn >/dev/null || { say "Maven is required to fetch the Kafka broker from Maven Central (apt-get install maven)"; exit 1; }
+}
+
+fetch() {
+  fetch_jmx_exporter
+  [ -f "$libs/.complete" ] && return 0
+  need_java_and_maven
   say "fetching Apache Kafka $kafka_version from Maven Central (first run only)"
   rm -rf "$libs"; mkdir -p "$libs"
   mvn -q -B -f "$root/infra/kafka/pom.xml" dependency:copy-dependencies \
     -DoutputDirectory="$libs" -DincludeScope=runtime >&2
   touch "$libs/.complete"
+}
+
+# Checked on its own, so a broker cache made before the agent existed still gets it.
+fetch_jmx_exporter() {
+  [ "$jmx_exporter_port" = 0 ] && return 0
+  [ -s "$jmx_exporter_jar" ] && return 0
+  need_java_and_maven
+  say "fetching the Prometheus JMX exporter agent $jmx_exporter_version from Maven Central (first run only)"
+  local folder; folder=$(dirname "$jmx_exporter_jar")
+  mkdir -p "$folder"
+  mvn -q -B -f "$root/infra/kafka/pom.xml" dependency:copy@jmx-exporter-agent \
+    -Djmx.exporter.outputDirectory="$folder" >&2
+  [ -s "$jmx_exporter_jar" ] || { say "the JMX exporter agent was not fetched: $jmx_exporter_jar"; exit 1; }
+}
+
+# -javaagent option of the broker JVM (empty when the exporter is off).
+jmx_exporter_opts() {
+  [ "$jmx_exporter_port" = 0 ] && return 0
+  printf -- "'-javaagent:%s=127.0.0.1:%s:%s'" "$jmx_exporter_jar" "$jmx_exporter_port" "$jmx_exporter_config"
 }
 
 write_config() {
@@ -61,7 +93,7 @@ group.initial.rebalance.delay.ms=0
 auto.create.topics.enable=false
 log.retention.hours=168
 PROPS
-  cat > "$cache/log4j2.properties" <<PROPS
+  cat > "$cache/log4j2-$port.properties" <<PROPS
 status = warn
 appender.file.type = File
 appender.file.name = file
@@ -84,7 +116,7 @@ PROPS
 java_cmd() {
   local main=$1; shift
   java -Xms256m -Xmx${KAFKA_HEAP:-768m} -XX:+UseG1GC -XX:MaxGCPauseMillis=20 \
-    -Djava.awt.headless=true -Dlog4j2.configurationFile="$cache/log4j2.properties" \
+    -Djava.awt.headless=true -Dlog4j2.configurationFile="$cache/log4j2-$port.properties" \
     ${KAFKA_JAVA_OPTS:-} -cp "$libs/*" "$main" "$@"
 }
 
@@ -103,10 +135,15 @@ start() {
     local cluster_id; cluster_id=$(java_cmd kafka.tools.StorageTool random-uuid 2>/dev/null | tail -n 1)
     java_cmd kafka.tools.StorageTool format -t "$cluster_id" -c "$cache/server-$port.properties" >&2
   fi
-  say "starting broker on 127.0.0.1:$port (log: $logfile)"
+  if [ "$jmx_exporter_port" != 0 ] && port_open "$jmx_exporter_port"; then
+    say "port $jmx_exporter_port of the JMX exporter is taken: set KAFKA_JMX_EXPORTER_PORT (0 turns the exporter off)"; exit 1
+  fi
+  local metrics=""
+  [ "$jmx_exporter_port" != 0 ] && metrics=", metrics: http://127.0.0.1:$jmx_exporter_port/metrics"
+  say "starting broker on 127.0.0.1:$port (log: $logfile$metrics)"
   setsid bash -c "exec java -Xms256m -Xmx${KAFKA_HEAP:-768m} -XX:+UseG1GC -XX:MaxGCPauseMillis=20 \
-    -Djava.awt.headless=true -Dlog4j2.configurationFile='$cache/log4j2.properties' \
-    ${KAFKA_JAVA_OPTS:-} -cp '$libs/*' kafka.Kafka '$cache/server-$port.properties'" \
+    -Djava.awt.headless=true -Dlog4j2.configurationFile='$cache/log4j2-$port.properties' \
+    $(jmx_exporter_opts) ${KAFKA_JAVA_OPTS:-} -cp '$libs/*' kafka.Kafka '$cache/server-$port.properties'" \
     >"$logfile" 2>&1 < /dev/null &
   echo $! > "$pidfile"
   wait_ready

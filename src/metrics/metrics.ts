@@ -186,3 +186,25 @@ export function createMetrics() {
 }
 
 export type Metrics = ReturnType<typeof createMetrics>;
+
+/**
+ * Creates the known label combinations at 0, so a counter exists before its first increment:
+ * Prometheus counts no increase for a series that is born above zero (rate() and alerts miss it).
+ */
+export function initialiseKnownSeries(metrics: Metrics): void {
+  for (const store of ['mysql', 'postgres']) {
+    for (const op of ['c', 'u', 'd', 'r']) {
+      metrics.published.inc({ store, op }, 0);
+      metrics.applied.inc({ store, op }, 0);
+    }
+    for (const reason of ['stale', 'own-origin', 'superseded', 'already-applied']) metrics.skipped.inc({ store, reason }, 0);
+    for (const reason of ['EMPSYNC_EVENT_INVALID', 'EMPSYNC_APPLY_REJECTED']) metrics.deadLettered.inc({ store, reason }, 0);
+    for (const kind of ['update', 'delete', 'email']) {
+      for (const outcome of ['incoming-applied', 'local-kept', 'local-displaced']) metrics.conflicts.inc({ store, kind, outcome }, 0);
+    }
+    metrics.captured.inc({ store }, 0);
+    metrics.consumed.inc({ store }, 0);
+    metrics.sinkRetries.inc({ store }, 0);
+  }
+  metrics.kafkaProducerErrors.inc(0);
+}
