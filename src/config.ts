@@ -1,5 +1,5 @@
 // The one validated configuration, parsed from the environment at start-up. A bad or missing value
-// stops the process with one line naming the variable (see docs/configuration.md and .env.example).
+// stops the process with one line naming the variable (every variable is listed with its default in .env.example).
 import { z } from 'zod';
 import { EmpsyncError, ErrorCodes } from './errors.ts';
 
@@ -19,6 +19,30 @@ const url = (protocols: string[]) =>
       }
     },
     { message: `must be a URL starting with ${protocols.map((p) => `${p}//`).join(' or ')}` },
+  );
+
+export const apiRoles = ['reader', 'writer', 'admin'] as const;
+export type ApiRole = (typeof apiRoles)[number];
+
+// "key:role,key:role": API keys of at least 16 characters, each with one role.
+const apiKeys = z
+  .string()
+  .transform((value) =>
+    value
+      .split(',')
+      .map((entry) => entry.trim())
+      .filter(Boolean),
+  )
+  .pipe(
+    z.array(
+      z
+        .string()
+        .regex(/^[^:\s]{16,}:(reader|writer|admin)$/, 'each entry must be key:role, a key of 16+ characters, role reader, writer or admin')
+        .transform((entry) => {
+          const at = entry.lastIndexOf(':');
+          return { key: entry.slice(0, at), role: entry.slice(at + 1) as ApiRole };
+        }),
+    ),
   );
 
 export const configSchema = z.object({
@@ -42,11 +66,20 @@ export const configSchema = z.object({
   KAFKA_REPLICATION_FACTOR: positiveInt.default(1),
   SINK_GROUP_PREFIX: z.string().min(1).default('empsync-sink'),
   SINK_MAX_BATCH: positiveInt.default(2000),
+  SINK_CONCURRENCY: positiveInt.default(3),
   RELAY_BATCH_SIZE: positiveInt.default(2000),
   RELAY_POLL_INTERVAL_MS: positiveInt.default(250),
   CONFLICT_POLICY: z.enum(['newer-wins', 'mysql-wins', 'postgres-wins']).default('newer-wins'),
   BACKFILL_ON_START: booleanFlag.default(true),
+  BACKFILL_CHUNK_SIZE: positiveInt.default(5000),
   METRICS_REFRESH_MS: positiveInt.default(5000),
+  // Access control of the API (docs/api.md). Auth is on as soon as one credential source is set;
+  // the API refuses to start in production without one.
+  AUTH_API_KEYS: apiKeys.optional(),
+  AUTH_JWT_SECRET: z.string().min(32, 'must be at least 32 characters (HS256 needs a 256-bit secret)').optional(),
+  AUTH_JWKS_URL: url(['https:', 'http:']).optional(),
+  AUTH_JWT_ISSUER: z.string().min(1).optional(),
+  AUTH_JWT_AUDIENCE: z.string().min(1).optional(),
 });
 
 export type Config = Readonly<z.infer<typeof configSchema>>;

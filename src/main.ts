@@ -11,7 +11,8 @@ const usage = `usage: empsync <role> [store]
   relay [store]       outbox → Kafka for mysql, postgres or both (default both)
   sink [store]        Kafka → database for mysql, postgres or both (default both)
   migrate             create databases, run migrations, create topics, then exit
-  backfill            re-publish every MySQL row (resumable), then exit`;
+  backfill            re-publish every MySQL row (resumable), then exit
+  reconcile [--repair]  compare both stores row by row; --repair re-publishes what differs`;
 
 async function main(argv: string[]): Promise<number> {
   const [roleArgument = 'all', storeArgument] = argv;
@@ -38,7 +39,7 @@ async function main(argv: string[]): Promise<number> {
     process.stderr.write(`empsync: cannot start the ${role} role — ${reason}\n`);
     return 1;
   }
-  if (role === 'migrate' || role === 'backfill') {
+  if (role === 'migrate' || role === 'backfill' || role === 'reconcile') {
     await running.stop();
     return 0;
   }

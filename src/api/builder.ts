@@ -1,9 +1,12 @@
 // The Pothos schema builder shared by the API's type, query and mutation modules. Resolvers see the
-// per-request context: the role's stores and probes, a request id, and the request's DataLoaders.
+// per-request context: the role's stores and probes, a request id, the caller's principal, and the
+// request's DataLoaders.
 import SchemaBuilder from '@pothos/core';
 import type DataLoader from 'dataloader';
 import type { GraphqlHandlerContext } from '../roles/roles.ts';
 import type { EmployeeRow } from '../store/types.ts';
+import type { Principal } from './authentication.ts';
+import type { EmployeeChangeFeed } from './employee-change-feed.ts';
 
 export interface ApiContext {
   app: GraphqlHandlerContext;
@@ -11,6 +14,12 @@ export interface ApiContext {
   requestId: string;
   /** Reads PostgreSQL (the read model) by id, batched per request. */
   employeeById: DataLoader<number, EmployeeRow | null>;
+  /** Reads MySQL (the write model) by id, batched per request: the other side of `syncState`. */
+  mysqlEmployeeById: DataLoader<number, EmployeeRow | null>;
+  /** Set by useAuthentication; with auth off, an `auth-off` principal with every right. */
+  principal: Principal;
+  /** The Kafka-fed source of subscriptions (one per API process). */
+  changeFeed: EmployeeChangeFeed;
 }
 
 export interface ApiSchemaTypes {

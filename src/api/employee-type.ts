@@ -1,10 +1,13 @@
 // EmployeType: an employee as the read model (PostgreSQL) holds it. The published design's fields come
-// first, unchanged; `salaireExact` and `syncState` are additions (the exact decimal, the row version).
+// first, unchanged; `salaireExact` and `syncState` are additions (the exact decimal, the row versions in
+// both stores). The salary needs the role reader when authentication is on.
 import type { EmployeeRow } from '../store/types.ts';
+import { requireRole } from './authentication.ts';
 import { builder } from './builder.ts';
 import './date-time-scalar.ts';
 
 interface SyncState {
+  id: number;
   version: bigint;
   origin: string;
 }
@@ -19,6 +22,26 @@ const SyncStateType = builder.objectRef<SyncState>('SyncState').implement({
     origin: t.exposeString('origin', {
       description: 'The store where the change was made: mysql or postgres.',
     }),
+    mysqlVersion: t.string({
+      nullable: true,
+      description: 'The version MySQL holds now (null when the row is not there).',
+      resolve: async (state, _args, ctx) => (await ctx.mysqlEmployeeById.load(state.id))?.version.toString() ?? null,
+    }),
+    postgresVersion: t.string({
+      nullable: true,
+      description: 'The version PostgreSQL holds now (null when the row is not there).',
+      resolve: async (state, _args, ctx) => (await ctx.employeeById.load(state.id))?.version.toString() ?? null,
+    }),
+    inSync: t.boolean({
+      description: 'True when both stores hold the same version (or neither holds the row).',
+      resolve: async (state, _args, ctx) => {
+        const [inMysql, inPostgres] = await Promise.all([
+          ctx.mysqlEmployeeById.load(state.id),
+          ctx.employeeById.load(state.id),
+        ]);
+        return inMysql?.version === inPostgres?.version;
+      },
+    }),
   }),
 });
 
@@ -30,16 +53,25 @@ export const EmployeType = builder.objectRef<EmployeeRow>('EmployeType').impleme
     prenom: t.exposeString('prenom'),
     email: t.exposeString('email'),
     poste: t.exposeString('poste'),
-    salaire: t.float({ resolve: (row) => Number(row.salaire) }),
+    salaire: t.float({
+      description: 'Needs the role reader when authentication is on.',
+      resolve: (row, _args, ctx) => {
+        requireRole(ctx.principal, 'reader', 'salaire');
+        return Number(row.salaire);
+      },
+    }),
     salaireExact: t.string({
-      description: 'The salary as the exact DECIMAL(10,2) string ("1234.50").',
-      resolve: (row) => row.salaire,
+      description: 'The salary as the exact DECIMAL(10,2) string ("1234.50"). Needs the role reader.',
+      resolve: (row, _args, ctx) => {
+        requireRole(ctx.principal, 'reader', 'salaireExact');
+        return row.salaire;
+      },
     }),
     department: t.exposeString('department'),
     dateEmbauche: t.field({ type: 'DateTime', resolve: (row) => row.dateEmbauche }),
     syncState: t.field({
       type: SyncStateType,
-      resolve: (row) => ({ version: row.version, origin: row.origin }),
+      resolve: (row) => ({ id: row.id, version: row.version, origin: row.origin }),
     }),
   }),
 });

@@ -1,8 +1,11 @@
 // The GraphQL endpoint (/graphql): graphql-yoga serving the Pothos schema, with the API's plugins
 // registered here in one place — query limits, CSRF prevention, introspection off in production,
-// error masking and operation metrics. Mutations write MySQL; queries read PostgreSQL.
+// authentication, error masking and operation metrics. Mutations write MySQL; queries read PostgreSQL;
+// subscriptions stream over SSE from a Kafka consumer of this process.
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+import { setImmediate } from 'node:timers/promises';
 import DataLoader from 'dataloader';
 import { GraphQLError } from 'graphql';
 import { createYoga, type Plugin } from 'graphql-yoga';
@@ -10,7 +13,10 @@ import { ErrorCodes } from '../errors.ts';
 import type { RequestHandler } from '../http/http-server.ts';
 import type { GraphqlHandlerContext } from '../roles/roles.ts';
 import type { EmployeeRow } from '../store/types.ts';
+import { createAuthenticator } from './authentication.ts';
 import type { ApiContext } from './builder.ts';
+import { EmployeeChangeFeed } from './employee-change-feed.ts';
+import { useAuthentication } from './plugins/use-authentication.ts';
 import { useCsrfPrevention } from './plugins/use-csrf-prevention.ts';
 import { useDisableIntrospection } from './plugins/use-disable-introspection.ts';
 import { useErrorMasking } from './plugins/use-error-masking.ts';
@@ -31,9 +37,12 @@ function requestIdOf(req: IncomingMessage): string {
   return typeof given === 'string' && requestIdFormat.test(given) ? given : randomUUID();
 }
 
-function employeeLoader(app: GraphqlHandlerContext): DataLoader<number, EmployeeRow | null> {
+function employeeLoader(
+  app: GraphqlHandlerContext,
+  store: 'mysql' | 'postgres',
+): DataLoader<number, EmployeeRow | null> {
   return new DataLoader(async (ids) => {
-    const rows = await app.stores.postgres.findEmployees(ids);
+    const rows = await app.stores[store].findEmployees(ids);
     const byId = new Map(rows.map((row) => [row.id, row]));
     return ids.map((id) => byId.get(id) ?? null);
   });
@@ -52,15 +61,31 @@ export function createGraphqlHandler(context: GraphqlHandlerContext): RequestHan
   const { config, logger, metrics } = context;
   const schema = apiSchema();
   const production = config.NODE_ENV === 'production';
+  // Refuses to build in production without credentials (EMPSYNC_CONFIG_INVALID naming AUTH_API_KEYS).
+  const authenticator = createAuthenticator(config, logger);
+  const changeFeed = new EmployeeChangeFeed(config, logger);
+  // Open event streams end when the role stops, so the HTTP server can close. Their keep-alive sockets
+  // become idle only after that, too late for the server's own closing of idle connections, and would
+  // hold the stop until the client's keep-alive timeout: sockets of this endpoint serving no request are
+  // closed here.
+  const openStreams = new Set<() => void>();
+  const sockets = new Map<Socket, number>();
+  context.onStop(async () => {
+    for (const end of openStreams) end();
+    await changeFeed.close();
+    await setImmediate();
+    for (const [socket, inFlight] of sockets) if (inFlight === 0) socket.destroy();
+  });
   const plugins: Plugin[] = [
     useCsrfPrevention(),
     useQueryLimits(),
     ...(production ? [useDisableIntrospection()] : []),
     useValidationErrorCodes(),
+    useAuthentication(authenticator) as Plugin,
     useErrorMasking(logger) as Plugin,
     useOperationMetrics(metrics, schema),
   ];
-  const yoga = createYoga<ServerContext, ApiContext>({
+  const yoga = createYoga<ServerContext, Omit<ApiContext, 'principal'>>({
     schema,
     graphqlEndpoint: '/graphql',
     graphiql: !production,
@@ -85,10 +110,20 @@ export function createGraphqlHandler(context: GraphqlHandlerContext): RequestHan
           ? logger.error({ err: args[0] }, 'yoga: request failed')
           : logger.error({ yoga: args }, 'yoga'),
     },
-    context: ({ requestId }) => ({ app: context, requestId, employeeById: employeeLoader(context) }),
+    context: ({ requestId }) => ({
+      app: context,
+      requestId,
+      employeeById: employeeLoader(context, 'postgres'),
+      mysqlEmployeeById: employeeLoader(context, 'mysql'),
+      changeFeed,
+    }),
   });
 
   return async (req, res) => {
+    const socket = req.socket;
+    if (!sockets.has(socket)) socket.once('close', () => sockets.delete(socket));
+    sockets.set(socket, (sockets.get(socket) ?? 0) + 1);
+    res.once('close', () => sockets.set(socket, Math.max((sockets.get(socket) ?? 1) - 1, 0)));
     const requestId = requestIdOf(req);
     let body: Buffer | undefined;
     if (req.method !== 'GET' && req.method !== 'HEAD') {
@@ -119,11 +154,49 @@ export function createGraphqlHandler(context: GraphqlHandlerContext): RequestHan
       ...(body ? { body: new Uint8Array(body) } : {}),
     });
     const response = await yoga.fetch(request, { requestId });
-    const payload = Buffer.from(await response.arrayBuffer());
     const responseHeaders: Record<string, string> = { 'x-request-id': requestId };
     response.headers.forEach((value, name) => {
       if (name !== 'content-length') responseHeaders[name] = value;
     });
-    res.writeHead(response.status, responseHeaders).end(payload);
+    const contentType = response.headers.get('content-type') ?? '';
+    if (!response.body || !/^(text\/event-stream|multipart\/mixed)/.test(contentType)) {
+      const payload = Buffer.from(await response.arrayBuffer());
+      res.writeHead(response.status, responseHeaders).end(payload);
+      return;
+    }
+    await streamResponse(response.body, res.writeHead(response.status, responseHeaders), openStreams);
   };
+}
+
+/** Writes a subscription's event stream as it comes, until it ends, the client leaves, or the role stops. */
+async function streamResponse(
+  body: ReadableStream<Uint8Array>,
+  res: ServerResponse,
+  openStreams: Set<() => void>,
+): Promise<void> {
+  const reader = body.getReader();
+  // Cancelling the reader resolves a pending read only when the source next yields (yoga's keep-alive
+  // ping, every 12 s): race the read against this stop signal so the response ends at once.
+  let stop = () => {};
+  const stopped = new Promise<{ done: true; value: undefined }>((resolve) => {
+    stop = () => resolve({ done: true, value: undefined });
+  });
+  const end = () => {
+    stop();
+    void reader.cancel().catch(() => undefined);
+  };
+  openStreams.add(end);
+  res.once('close', end);
+  res.flushHeaders();
+  try {
+    for (;;) {
+      const { done, value } = await Promise.race([reader.read(), stopped]);
+      if (done) break;
+      res.write(value);
+    }
+  } finally {
+    openStreams.delete(end);
+    res.off('close', end);
+    res.end();
+  }
 }

@@ -1,10 +1,27 @@
 // Mutations: writes go to MySQL (the write model) in one transaction; its triggers capture the change
-// and the relay carries it to PostgreSQL. A mutation answers with the row as MySQL committed it.
+// and the relay carries it to PostgreSQL. A mutation answers with the row as MySQL committed it, or —
+// with `waitForSync: true` — once PostgreSQL has it too (bounded). Writes need the role writer, the
+// full resync admin, healthCheck reader (when authentication is on).
 import { GraphQLError } from 'graphql';
 import { ErrorCodes } from '../errors.ts';
-import { builder } from './builder.ts';
+import type { EmployeeRow } from '../store/types.ts';
+import { requireRole } from './authentication.ts';
+import { builder, type ApiContext } from './builder.ts';
 import { EmployeInput, validateEmployeInput } from './employee-input.ts';
 import { EmployeType } from './employee-type.ts';
+import { syncWaitTimeoutMs, waitForAbsence, waitForVersion } from './wait-for-sync.ts';
+
+const waitForSyncDescription = `When true, answer once PostgreSQL (the read model) holds this change, waiting at most ${syncWaitTimeoutMs / 1000} s; after that the answer comes anyway.`;
+
+async function readYourWrite(ctx: ApiContext, row: EmployeeRow | null, wait: boolean | null | undefined) {
+  if (!wait || !row) return row;
+  const synced = await waitForVersion(ctx.app.stores.postgres, row.id, row.version);
+  if (!synced) ctx.app.logger.info({ requestId: ctx.requestId, id: row.id }, 'waitForSync timed out');
+  // The read model's copy may be cached by this request's loader from before the write.
+  ctx.employeeById.clear(row.id);
+  ctx.mysqlEmployeeById.clear(row.id);
+  return row;
+}
 
 /** MySQL/MariaDB refuse a second row with the same unique key (here: email) with ER_DUP_ENTRY, errno 1062. */
 function isDuplicateKey(error: unknown): boolean {
@@ -31,32 +48,54 @@ builder.mutationType({
   fields: (t) => ({
     createEmploye: t.field({
       type: EmployeType,
-      args: { input: t.arg({ type: EmployeInput, required: true }) },
-      resolve: (_root, args, ctx) => {
+      args: {
+        input: t.arg({ type: EmployeInput, required: true }),
+        waitForSync: t.arg.boolean({ required: false, description: waitForSyncDescription }),
+      },
+      resolve: async (_root, args, ctx) => {
+        requireRole(ctx.principal, 'writer', 'createEmploye');
         const fields = validateEmployeInput(args.input);
-        return translateDuplicateEmail(fields.email, () => ctx.app.stores.mysql.insertEmployee(fields));
+        const row = await translateDuplicateEmail(fields.email, () => ctx.app.stores.mysql.insertEmployee(fields));
+        return (await readYourWrite(ctx, row, args.waitForSync))!;
       },
     }),
     updateEmploye: t.field({
       type: EmployeType,
       nullable: true,
       description: 'Null when no employee has this id.',
-      args: { id: t.arg.int({ required: true }), input: t.arg({ type: EmployeInput, required: true }) },
-      resolve: (_root, args, ctx) => {
+      args: {
+        id: t.arg.int({ required: true }),
+        input: t.arg({ type: EmployeInput, required: true }),
+        waitForSync: t.arg.boolean({ required: false, description: waitForSyncDescription }),
+      },
+      resolve: async (_root, args, ctx) => {
+        requireRole(ctx.principal, 'writer', 'updateEmploye');
         const fields = validateEmployeInput(args.input);
-        return translateDuplicateEmail(fields.email, () =>
+        const row = await translateDuplicateEmail(fields.email, () =>
           ctx.app.stores.mysql.updateEmployee(args.id, fields),
         );
+        return readYourWrite(ctx, row, args.waitForSync);
       },
     }),
     deleteEmploye: t.boolean({
       description: 'False when no employee has this id.',
-      args: { id: t.arg.int({ required: true }) },
-      resolve: (_root, args, ctx) => ctx.app.stores.mysql.deleteEmployee(args.id),
+      args: {
+        id: t.arg.int({ required: true }),
+        waitForSync: t.arg.boolean({ required: false, description: waitForSyncDescription }),
+      },
+      resolve: async (_root, args, ctx) => {
+        requireRole(ctx.principal, 'writer', 'deleteEmploye');
+        const deleted = await ctx.app.stores.mysql.deleteEmployee(args.id);
+        if (deleted && args.waitForSync && !(await waitForAbsence(ctx.app.stores.postgres, args.id))) {
+          ctx.app.logger.info({ requestId: ctx.requestId, id: args.id }, 'waitForSync timed out');
+        }
+        return deleted;
+      },
     }),
     syncEmployes: t.string({
       description: 'Full resync: re-publishes every MySQL row to Kafka; PostgreSQL converges from them.',
       resolve: async (_root, _args, ctx) => {
+        requireRole(ctx.principal, 'admin', 'syncEmployes');
         const count = await ctx.app.resync();
         return `Full resync queued: ${count} employees re-published to Kafka.`;
       },
@@ -64,6 +103,7 @@ builder.mutationType({
     healthCheck: t.string({
       description: 'One line per dependency: "mysql: up", "postgres: down (reason)", "kafka: up".',
       resolve: async (_root, _args, ctx) => {
+        requireRole(ctx.principal, 'reader', 'healthCheck');
         const report = await ctx.app.readiness();
         return Object.entries(report.dependencies)
           .map(([name, state]) =>

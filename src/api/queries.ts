@@ -1,5 +1,7 @@
 // Queries: answered from PostgreSQL, the read model, so they show what the pipeline has applied.
+import { requireRole } from './authentication.ts';
 import { builder } from './builder.ts';
+import { EmployeFilter, EmployeOrder, toStoreFilter, usesSalary } from './employee-filter.ts';
 import { badUserInput } from './employee-input.ts';
 import { EmployeType } from './employee-type.ts';
 
@@ -9,11 +11,13 @@ builder.queryType({
   fields: (t) => ({
     employes: t.field({
       type: [EmployeType],
-      description: `Employees ordered by id. Without \`limit\`, all of them; \`limit\` is at most ${maxPageSize}.`,
+      description: `Employees ordered by id (or \`orderBy\`). Without \`limit\`, all of them; \`limit\` is at most ${maxPageSize}.`,
       args: {
         limit: t.arg.int({ required: false }),
         offset: t.arg.int({ required: false }),
         department: t.arg.string({ required: false }),
+        filter: t.arg({ type: EmployeFilter, required: false }),
+        orderBy: t.arg({ type: EmployeOrder, required: false }),
       },
       resolve: (_root, args, ctx) => {
         if (args.limit != null && (args.limit < 1 || args.limit > maxPageSize)) {
@@ -21,7 +25,12 @@ builder.queryType({
         }
         if (args.offset != null && args.offset < 0)
           throw badUserInput('offset', 'offset must be zero or more.');
+        const filter = toStoreFilter(args.filter);
+        const orderBy = args.orderBy ?? undefined;
+        if (usesSalary(filter, orderBy)) requireRole(ctx.principal, 'reader', 'Filtering or sorting by salaire');
         return ctx.app.stores.postgres.listEmployees({
+          ...(filter ? { filter } : {}),
+          ...(orderBy ? { orderBy } : {}),
           ...(args.department != null ? { department: args.department } : {}),
           ...(args.limit != null ? { limit: args.limit } : {}),
           ...(args.offset != null ? { offset: args.offset } : {}),

@@ -3,7 +3,10 @@ import type { GraphQLSchema } from 'graphql';
 import { builder } from './builder.ts';
 import './employee-type.ts';
 import './queries.ts';
+import './employees-connection.ts';
+import './sync-status.ts';
 import './mutations.ts';
+import './subscriptions.ts';
 
 let schema: GraphQLSchema | undefined;
 

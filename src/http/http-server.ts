@@ -73,7 +73,12 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Serve
   return server;
 }
 
-export async function stopHttpServer(server: Server): Promise<void> {
+/** Stops accepting, lets requests in flight finish, and cuts what is still open after `graceMs` (SSE streams). */
+export async function stopHttpServer(server: Server, graceMs = 2000): Promise<void> {
+  const closed = new Promise<void>((resolve) => server.close(() => resolve()));
   server.closeIdleConnections();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
+  const cut = setTimeout(() => server.closeAllConnections(), graceMs);
+  cut.unref();
+  await closed;
+  clearTimeout(cut);
 }

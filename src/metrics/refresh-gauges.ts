@@ -5,11 +5,19 @@ import type { Stores } from '../store/create-stores.ts';
 import { baseClientOptions, type KafkaConfig } from '../transport/kafka.ts';
 import type { Metrics } from './metrics.ts';
 
-export function createGaugeRefresher(stores: Stores, kafka: KafkaConfig, metrics: Metrics, minIntervalMs: number) {
+export function createGaugeRefresher(
+  stores: Stores,
+  kafka: KafkaConfig,
+  metrics: Metrics,
+  minIntervalMs: number,
+  readiness: () => Promise<unknown>,
+) {
   let last = 0;
   let inflight: Promise<void> | null = null;
   const refresh = async () => {
-    const [departments, mysqlBacklog, postgresBacklog, dlq] = await Promise.allSettled([
+    // The readiness probe also sets empsync_dependency_up, which the Kafka-unreachable alert watches.
+    const [, departments, mysqlBacklog, postgresBacklog, dlq] = await Promise.allSettled([
+      readiness(),
       stores.postgres.countByDepartment(),
       stores.mysql.outboxBacklog(),
       stores.postgres.outboxBacklog(),

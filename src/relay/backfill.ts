@@ -1,6 +1,7 @@
 // Backfill / full resync: re-publishes every row of a store through its outbox (op 'r'), chunked by
 // id, resumable after a crash. The relay carries the rows to Kafka like any other change, and the
 // sink's version guard applies only what the other side lacks.
+import { failpoint } from '../failpoints.ts';
 import type { Store } from '../store/store.ts';
 
 export interface BackfillReport {
@@ -24,6 +25,7 @@ export async function runBackfill(
     copied += progress.copied;
     options.onProgress?.(copied, total);
     if (progress.done) break;
+    failpoint('backfill.after-chunk');
   }
   return { run, state, copied, total };
 }

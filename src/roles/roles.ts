@@ -3,14 +3,16 @@
 //   api      GraphQL + health + metrics (writes to MySQL, reads PostgreSQL)
 //   relay    outbox → Kafka for one store or both       sink   Kafka → store for one store or both
 //   migrate  databases, schema and topics, then exit     backfill  re-publish MySQL rows, then exit
+//   reconcile  compare both stores row by row (--repair re-publishes what differs), then exit
 import type { Server } from 'node:http';
 import type { Config } from '../config.ts';
 import { EmpsyncError, ErrorCodes } from '../errors.ts';
 import type { Logger } from '../logger.ts';
 import { startHttpServer, stopHttpServer, type RequestHandler } from '../http/http-server.ts';
 import { createReadinessProbe } from '../http/readiness.ts';
-import { createMetrics, type Metrics } from '../metrics/metrics.ts';
+import { createMetrics, initialiseKnownSeries, type Metrics } from '../metrics/metrics.ts';
 import { createGaugeRefresher } from '../metrics/refresh-gauges.ts';
+import { reconcile } from '../reconcile/reconcile.ts';
 import { progressBar, runBackfill } from '../relay/backfill.ts';
 import { Relay } from '../relay/relay.ts';
 import { Sink } from '../sink/sink.ts';
@@ -18,7 +20,7 @@ import { closeStores, createStores, ensureDatabases, type Stores } from '../stor
 import { storeNames, type StoreName } from '../store/types.ts';
 import { ensureTopics } from '../transport/kafka.ts';
 
-export const roles = ['all', 'api', 'relay', 'sink', 'migrate', 'backfill'] as const;
+export const roles = ['all', 'api', 'relay', 'sink', 'migrate', 'backfill', 'reconcile'] as const;
 export type Role = (typeof roles)[number];
 
 export interface RunningRole {
@@ -45,6 +47,8 @@ export interface GraphqlHandlerContext {
   readiness: ReturnType<typeof createReadinessProbe>;
   /** Full resync: re-publishes every MySQL row; resolves with the number of rows queued. */
   resync: () => Promise<number>;
+  /** Registers work to run when the role stops, before the HTTP server closes (ends open subscriptions). */
+  onStop: (hook: () => Promise<void>) => void;
 }
 
 /** Databases, schema and topics: idempotent, run by every long-running role at start. */
@@ -64,14 +68,17 @@ function parseStores(argument: string | undefined): StoreName[] {
 export async function startRole(role: Role, deps: RoleDependencies, argument?: string): Promise<RunningRole> {
   const { config, logger } = deps;
   const metrics = createMetrics();
+  initialiseKnownSeries(metrics);
   const stores = createStores(config);
   metrics.dbPoolSize.set({ store: 'mysql' }, config.MYSQL_POOL_SIZE);
   metrics.dbPoolSize.set({ store: 'postgres' }, config.POSTGRES_POOL_SIZE);
   const relays: Relay[] = [];
   const sinks: Sink[] = [];
   let server: Server | null = null;
+  const stopHooks: (() => Promise<void>)[] = [];
 
   const stop = async () => {
+    await Promise.allSettled(stopHooks.map((hook) => hook()));
     if (server) await stopHttpServer(server);
     await Promise.allSettled([...relays.map((r) => r.stop()), ...sinks.map((s) => s.stop())]);
     await closeStores(stores);
@@ -80,12 +87,19 @@ export async function startRole(role: Role, deps: RoleDependencies, argument?: s
   try {
     await prepare(config, stores, logger);
     if (role === 'migrate') return { stores, metrics, relays, sinks, server, stop };
+    if (role === 'reconcile') {
+      const report = await reconcile(stores, { repair: argument === '--repair' });
+      process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+      return { stores, metrics, relays, sinks, server, stop };
+    }
     if (role === 'backfill') {
-      const report = await runBackfill(stores.mysql, { onProgress: progressBar() });
+      const report = await runBackfill(stores.mysql, { chunk: config.BACKFILL_CHUNK_SIZE, onProgress: progressBar() });
       logger.info(report, 'backfill queued in the MySQL outbox (the relay publishes it)');
       return { stores, metrics, relays, sinks, server, stop };
     }
 
+    // Decided before any sink runs: a sink draining old events would make the read model look filled.
+    if (role === 'all' && config.BACKFILL_ON_START) await backfillWhenReadModelEmpty(stores, logger, config.BACKFILL_CHUNK_SIZE);
     const relayStores = role === 'all' ? [...storeNames] : role === 'relay' ? parseStores(argument) : [];
     const sinkStores = role === 'all' ? [...storeNames] : role === 'sink' ? parseStores(argument) : [];
     for (const name of relayStores) {
@@ -109,11 +123,11 @@ export async function startRole(role: Role, deps: RoleDependencies, argument?: s
         policy: config.CONFLICT_POLICY,
         consumerGroup: `${config.SINK_GROUP_PREFIX}-${name}`,
         maxBatch: config.SINK_MAX_BATCH,
+        concurrency: config.SINK_CONCURRENCY,
       });
       await sink.start();
       sinks.push(sink);
     }
-    if (role === 'all' && config.BACKFILL_ON_START) await backfillWhenReadModelEmpty(stores, logger);
 
     const readiness = createReadinessProbe(stores, config, metrics);
     const serveApi = role === 'all' || role === 'api';
@@ -125,7 +139,9 @@ export async function startRole(role: Role, deps: RoleDependencies, argument?: s
             stores,
             metrics,
             readiness,
-            resync: async () => (await runBackfill(stores.mysql, { run: 'resync', resume: false })).copied,
+            resync: async () =>
+              (await runBackfill(stores.mysql, { run: 'resync', resume: false, chunk: config.BACKFILL_CHUNK_SIZE })).copied,
+            onStop: (hook) => stopHooks.push(hook),
           })
         : undefined;
     server = await startHttpServer({
@@ -134,7 +150,7 @@ export async function startRole(role: Role, deps: RoleDependencies, argument?: s
       metrics,
       logger,
       readiness,
-      beforeScrape: createGaugeRefresher(stores, config, metrics, config.METRICS_REFRESH_MS),
+      beforeScrape: createGaugeRefresher(stores, config, metrics, config.METRICS_REFRESH_MS, readiness),
       ...(graphql ? { graphql } : {}),
     });
     return { stores, metrics, relays, sinks, server, stop };
@@ -145,9 +161,9 @@ export async function startRole(role: Role, deps: RoleDependencies, argument?: s
 }
 
 /** A new, empty read model catches up from MySQL without anyone having to ask. */
-async function backfillWhenReadModelEmpty(stores: Stores, logger: Logger): Promise<void> {
+async function backfillWhenReadModelEmpty(stores: Stores, logger: Logger, chunk: number): Promise<void> {
   const [inPostgres, inMysql] = await Promise.all([stores.postgres.countEmployees(), stores.mysql.countEmployees()]);
   if (inPostgres > 0 || inMysql === 0) return;
-  const report = await runBackfill(stores.mysql);
+  const report = await runBackfill(stores.mysql, { chunk });
   logger.info(report, 'PostgreSQL was empty: MySQL rows queued for publication');
 }

@@ -78,7 +78,9 @@ export function planBatch(input: {
   const deletes: ApplyPlan['deletes'] = [];
 
   // The target's own changes coming back are dropped first (loop prevention), so they never join a chain.
-  const remote = input.events.filter((e) => e.event.row.origin !== target);
+  // Re-publishes ('r': backfill, resync, reconcile) are kept: they may restore a row the target lost,
+  // and the sink's writes are never captured, so they cannot loop.
+  const remote = input.events.filter((e) => e.event.row.origin !== target || e.event.op === 'r');
   stats.ownOrigin = input.events.length - remote.length;
   const newest = newestPerId(remote);
   stats.superseded = remote.length - newest.length;

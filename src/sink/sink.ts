@@ -25,6 +25,8 @@ export interface SinkOptions {
   policy: ConflictPolicy;
   consumerGroup: string;
   maxBatch: number;
+  /** Transactions applied at once, each on its own partitions (order is per partition). Default 1. */
+  concurrency?: number;
 }
 
 interface PoisonMessage {
@@ -190,13 +192,27 @@ export class Sink {
       const batch = buffer.splice(0, maxBatch);
       if (stream.isPaused() && buffer.length < maxBatch) stream.resume();
       try {
-        await this.#applyWithRetry(batch);
+        // Partitions are independent (key = id): disjoint groups of them apply in parallel transactions.
+        await Promise.all(this.#groupByPartition(batch).map((group) => this.#applyWithRetry(group)));
       } catch (error) {
         // Never reached in normal operation (#applyWithRetry handles every failure); a bug must not stop the sink silently.
         this.#log.error({ err: describeError(error) }, 'unexpected sink failure: stopping the stream');
         stream.destroy(error as Error);
       }
     }
+  }
+
+  #groupByPartition(batch: Message[]): Message[][] {
+    const groups = Math.max(1, this.#options.concurrency ?? 1);
+    if (groups === 1) return [batch];
+    const byGroup = new Map<number, Message[]>();
+    for (const message of batch) {
+      const group = message.partition % groups;
+      const list = byGroup.get(group);
+      if (list) list.push(message);
+      else byGroup.set(group, [message]);
+    }
+    return [...byGroup.values()];
   }
 
   async #applyWithRetry(batch: Message[]): Promise<void> {

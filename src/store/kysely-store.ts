@@ -2,13 +2,42 @@
 // dialect's SQL). Dialect-specific work — capture schema, bulk apply, locks, wake-ups — stays in
 // src/store/mysql/ and src/store/postgres/.
 import { EventEmitter, once } from 'node:events';
-import { sql, type Kysely, type Transaction } from 'kysely';
+import {
+  sql,
+  type Expression,
+  type ExpressionBuilder,
+  type Kysely,
+  type RawBuilder,
+  type SelectQueryBuilder,
+  type SqlBool,
+  type Transaction,
+} from 'kysely';
 import { Migrator, type Migration } from 'kysely/migration';
 import { EmpsyncError, ErrorCodes } from '../errors.ts';
-import { employeeColumns, fromRawRow } from './row-format.ts';
+import { employeeColumns, fromRawRow, toIsoTimestamp, toSqlTimestamp } from './row-format.ts';
 import type { Database } from './schema.ts';
-import type { ApplyTransaction, BackfillProgress, EmployeeListQuery, RelayLease, Store } from './store.ts';
-import type { EmployeeFields, EmployeeRow, OutboxRow, PartitionOffset, StoreName } from './types.ts';
+import type {
+  ApplyTransaction,
+  BackfillProgress,
+  EmployeeFilter,
+  EmployeeListQuery,
+  EmployeeOrder,
+  EmployeePage,
+  EmployeePageQuery,
+  RelayLease,
+  Store,
+  StoredConflict,
+} from './store.ts';
+import type {
+  ConflictRecord,
+  EmployeeFields,
+  EmployeeRow,
+  OutboxRow,
+  PartitionOffset,
+  StoreName,
+  StoredVersion,
+  Tombstone,
+} from './types.ts';
 
 export abstract class KyselyStore implements Store {
   abstract readonly name: StoreName;
@@ -24,8 +53,8 @@ export abstract class KyselyStore implements Store {
   }
 
   abstract acquireRelayLease(): Promise<RelayLease | null>;
-  /** Copies rows with id > afterId (at most `chunk`, by id) into the outbox as re-publish events. */
-  protected abstract copyToOutbox(trx: Transaction<Database>, afterId: number | null, chunk: number): Promise<CopiedChunk>;
+  /** The dialect's expression for a new random event id (a UUID). */
+  protected abstract readonly newEventId: RawBuilder<string>;
   abstract applyTransaction<T>(work: (tx: ApplyTransaction) => Promise<T>): Promise<T>;
   protected abstract insertRow(trx: Transaction<Database>, fields: EmployeeFields): Promise<number>;
 
@@ -118,7 +147,7 @@ export abstract class KyselyStore implements Store {
         .forUpdate()
         .executeTakeFirst();
       if (!state || Boolean(state.done)) return { copied: 0, lastId: state?.last_id ?? null, done: true };
-      const { count, lastId } = await this.copyToOutbox(trx, state.last_id, chunk);
+      const { count, lastId } = await this.#copyChunkToOutbox(trx, state.last_id, chunk);
       const done = count < chunk;
       await trx
         .updateTable('sync_backfill')
@@ -129,6 +158,73 @@ export abstract class KyselyStore implements Store {
     });
     if (progress.copied > 0) this.localWrites.emit('write');
     return progress;
+  }
+
+  /** Re-publishes these rows as they are now (op 'r'); returns how many exist. */
+  async republish(ids: readonly number[]): Promise<number> {
+    if (ids.length === 0) return 0;
+    const copied = await this.db.transaction().execute((trx) =>
+      this.#copyToOutbox(trx, (qb) => qb.where('id', 'in', [...ids])),
+    );
+    if (copied > 0) this.localWrites.emit('write');
+    return copied;
+  }
+
+  /** (id, version) of up to `limit` rows with id > afterId, by id: what reconcile compares. */
+  async listVersions(
+    afterId: number | null,
+    limit: number,
+    upToId?: number,
+  ): Promise<{ id: number; version: bigint }[]> {
+    let query = this.db
+      .selectFrom('employes')
+      .select(['id', 'sync_version'])
+      .where('id', afterId === null ? '>=' : '>', afterId ?? lowestId)
+      .orderBy('id')
+      .limit(limit);
+    if (upToId !== undefined) query = query.where('id', '<=', upToId);
+    const rows = await query.execute();
+    return rows.map((r) => ({ id: r.id, version: BigInt(r.sync_version) }));
+  }
+
+  async #copyChunkToOutbox(trx: Transaction<Database>, afterId: number | null, chunk: number): Promise<CopiedChunk> {
+    const ids = await trx
+      .selectFrom('employes')
+      .select('id')
+      .where('id', afterId === null ? '>=' : '>', afterId ?? lowestId)
+      .orderBy('id')
+      .limit(chunk)
+      .execute();
+    if (ids.length === 0) return { count: 0, lastId: null };
+    const first = ids[0]!.id;
+    const lastId = ids[ids.length - 1]!.id;
+    await this.#copyToOutbox(trx, (qb) => qb.where('id', '>=', first).where('id', '<=', lastId));
+    return { count: ids.length, lastId };
+  }
+
+  /** INSERT … SELECT of the current rows into the outbox as re-publish ('r') events, in id order. */
+  async #copyToOutbox(
+    trx: Transaction<Database>,
+    filter: (qb: SelectQueryBuilder<Database, 'employes', object>) => SelectQueryBuilder<Database, 'employes', object>,
+  ): Promise<number> {
+    const result = await trx
+      .insertInto('employes_outbox')
+      .columns([
+        'event_id', 'op', 'employe_id', 'row_version', 'base_version', 'row_origin', 'nom', 'prenom', 'email', 'poste',
+        'salaire', 'department', 'date_embauche', 'created_at', 'updated_at',
+      ])
+      .expression(
+        filter(trx.selectFrom('employes'))
+          .select([
+            this.newEventId.as('event_id'),
+            sql.lit('r').as('op'),
+            'id', 'sync_version', sql.ref('sync_version').as('base_version'), 'sync_origin', 'nom', 'prenom', 'email',
+            'poste', 'salaire', 'department', 'date_embauche', 'created_at', 'updated_at',
+          ])
+          .orderBy('id'),
+      )
+      .executeTakeFirst();
+    return Number(result.numInsertedOrUpdatedRows ?? 0n);
   }
 
   async readOffsets(consumerGroup: string, topic: string): Promise<PartitionOffset[]> {
@@ -181,7 +277,14 @@ export abstract class KyselyStore implements Store {
   }
 
   async listEmployees(query: EmployeeListQuery = {}): Promise<EmployeeRow[]> {
-    let builder = this.#select(this.db).orderBy('id');
+    let builder = this.#select(this.db);
+    if (query.filter) {
+      const filter = query.filter;
+      builder = builder.where((eb) => eb.and(filterConditions(eb, filter)));
+    }
+    const sort = orderColumns[query.orderBy ?? 'ID_ASC'];
+    if (sort.column) builder = builder.orderBy(sort.column, sort.direction);
+    builder = builder.orderBy('id', sort.direction);
     if (query.department !== undefined) builder = builder.where('department', '=', query.department);
     if (query.limit !== undefined) builder = builder.limit(query.limit);
     if (query.offset !== undefined) builder = builder.offset(query.offset);
@@ -206,6 +309,72 @@ export abstract class KyselyStore implements Store {
     return Number(row?.n ?? 0);
   }
 
+  async pageEmployees(query: EmployeePageQuery): Promise<EmployeePage> {
+    const sort = orderColumns[query.orderBy ?? 'ID_ASC'];
+    const { after, filter } = query;
+    let builder = this.#select(this.db).where((eb) => {
+      const conditions = filter ? filterConditions(eb, filter) : [];
+      if (after) {
+        const comparison = sort.direction === 'asc' ? '>' : '<';
+        const idAfter = eb('id', comparison, after.id);
+        if (sort.column && after.value !== undefined) {
+          const value = sort.column === 'salaire' ? eb.cast<string>(eb.val(after.value), 'decimal(10, 2)') : eb.val(after.value);
+          conditions.push(
+            eb.or([eb(sort.column, comparison, value), eb.and([eb(sort.column, '=', value), idAfter])]),
+          );
+        } else {
+          conditions.push(idAfter);
+        }
+      }
+      return eb.and(conditions);
+    });
+    if (sort.column) builder = builder.orderBy(sort.column, sort.direction);
+    // One row more than asked tells whether another page follows.
+    const rows = (await builder.orderBy('id', sort.direction).limit(query.first + 1).execute()).map(fromRawRow);
+    return { rows: rows.slice(0, query.first), hasNextPage: rows.length > query.first };
+  }
+
+  async countMatchingEmployees(filter: EmployeeFilter = {}): Promise<number> {
+    const row = await this.db
+      .selectFrom('employes')
+      .select((eb) => eb.fn.countAll<string | number>().as('n'))
+      .where((eb) => eb.and(filterConditions(eb, filter)))
+      .executeTakeFirst();
+    return Number(row?.n ?? 0);
+  }
+
+  async listConflicts(limit: number): Promise<StoredConflict[]> {
+    const rows = await this.db
+      .selectFrom('sync_conflicts')
+      .select([
+        'employe_id',
+        'kind',
+        'outcome',
+        'policy',
+        'local_version',
+        'local_origin',
+        'incoming_version',
+        'incoming_origin',
+        'detected_at',
+      ])
+      .orderBy('detected_at', 'desc')
+      .orderBy('id', 'desc')
+      .limit(limit)
+      .execute();
+    return rows.map((r) => ({
+      store: this.name,
+      employeId: Number(r.employe_id),
+      kind: r.kind,
+      outcome: r.outcome,
+      policy: r.policy,
+      localVersion: BigInt(r.local_version),
+      localOrigin: r.local_origin,
+      incomingVersion: BigInt(r.incoming_version),
+      incomingOrigin: r.incoming_origin,
+      detectedAt: toIsoTimestamp(r.detected_at),
+    }));
+  }
+
   async dumpEmployees(): Promise<EmployeeRow[]> {
     return this.listEmployees();
   }
@@ -217,18 +386,119 @@ export abstract class KyselyStore implements Store {
 
 type EmployeeRowRaw = Parameters<typeof fromRawRow>[0];
 
+/** The sort key of each order; the id breaks ties (and is the key of ID_*) so keyset pages never overlap. */
+const orderColumns: Record<EmployeeOrder, { column: 'salaire' | 'nom' | null; direction: 'asc' | 'desc' }> = {
+  ID_ASC: { column: null, direction: 'asc' },
+  ID_DESC: { column: null, direction: 'desc' },
+  SALAIRE_ASC: { column: 'salaire', direction: 'asc' },
+  SALAIRE_DESC: { column: 'salaire', direction: 'desc' },
+  NOM_ASC: { column: 'nom', direction: 'asc' },
+};
+
+/** LIKE treats % and _ as wildcards and a backslash as the escape (the default of both dialects): match them literally. */
+function likeContains(text: string): string {
+  return `%${text.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+}
+
+function filterConditions(eb: ExpressionBuilder<Database, 'employes'>, filter: EmployeeFilter): Expression<SqlBool>[] {
+  const conditions: Expression<SqlBool>[] = [];
+  if (filter.department !== undefined) conditions.push(eb('department', '=', filter.department));
+  if (filter.poste !== undefined) conditions.push(eb('poste', '=', filter.poste));
+  if (filter.search !== undefined && filter.search !== '') {
+    const pattern = likeContains(filter.search);
+    conditions.push(
+      eb.or(
+        (['nom', 'prenom', 'email'] as const).map((column) => eb(eb.fn<string>('lower', [eb.ref(column)]), 'like', pattern)),
+      ),
+    );
+  }
+  const decimal = (value: string) => eb.cast<string>(eb.val(value), 'decimal(10, 2)');
+  if (filter.salaireMin !== undefined) conditions.push(eb('salaire', '>=', decimal(filter.salaireMin)));
+  if (filter.salaireMax !== undefined) conditions.push(eb('salaire', '<=', decimal(filter.salaireMax)));
+  if (filter.embaucheAfter !== undefined)
+    conditions.push(eb('date_embauche', '>=', toSqlTimestamp(filter.embaucheAfter)));
+  if (filter.embaucheBefore !== undefined)
+    conditions.push(eb('date_embauche', '<=', toSqlTimestamp(filter.embaucheBefore)));
+  return conditions;
+}
+
 export interface CopiedChunk {
   count: number;
   lastId: number | null;
 }
 
-/** Below every id either store can hold. */
-export const belowLowestId = -2147483649;
+/** The lowest id either store can hold (INT): a scan that starts "after nothing" starts here. */
+const lowestId = -2147483648;
 
 /** Only the client-settable columns: ids, versions and timestamps belong to the store. */
 export function pickFields(fields: EmployeeFields): EmployeeFields {
   const { nom, prenom, email, poste, salaire, department } = fields;
   return { nom, prenom, email, poste, salaire, department };
+}
+
+/** Locks and reads what the version guard needs (both dialects render this builder query). */
+export async function readCurrentVersions(
+  trx: Transaction<Database>,
+  ids: number[],
+  emails: string[],
+): Promise<{ rows: StoredVersion[]; tombstones: Tombstone[]; emailHolders: StoredVersion[] }> {
+  // One locking read for the batch's rows and the holders of its emails, one for its tombstones.
+  const locked =
+    ids.length === 0 && emails.length === 0
+      ? []
+      : await trx
+          .selectFrom('employes')
+          .select(['id', 'sync_version', 'sync_origin', 'email'])
+          .where((eb) => {
+            const byId = ids.length ? [eb('id', 'in', ids)] : [];
+            const byEmail = emails.length ? [eb('email', 'in', emails)] : [];
+            return eb.or([...byId, ...byEmail]);
+          })
+          .forUpdate()
+          .execute();
+  const versions = locked.map((r) => ({
+    id: r.id,
+    version: BigInt(r.sync_version),
+    origin: r.sync_origin as StoreName,
+    email: r.email,
+  }));
+  const idSet = new Set(ids);
+  const emailSet = new Set(emails);
+  const rows = versions.filter((v) => idSet.has(v.id));
+  const emailHolders = versions.filter((v) => emailSet.has(v.email));
+  const tombstones = ids.length
+    ? (
+        await trx
+          .selectFrom('employes_tombstones')
+          .select(['id', 'version', 'origin'])
+          .where('id', 'in', ids)
+          .forUpdate()
+          .execute()
+      ).map((t) => ({ id: t.id, version: BigInt(t.version), origin: t.origin as StoreName }))
+    : [];
+  return { rows, tombstones, emailHolders };
+}
+
+/** Appends the batch's conflicts to sync_conflicts (same builder query in both dialects). */
+export async function insertConflicts(trx: Transaction<Database>, conflicts: ConflictRecord[]): Promise<void> {
+  if (conflicts.length === 0) return;
+  await trx
+    .insertInto('sync_conflicts')
+    .values(
+      conflicts.map((c) => ({
+        employe_id: c.employeId,
+        kind: c.kind,
+        outcome: c.outcome,
+        policy: c.policy,
+        local_version: c.localVersion.toString(),
+        local_origin: c.localOrigin,
+        incoming_version: c.incomingVersion.toString(),
+        incoming_origin: c.incomingOrigin,
+        incoming_row: JSON.stringify(c.incomingRow, bigintJson),
+        event_id: c.eventId,
+      })),
+    )
+    .execute();
 }
 
 /** JSON.stringify replacer for rows that hold bigint versions. */

@@ -39,6 +39,13 @@ export interface OutboxTable {
   captured_at: Timestamp;
 }
 
+export interface TombstonesTable {
+  id: number;
+  version: string;
+  origin: string;
+  deleted_at: Timestamp;
+}
+
 export interface SyncOffsetsTable {
   consumer_group: string;
   topic: string;
@@ -72,6 +79,7 @@ export interface SyncBackfillTable {
 export interface Database {
   employes: EmployesTable;
   employes_outbox: OutboxTable;
+  employes_tombstones: TombstonesTable;
   sync_offsets: SyncOffsetsTable;
   sync_conflicts: SyncConflictsTable;
   sync_backfill: SyncBackfillTable;

@@ -30,6 +30,57 @@ export interface EmployeeListQuery {
   department?: string;
   limit?: number;
   offset?: number;
+  filter?: EmployeeFilter;
+  orderBy?: EmployeeOrder;
+}
+
+/** Conditions on employees, all optional and combined with AND. */
+export interface EmployeeFilter {
+  department?: string;
+  poste?: string;
+  /** Case-insensitive substring of nom, prenom or email. */
+  search?: string;
+  /** Decimal strings ("1234.50"), inclusive bounds. */
+  salaireMin?: string;
+  salaireMax?: string;
+  /** ISO-8601 instants, inclusive bounds on date_embauche. */
+  embaucheAfter?: string;
+  embaucheBefore?: string;
+}
+
+export const employeeOrders = ['ID_ASC', 'ID_DESC', 'SALAIRE_ASC', 'SALAIRE_DESC', 'NOM_ASC'] as const;
+export type EmployeeOrder = (typeof employeeOrders)[number];
+
+/** Where a keyset page starts: after the row with this id and this sort value (salaire or nom). */
+export interface EmployeeKeyset {
+  id: number;
+  value?: string;
+}
+
+export interface EmployeePageQuery {
+  filter?: EmployeeFilter;
+  orderBy?: EmployeeOrder;
+  first: number;
+  after?: EmployeeKeyset;
+}
+
+export interface EmployeePage {
+  rows: EmployeeRow[];
+  hasNextPage: boolean;
+}
+
+/** A row of a store's sync_conflicts table (the incoming row itself is left out). */
+export interface StoredConflict {
+  store: StoreName;
+  employeId: number;
+  kind: string;
+  outcome: string;
+  policy: string;
+  localVersion: bigint;
+  localOrigin: string;
+  incomingVersion: bigint;
+  incomingOrigin: string;
+  detectedAt: string;
 }
 
 export interface ApplyTransaction {
@@ -57,6 +108,10 @@ export interface Store {
    * kept in the store, so a crash resumes where the last committed chunk ended.
    */
   startBackfill(run: string, resume?: boolean): Promise<'started' | 'resumed'>;
+  /** Re-publishes these rows as they are now (op 'r', through the outbox); returns how many exist. */
+  republish(ids: readonly number[]): Promise<number>;
+  /** (id, version) of up to `limit` rows with afterId < id (<= upToId), in id order: what reconcile compares. */
+  listVersions(afterId: number | null, limit: number, upToId?: number): Promise<{ id: number; version: bigint }[]>;
   /** Copies the next `chunk` rows of the run into the outbox and records the progress, in one transaction. */
   continueBackfill(run: string, chunk: number): Promise<BackfillProgress>;
 
@@ -74,6 +129,11 @@ export interface Store {
   listEmployees(query?: EmployeeListQuery): Promise<EmployeeRow[]>;
   countByDepartment(): Promise<{ department: string; count: number }[]>;
   countEmployees(): Promise<number>;
+  /** One keyset page of the employees matching `filter`, in `orderBy` order (ID_ASC by default). */
+  pageEmployees(query: EmployeePageQuery): Promise<EmployeePage>;
+  countMatchingEmployees(filter?: EmployeeFilter): Promise<number>;
+  /** The newest rows of sync_conflicts first. */
+  listConflicts(limit: number): Promise<StoredConflict[]>;
   /** Every row ordered by id, for comparisons and reconcile. */
   dumpEmployees(): Promise<EmployeeRow[]>;
 }

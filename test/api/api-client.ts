@@ -8,7 +8,7 @@ import { dropTestDatabases, quietLogger, waitFor } from '../support/test-env.ts'
 
 export interface GraphqlError {
   message: string;
-  extensions?: { code?: string; field?: string; requestId?: string };
+  extensions?: { code?: string; field?: string; requestId?: string; reason?: string; http?: unknown };
 }
 
 export interface GraphqlResponse<T> {
@@ -23,6 +23,7 @@ export interface RunningApi {
   gql<T = Record<string, unknown>>(
     query: string,
     variables?: Record<string, unknown>,
+    headers?: Record<string, string>,
   ): Promise<GraphqlResponse<T>>;
 }
 
@@ -51,12 +52,13 @@ export async function startApi(config: Config): Promise<RunningApi> {
   return {
     running,
     url,
-    async gql<T>(query: string, variables?: Record<string, unknown>) {
+    async gql<T>(query: string, variables?: Record<string, unknown>, headers: Record<string, string> = {}) {
       const response = await fetch(url, {
         method: 'POST',
         headers: {
           'content-type': 'application/json',
           accept: 'application/graphql-response+json, application/json',
+          ...headers,
         },
         body: JSON.stringify({ query, variables }),
       });

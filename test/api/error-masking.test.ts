@@ -10,7 +10,11 @@ import { startRole, type RunningRole } from '../../src/roles/roles.ts';
 import { dropTestDatabases, quietLogger, testConfig } from '../support/test-env.ts';
 import type { GraphqlError } from './api-client.ts';
 
-const config = testConfig('api_production', { NODE_ENV: 'production' });
+// Production refuses to serve the API without credentials: one API key is enough here.
+const config = testConfig('api_production', {
+  NODE_ENV: 'production',
+  AUTH_API_KEYS: 'production-test-key-0001:reader',
+});
 let running: RunningRole;
 let url: string;
 

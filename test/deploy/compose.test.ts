@@ -149,13 +149,17 @@ describe('docker-compose.yml', () => {
   });
 
   it('gives each empsync variable a value that configSchema accepts', () => {
+    const composeEnvExample = new Map(
+      [...readRepoFile('deploy', 'compose.env.example').matchAll(/^([A-Z0-9_]+)=(.*)$/gm)].map((m) => [m[1]!, m[2]!.trim()]),
+    );
     for (const [name, service] of empsyncServices(compose)) {
       const environment = Object.fromEntries(
         Object.entries(service.environment as Record<string, string | number>).map(([key, value]) => [
           key,
-          // Compose interpolation: ${VAR:?msg} → a sample value, ${VAR:-default} → the default.
+          // Compose interpolation: ${VAR:?msg} → the value of deploy/compose.env.example (else a sample),
+          // ${VAR:-default} → the default.
           String(value)
-            .replace(/\$\{[A-Z0-9_]+:\?[^}]*\}/g, 'secret')
+            .replace(/\$\{([A-Z0-9_]+):\?[^}]*\}/g, (_, name: string) => composeEnvExample.get(name) ?? 'secret')
             .replace(/\$\{[A-Z0-9_]+:-([^}]*)\}/g, '$1'),
         ]),
       );
@@ -261,6 +265,7 @@ describe('docker-compose.yml', () => {
     const required = new Set([...composeText.matchAll(/\$\{([A-Z0-9_]+):\?/g)].map((match) => match[1]!));
     const optional = new Set([...composeText.matchAll(/\$\{([A-Z0-9_]+):-/g)].map((match) => match[1]!));
     assert.deepEqual([...required].sort(), [
+      'EMPSYNC_API_KEYS',
       'GRAFANA_ADMIN_PASSWORD',
       'MYSQL_ROOT_PASSWORD',
       'POSTGRES_PASSWORD',

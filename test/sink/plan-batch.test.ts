@@ -56,6 +56,12 @@ describe('planBatch (the sink version guard)', () => {
     assert.equal(stats.ownOrigin, 1);
   });
 
+  it('a re-publish of a row born in the target restores it when the target lost it', () => {
+    const { plan: p, stats } = plan([event('r', row(-4, 10n, 'postgres'), 10n)]);
+    assert.equal(p.upserts.length, 1);
+    assert.equal(stats.ownOrigin, 0);
+  });
+
   it('a tombstone stops a late update from resurrecting the row', () => {
     const { plan: p } = plan([event('u', row(1, 10n, 'mysql'), 5n)], { tombstones: [{ id: 1, version: 11n, origin: 'mysql' }] });
     assert.equal(p.upserts.length, 0);

@@ -4,11 +4,17 @@ import type { EventEmitter } from 'node:events';
 import { Kysely, MysqlDialect, sql, type Transaction } from 'kysely';
 import { createConnection, createPool, type Connection } from 'mysql2';
 import { databaseName } from '../../config.ts';
-import { belowLowestId, bigintJson, KyselyStore, pickFields, waitForEvent, type CopiedChunk } from '../kysely-store.ts';
+import {
+  insertConflicts,
+  KyselyStore,
+  pickFields,
+  readCurrentVersions,
+  waitForEvent,
+} from '../kysely-store.ts';
 import { employeeColumns, toSqlTimestamp } from '../row-format.ts';
 import type { Database } from '../schema.ts';
 import type { ApplyTransaction, RelayLease } from '../store.ts';
-import type { ApplyPlan, EmployeeFields, StoreName, StoredVersion, Tombstone } from '../types.ts';
+import type { ApplyPlan, EmployeeFields } from '../types.ts';
 import { mysqlMigrations } from './migrations.ts';
 
 const columnList = sql.raw(employeeColumns.join(', '));
@@ -43,6 +49,8 @@ export class MysqlStore extends KyselyStore {
     this.#relayLockName = `empsync.relay.${databaseName(options.url)}`.slice(0, 64);
   }
 
+  protected readonly newEventId = sql<string>`UUID()`;
+
   protected async insertRow(trx: Transaction<Database>, fields: EmployeeFields): Promise<number> {
     const result = await trx.insertInto('employes').values(pickFields(fields)).executeTakeFirstOrThrow();
     return Number(result.insertId);
@@ -67,21 +75,6 @@ export class MysqlStore extends KyselyStore {
     return new MysqlRelayLease(connection, query, this.localWrites);
   }
 
-  protected async copyToOutbox(trx: Transaction<Database>, afterId: number | null, chunk: number): Promise<CopiedChunk> {
-    const from = afterId ?? belowLowestId;
-    const { rows } = await sql<{ id: number }>`
-      SELECT id FROM employes WHERE id > ${from} ORDER BY id LIMIT ${chunk}`.execute(trx);
-    if (rows.length === 0) return { count: 0, lastId: null };
-    const lastId = rows[rows.length - 1]!.id;
-    await sql`
-      INSERT INTO employes_outbox (event_id, op, employe_id, row_version, base_version, row_origin, nom, prenom, email,
-                                   poste, salaire, department, date_embauche, created_at, updated_at)
-      SELECT UUID(), 'r', id, sync_version, sync_version, sync_origin, nom, prenom, email, poste, salaire, department,
-             date_embauche, created_at, updated_at
-      FROM employes WHERE id > ${from} AND id <= ${lastId} ORDER BY id`.execute(trx);
-    return { count: rows.length, lastId };
-  }
-
   async applyTransaction<T>(work: (tx: ApplyTransaction) => Promise<T>): Promise<T> {
     return this.db.transaction().execute(async (trx) => {
       await sql`SET @sync_origin = 'sink'`.execute(trx);
@@ -95,13 +88,6 @@ export class MysqlStore extends KyselyStore {
   }
 }
 
-type VersionRaw = { id: number; sync_version: string; sync_origin: StoreName; email: string };
-const toStoredVersion = (r: VersionRaw): StoredVersion => ({
-  id: r.id,
-  version: BigInt(r.sync_version),
-  origin: r.sync_origin,
-  email: r.email,
-});
 const idList = (ids: number[]) => sql.join(ids.map((id) => sql`${id}`));
 
 class MysqlApplyTransaction implements ApplyTransaction {
@@ -111,28 +97,8 @@ class MysqlApplyTransaction implements ApplyTransaction {
     this.#trx = trx;
   }
 
-  async readCurrent(ids: number[], emails: string[]) {
-    const trx = this.#trx;
-    const rows = ids.length
-      ? (
-          await sql<VersionRaw>`
-            SELECT id, sync_version, sync_origin, email FROM employes WHERE id IN (${idList(ids)}) FOR UPDATE`.execute(trx)
-        ).rows.map(toStoredVersion)
-      : [];
-    const tombstones: Tombstone[] = ids.length
-      ? (
-          await sql<{ id: number; version: string; origin: StoreName }>`
-            SELECT id, version, origin FROM employes_tombstones WHERE id IN (${idList(ids)}) FOR UPDATE`.execute(trx)
-        ).rows.map((r) => ({ id: r.id, version: BigInt(r.version), origin: r.origin }))
-      : [];
-    const emailHolders = emails.length
-      ? (
-          await sql<VersionRaw>`
-            SELECT id, sync_version, sync_origin, email FROM employes
-            WHERE email IN (${sql.join(emails.map((e) => sql`${e}`))}) FOR UPDATE`.execute(trx)
-        ).rows.map(toStoredVersion)
-      : [];
-    return { rows, tombstones, emailHolders };
+  readCurrent(ids: number[], emails: string[]) {
+    return readCurrentVersions(this.#trx, ids, emails);
   }
 
   async write(plan: ApplyPlan): Promise<void> {
@@ -166,25 +132,7 @@ class MysqlApplyTransaction implements ApplyTransaction {
           date_embauche = VALUES(date_embauche), created_at = VALUES(created_at), updated_at = VALUES(updated_at),
           sync_version = VALUES(sync_version), sync_origin = VALUES(sync_origin)`.execute(trx);
     }
-    if (plan.conflicts.length) {
-      await trx
-        .insertInto('sync_conflicts')
-        .values(
-          plan.conflicts.map((c) => ({
-            employe_id: c.employeId,
-            kind: c.kind,
-            outcome: c.outcome,
-            policy: c.policy,
-            local_version: c.localVersion.toString(),
-            local_origin: c.localOrigin,
-            incoming_version: c.incomingVersion.toString(),
-            incoming_origin: c.incomingOrigin,
-            incoming_row: JSON.stringify(c.incomingRow, bigintJson),
-            event_id: c.eventId,
-          })),
-        )
-        .execute();
-    }
+    await insertConflicts(trx, plan.conflicts);
     if (plan.offsets.length) {
       const values = sql.join(
         plan.offsets.map((o) => sql`(${plan.consumerGroup}, ${o.topic}, ${o.partition}, ${o.nextOffset.toString()})`),

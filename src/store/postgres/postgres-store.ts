@@ -3,10 +3,16 @@
 import { EventEmitter } from 'node:events';
 import { Kysely, PostgresDialect, sql, type Transaction } from 'kysely';
 import pg from 'pg';
-import { belowLowestId, bigintJson, KyselyStore, pickFields, waitForEvent, type CopiedChunk } from '../kysely-store.ts';
+import {
+  insertConflicts,
+  KyselyStore,
+  pickFields,
+  readCurrentVersions,
+  waitForEvent,
+} from '../kysely-store.ts';
 import type { Database } from '../schema.ts';
 import type { ApplyTransaction, RelayLease } from '../store.ts';
-import type { ApplyPlan, EmployeeFields, StoreName, StoredVersion, Tombstone } from '../types.ts';
+import type { ApplyPlan, EmployeeFields } from '../types.ts';
 import { outboxChannel, postgresMigrations } from './migrations.ts';
 
 // Hash of 'empsync.relay.postgres': one relay per database holds this session lock.
@@ -41,6 +47,8 @@ export class PostgresStore extends KyselyStore {
     this.#url = options.url;
   }
 
+  protected readonly newEventId = sql<string>`gen_random_uuid()`;
+
   protected async insertRow(trx: Transaction<Database>, fields: EmployeeFields): Promise<number> {
     const row = await trx.insertInto('employes').values(pickFields(fields)).returning('id').executeTakeFirstOrThrow();
     return row.id;
@@ -64,20 +72,6 @@ export class PostgresStore extends KyselyStore {
     return new PostgresRelayLease(client, this.localWrites);
   }
 
-  protected async copyToOutbox(trx: Transaction<Database>, afterId: number | null, chunk: number): Promise<CopiedChunk> {
-    const { rows } = await sql<{ id: number | null; n: string }>`
-      WITH chunk AS (
-        INSERT INTO employes_outbox (event_id, op, employe_id, row_version, base_version, row_origin, nom, prenom,
-                                     email, poste, salaire, department, date_embauche, created_at, updated_at)
-        SELECT gen_random_uuid(), 'r', id, sync_version, sync_version, sync_origin, nom, prenom, email, poste, salaire,
-               department, date_embauche, created_at, updated_at
-        FROM employes WHERE id > ${afterId ?? belowLowestId} ORDER BY id LIMIT ${chunk}
-        RETURNING employe_id
-      )
-      SELECT max(employe_id) AS id, count(*) AS n FROM chunk`.execute(trx);
-    return { count: Number(rows[0]?.n ?? 0), lastId: rows[0]?.id ?? null };
-  }
-
   async applyTransaction<T>(work: (tx: ApplyTransaction) => Promise<T>): Promise<T> {
     return this.db.transaction().execute(async (trx) => {
       // Transaction-local marker: the capture triggers skip the sink's own writes.
@@ -87,13 +81,6 @@ export class PostgresStore extends KyselyStore {
   }
 }
 
-type VersionRaw = { id: number; sync_version: string; sync_origin: StoreName; email: string };
-const toStoredVersion = (r: VersionRaw): StoredVersion => ({
-  id: r.id,
-  version: BigInt(r.sync_version),
-  origin: r.sync_origin,
-  email: r.email,
-});
 
 class PostgresApplyTransaction implements ApplyTransaction {
   readonly #trx: Transaction<Database>;
@@ -102,29 +89,8 @@ class PostgresApplyTransaction implements ApplyTransaction {
     this.#trx = trx;
   }
 
-  async readCurrent(ids: number[], emails: string[]) {
-    const trx = this.#trx;
-    const rows = ids.length
-      ? (
-          await sql<VersionRaw>`
-            SELECT id, sync_version, sync_origin, email FROM employes WHERE id = ANY(${ids}::int[]) FOR UPDATE`.execute(trx)
-        ).rows.map(toStoredVersion)
-      : [];
-    const tombstones: Tombstone[] = ids.length
-      ? (
-          await sql<{ id: number; version: string; origin: StoreName }>`
-            SELECT id, version, origin FROM employes_tombstones WHERE id = ANY(${ids}::int[]) FOR UPDATE`.execute(trx)
-        ).rows.map((r) => ({ id: r.id, version: BigInt(r.version), origin: r.origin }))
-      : [];
-    const emailHolders = emails.length
-      ? (
-          await sql<VersionRaw>`
-            SELECT id, sync_version, sync_origin, email FROM employes WHERE email = ANY(${emails}::text[]) FOR UPDATE`.execute(
-            trx,
-          )
-        ).rows.map(toStoredVersion)
-      : [];
-    return { rows, tombstones, emailHolders };
+  readCurrent(ids: number[], emails: string[]) {
+    return readCurrentVersions(this.#trx, ids, emails);
   }
 
   async write(plan: ApplyPlan): Promise<void> {
@@ -162,25 +128,7 @@ class PostgresApplyTransaction implements ApplyTransaction {
           date_embauche = EXCLUDED.date_embauche, created_at = EXCLUDED.created_at, updated_at = EXCLUDED.updated_at,
           sync_version = EXCLUDED.sync_version, sync_origin = EXCLUDED.sync_origin`.execute(trx);
     }
-    if (plan.conflicts.length) {
-      await trx
-        .insertInto('sync_conflicts')
-        .values(
-          plan.conflicts.map((c) => ({
-            employe_id: c.employeId,
-            kind: c.kind,
-            outcome: c.outcome,
-            policy: c.policy,
-            local_version: c.localVersion.toString(),
-            local_origin: c.localOrigin,
-            incoming_version: c.incomingVersion.toString(),
-            incoming_origin: c.incomingOrigin,
-            incoming_row: JSON.stringify(c.incomingRow, bigintJson),
-            event_id: c.eventId,
-          })),
-        )
-        .execute();
-    }
+    await insertConflicts(trx, plan.conflicts);
     if (plan.offsets.length) {
       const offsets = plan.offsets;
       await sql`

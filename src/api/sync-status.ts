@@ -1,0 +1,203 @@
+// syncStatus and syncConflicts: the health of two-way sync as this API process sees it. Backlogs are
+// counted live in each store's outbox; lag, last apply and end-to-end latency come from this process's
+// metrics (its sinks, since the process started); conflicts are read from both stores' sync_conflicts.
+import type { Metrics } from '../metrics/metrics.ts';
+import type { StoredConflict } from '../store/store.ts';
+import type { StoreName } from '../store/types.ts';
+import { requireRole } from './authentication.ts';
+import { builder } from './builder.ts';
+import { badUserInput } from './employee-input.ts';
+import './date-time-scalar.ts';
+
+export const maxConflicts = 500;
+
+interface DirectionStatus {
+  source: StoreName;
+  target: StoreName;
+  outboxBacklog: number;
+  consumerLag: number | null;
+  lastAppliedAt: string | null;
+  lag: { p50: number | null; p99: number | null; samples: number };
+}
+
+interface SyncStatus {
+  directions: DirectionStatus[];
+  dlqMessages: number;
+  metricsSince: string;
+}
+
+interface Bucket {
+  le: number;
+  count: number;
+}
+
+/**
+ * The q-quantile of a cumulative histogram, interpolated linearly inside its bucket as Prometheus'
+ * histogram_quantile does; a quantile in the +Inf bucket answers the highest finite bound. Null without samples.
+ */
+export function histogramQuantile(q: number, buckets: Bucket[]): number | null {
+  const sorted = [...buckets].sort((a, b) => a.le - b.le);
+  const total = sorted.at(-1)?.count ?? 0;
+  if (total === 0) return null;
+  const rank = q * total;
+  let previousBound = 0;
+  let previousCount = 0;
+  for (const bucket of sorted) {
+    if (bucket.count >= rank) {
+      if (bucket.le === Infinity) return previousBound;
+      const inBucket = bucket.count - previousCount;
+      if (inBucket === 0) return bucket.le;
+      return previousBound + ((bucket.le - previousBound) * (rank - previousCount)) / inBucket;
+    }
+    previousBound = bucket.le;
+    previousCount = bucket.count;
+  }
+  return previousBound;
+}
+
+async function directionStatus(
+  metrics: Metrics,
+  source: StoreName,
+  target: StoreName,
+  outboxBacklog: number,
+): Promise<DirectionStatus> {
+  const [lag, lastApplied, endToEnd] = await Promise.all([
+    metrics.consumerLag.get(),
+    metrics.lastAppliedTimestamp.get(),
+    metrics.endToEndLag.get(),
+  ]);
+  const lagValues = lag.values.filter((v) => v.labels.store === target);
+  const lastAppliedSeconds = lastApplied.values.find((v) => v.labels.store === target)?.value ?? 0;
+  const buckets = endToEnd.values
+    .filter((v) => v.metricName === 'empsync_end_to_end_lag_seconds_bucket' && v.labels.store === target)
+    .map((v) => {
+      // Bucket samples carry `le` beside the declared labels.
+      const le = (v.labels as Record<string, string | number | undefined>)['le'];
+      return { le: le === '+Inf' ? Infinity : Number(le), count: v.value };
+    });
+  return {
+    source,
+    target,
+    outboxBacklog,
+    consumerLag: lagValues.length ? lagValues.reduce((sum, v) => sum + v.value, 0) : null,
+    lastAppliedAt: lastAppliedSeconds > 0 ? new Date(lastAppliedSeconds * 1000).toISOString() : null,
+    lag: {
+      p50: histogramQuantile(0.5, buckets),
+      p99: histogramQuantile(0.99, buckets),
+      samples: buckets.reduce((max, b) => Math.max(max, b.count), 0),
+    },
+  };
+}
+
+const DirectionStatusType = builder.objectRef<DirectionStatus>('SyncDirectionStatus').implement({
+  description: 'One direction of two-way sync: changes captured in `source`, applied to `target`.',
+  fields: (t) => ({
+    direction: t.string({
+      description: '"mysql->postgres" or "postgres->mysql".',
+      resolve: (s) => `${s.source}->${s.target}`,
+    }),
+    source: t.exposeString('source'),
+    target: t.exposeString('target'),
+    outboxBacklog: t.exposeInt('outboxBacklog', {
+      description: 'Captured changes of the source not yet published to Kafka (counted now).',
+    }),
+    consumerLag: t.int({
+      nullable: true,
+      description: "Messages between the target sink's position and the end of the topic, all partitions (null when this process runs no sink for the target).",
+      resolve: (s) => s.consumerLag,
+    }),
+    lastAppliedAt: t.field({
+      type: 'DateTime',
+      nullable: true,
+      description: 'When the sink of this process last applied a batch to the target (null: not since start).',
+      resolve: (s) => s.lastAppliedAt,
+    }),
+    endToEndLagP50Seconds: t.float({
+      nullable: true,
+      description: 'Median source commit → applied delay since the process started (from histogram buckets).',
+      resolve: (s) => s.lag.p50,
+    }),
+    endToEndLagP99Seconds: t.float({
+      nullable: true,
+      description: '99th percentile of the same delay (bucket precision).',
+      resolve: (s) => s.lag.p99,
+    }),
+    endToEndLagSamples: t.int({
+      description: 'Events behind the two percentiles.',
+      resolve: (s) => s.lag.samples,
+    }),
+  }),
+});
+
+const SyncStatusType = builder.objectRef<SyncStatus>('SyncStatus').implement({
+  description: 'Two-way sync as this API process sees it.',
+  fields: (t) => ({
+    directions: t.field({ type: [DirectionStatusType], resolve: (s) => s.directions }),
+    dlqMessages: t.int({
+      description: 'Messages parked in the DLQ topic, as of the last /metrics refresh (empsync_dlq_messages).',
+      resolve: (s) => s.dlqMessages,
+    }),
+    metricsSince: t.field({
+      type: 'DateTime',
+      description: 'When this process started: lags and percentiles cover the time since.',
+      resolve: (s) => s.metricsSince,
+    }),
+  }),
+});
+
+const SyncConflictType = builder.objectRef<StoredConflict>('SyncConflict').implement({
+  description: 'A concurrent change of one row on both sides, as recorded by the store it was applied to.',
+  fields: (t) => ({
+    store: t.exposeString('store', { description: 'The store whose sink met the conflict.' }),
+    employeId: t.exposeInt('employeId'),
+    kind: t.exposeString('kind', { description: 'update, delete or email.' }),
+    outcome: t.exposeString('outcome', { description: 'incoming-applied, local-kept or local-displaced.' }),
+    policy: t.exposeString('policy'),
+    localVersion: t.string({ resolve: (c) => c.localVersion.toString() }),
+    incomingVersion: t.string({ resolve: (c) => c.incomingVersion.toString() }),
+    localOrigin: t.exposeString('localOrigin'),
+    incomingOrigin: t.exposeString('incomingOrigin'),
+    detectedAt: t.field({ type: 'DateTime', resolve: (c) => c.detectedAt }),
+  }),
+});
+
+builder.queryFields((t) => ({
+  syncStatus: t.field({
+    type: SyncStatusType,
+    description: 'Backlog, lag and DLQ of both sync directions. Needs the role reader.',
+    resolve: async (_root, _args, ctx) => {
+      requireRole(ctx.principal, 'reader', 'syncStatus');
+      const { stores, metrics } = ctx.app;
+      const [mysqlBacklog, postgresBacklog, dlq] = await Promise.all([
+        stores.mysql.outboxBacklog(),
+        stores.postgres.outboxBacklog(),
+        metrics.dlqSize.get(),
+      ]);
+      return {
+        directions: await Promise.all([
+          directionStatus(metrics, 'mysql', 'postgres', mysqlBacklog),
+          directionStatus(metrics, 'postgres', 'mysql', postgresBacklog),
+        ]),
+        dlqMessages: dlq.values[0]?.value ?? 0,
+        metricsSince: new Date(performance.timeOrigin).toISOString(),
+      };
+    },
+  }),
+  syncConflicts: t.field({
+    type: [SyncConflictType],
+    description: `Recorded conflicts of both stores, newest first (limit 1–${maxConflicts}). Needs the role reader.`,
+    args: { limit: t.arg.int({ required: false, defaultValue: 50 }) },
+    resolve: async (_root, args, ctx) => {
+      requireRole(ctx.principal, 'reader', 'syncConflicts');
+      const limit = args.limit ?? 50;
+      if (limit < 1 || limit > maxConflicts) throw badUserInput('limit', `limit must be between 1 and ${maxConflicts}.`);
+      const [inMysql, inPostgres] = await Promise.all([
+        ctx.app.stores.mysql.listConflicts(limit),
+        ctx.app.stores.postgres.listConflicts(limit),
+      ]);
+      return [...inMysql, ...inPostgres]
+        .sort((a, b) => (a.detectedAt < b.detectedAt ? 1 : a.detectedAt > b.detectedAt ? -1 : 0))
+        .slice(0, limit);
+    },
+  }),
+}));
