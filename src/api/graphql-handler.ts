@@ -89,6 +89,9 @@ export function createGraphqlHandler(context: GraphqlHandlerContext): RequestHan
     schema,
     graphqlEndpoint: '/graphql',
     graphiql: !production,
+    // GraphiQL's page with its scripts and styles inlined (no CDN: the API may have no internet),
+    // loaded on the first browser visit only, so production never loads the 9 MB bundle.
+    renderGraphiQL: async (options) => (await import('@graphql-yoga/render-graphiql')).renderGraphiQL(options),
     landingPage: false,
     // Errors of execution are masked by useErrorMasking, which knows the request id; this backstop masks
     // what is thrown outside execution (a plugin, the context factory) and is not a GraphQLError.
@@ -143,6 +146,13 @@ export function createGraphqlHandler(context: GraphqlHandlerContext): RequestHan
         );
         return;
       }
+    }
+    if (!/text\/event-stream|multipart\/mixed/.test(String(req.headers.accept ?? ''))) {
+      // Plain request/response: yoga's Node adapter writes the response itself (no Request/Response copies).
+      res.setHeader('x-request-id', requestId);
+      if (body && body.length > 0) (req as IncomingMessage & { body?: Buffer }).body = body;
+      await yoga(req, res, { requestId });
+      return;
     }
     const headers = new Headers();
     for (const [name, value] of Object.entries(req.headers)) {

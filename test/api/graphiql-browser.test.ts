@@ -1,0 +1,118 @@
+// GraphiQL as a person uses it: headless Chromium (Debian's, driven by playwright-core) opens /graphql
+// of the real `all` role, types a query into the editor, presses the run button and reads the seeded
+// rows in the result pane. The page must work offline: GraphiQL's assets are served by the API itself.
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdtemp, stat } from 'node:fs/promises';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { chromium, type Browser } from 'playwright-core';
+import { createGraphqlHandler } from '../../src/api/graphql-handler.ts';
+import { startRole, type RunningRole } from '../../src/roles/roles.ts';
+import { dropTestDatabases, quietLogger, testConfig, waitFor } from '../support/test-env.ts';
+
+const ensureChromium = fileURLToPath(new URL('../../scripts/ensure-chromium.sh', import.meta.url));
+const chromiumPath = '/usr/bin/chromium';
+const chromiumArgs = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
+
+const config = testConfig('api_graphiql');
+const query = '{ employes { id nom email } }';
+const seeded = ['Ada', 'Grace', 'Barbara'].map((prenom) => ({
+  nom: 'Navigateur',
+  prenom,
+  email: `${prenom.toLowerCase()}.navigateur@example.fr`,
+  poste: 'Ingénieure',
+  salaire: '4200.00',
+  department: 'R&D',
+}));
+
+let running: RunningRole;
+let browser: Browser;
+let pageUrl: string;
+let screenshots: string;
+
+describe('GraphiQL in a headless browser', () => {
+  before(async () => {
+    // Installing Chromium (first run on a fresh machine) takes a few minutes.
+    await promisify(execFile)('bash', [ensureChromium], { timeout: 600_000 });
+    await dropTestDatabases(config);
+    running = await startRole('all', { config, logger: quietLogger(config), createGraphqlHandler });
+    const { port } = running.server!.address() as AddressInfo;
+    pageUrl = `http://127.0.0.1:${port}/graphql`;
+    const ids: number[] = [];
+    for (const employee of seeded) ids.push((await running.stores.mysql.insertEmployee(employee)).id);
+    await waitFor(
+      'the seeded employees in PostgreSQL',
+      async () => (await running.stores.postgres.findEmployees(ids)).length === ids.length,
+      60_000,
+    );
+    browser = await chromium.launch({ executablePath: chromiumPath, args: chromiumArgs });
+    screenshots = await mkdtemp(join(tmpdir(), 'empsync-graphiql-'));
+  });
+  after(async () => {
+    await browser?.close();
+    await running?.stop();
+    await dropTestDatabases(config);
+  });
+
+  it('runs a query typed into the editor and shows the rows from PostgreSQL', async (t) => {
+    const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+    const external: string[] = [];
+    page.on('request', (request) => {
+      const { hostname, protocol } = new URL(request.url());
+      if (protocol.startsWith('http') && hostname !== '127.0.0.1') external.push(request.url());
+    });
+    const screenshot = join(screenshots, 'graphiql-result.png');
+    try {
+      const response = await page.goto(pageUrl);
+      assert.equal(response?.status(), 200);
+      assert.match(response.headers()['content-type'] ?? '', /text\/html/);
+      const html = await response.text();
+      assert.doesNotMatch(
+        html,
+        /<(script|link)[^>]+(src|href)=["']?https?:/i,
+        'GraphiQL must not load its scripts or styles from a CDN (there may be no internet): serve them with @graphql-yoga/render-graphiql',
+      );
+
+      // Type as a person would: click into the query editor, select what is there, type over it.
+      const editor = page.locator('.graphiql-query-editor').first();
+      await editor.waitFor({ state: 'visible', timeout: 30_000 });
+      await editor.click();
+      await page.keyboard.press('ControlOrMeta+A');
+      await page.keyboard.type(query, { delay: 10 });
+      // The editor closes brackets as they are typed: drop what it added after the cursor.
+      await page.keyboard.press('Shift+ControlOrMeta+End');
+      await page.keyboard.press('Delete');
+      const typed = await editor.locator('.view-lines').innerText();
+      assert.equal(typed.replace(/\s+/g, ' ').trim(), query);
+      await page
+        .getByRole('button', { name: /execute query/i })
+        .first()
+        .click();
+
+      const result = page.locator('.graphiql-response').first();
+      await result.getByText(seeded[0]!.email).first().waitFor({ timeout: 30_000 });
+      const shown = await result.innerText();
+      for (const { email } of seeded) assert.ok(shown.includes(email), `the result pane shows ${email}`);
+      assert.deepEqual(external, [], 'the page loads nothing from outside the API (no CDN)');
+    } finally {
+      await page.screenshot({ path: screenshot, fullPage: true }).catch(() => undefined);
+      t.diagnostic(`screenshot: ${screenshot}`);
+      await page.close();
+    }
+    assert.ok((await stat(screenshot)).size > 0, 'a screenshot was written');
+  });
+});
