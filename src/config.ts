@@ -66,7 +66,7 @@ export const configSchema = z.object({
   KAFKA_REPLICATION_FACTOR: positiveInt.default(1),
   SINK_GROUP_PREFIX: z.string().min(1).default('empsync-sink'),
   SINK_MAX_BATCH: positiveInt.default(2000),
-  SINK_CONCURRENCY: positiveInt.default(3),
+  SINK_CONCURRENCY: positiveInt.default(1),
   RELAY_BATCH_SIZE: positiveInt.default(2000),
   RELAY_POLL_INTERVAL_MS: positiveInt.default(250),
   CONFLICT_POLICY: z.enum(['newer-wins', 'mysql-wins', 'postgres-wins']).default('newer-wins'),

@@ -90,6 +90,7 @@ export function roleEnvironment(target: BenchTarget, settings: BenchSettings): R
     'RELAY_BATCH_SIZE',
     'RELAY_POLL_INTERVAL_MS',
     'SINK_MAX_BATCH',
+    'SINK_CONCURRENCY',
     'MYSQL_POOL_SIZE',
     'POSTGRES_POOL_SIZE',
   ];
