@@ -8,6 +8,7 @@ import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { Ajv } from 'ajv';
 import { parse } from 'yaml';
 import { loadCompose, readRepoFile, repoPath } from './deploy-files.ts';
 
@@ -238,6 +239,18 @@ describe('Grafana provisioning and dashboards', () => {
       }
     });
   }
+
+  it('every dashboard validates against the dashboard JSON schema, and the check bites', () => {
+    const ajv = new Ajv({ allErrors: true, strict: false });
+    const validate = ajv.compile(JSON.parse(readRepoFile('monitoring', 'grafana', 'dashboard.schema.json')) as object);
+    for (const [file, dashboard] of dashboards) {
+      assert.ok(validate(dashboard), `${file}: ${ajv.errorsText(validate.errors)}`);
+    }
+    const [, sample] = dashboards[0]!;
+    const broken = structuredClone(sample) as { panels: { gridPos: { w: number } }[] };
+    broken.panels[0]!.gridPos.w = 30;
+    assert.equal(validate(broken), false, 'a panel wider than the 24-column grid is rejected');
+  });
 
   it('the metric-name check bites on a misspelt name', () => {
     assert.deepEqual(undeclaredMetrics('rate(empsync_events_publish_total[5m])', declared), [
