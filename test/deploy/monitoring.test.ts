@@ -247,7 +247,7 @@ describe('Grafana provisioning and dashboards', () => {
       assert.ok(validate(dashboard), `${file}: ${ajv.errorsText(validate.errors)}`);
     }
     const [, sample] = dashboards[0]!;
-    const broken = structuredClone(sample) as { panels: { gridPos: { w: number } }[] };
+    const broken = structuredClone(sample) as unknown as { panels: { gridPos: { w: number } }[] };
     broken.panels[0]!.gridPos.w = 30;
     assert.equal(validate(broken), false, 'a panel wider than the 24-column grid is rejected');
   });
