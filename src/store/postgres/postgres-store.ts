@@ -10,9 +10,10 @@ import {
   readCurrentVersions,
   waitForEvent,
 } from '../kysely-store.ts';
+import { employeeColumns, fromRawRow, type RawEmployeeRow } from '../row-format.ts';
 import type { Database } from '../schema.ts';
 import type { ApplyTransaction, RelayLease } from '../store.ts';
-import type { ApplyPlan, EmployeeFields } from '../types.ts';
+import type { ApplyPlan, EmployeeFields, EmployeeRow } from '../types.ts';
 import { outboxChannel, postgresMigrations } from './migrations.ts';
 
 // Hash of 'empsync.relay.postgres': one relay per database holds this session lock.
@@ -35,6 +36,7 @@ export interface PostgresStoreOptions {
 export class PostgresStore extends KyselyStore {
   readonly name = 'postgres' as const;
   readonly #url: string;
+  readonly #pool: pg.Pool;
 
   constructor(options: PostgresStoreOptions) {
     const pool = new pg.Pool({
@@ -45,6 +47,7 @@ export class PostgresStore extends KyselyStore {
     });
     super(new Kysely<Database>({ dialect: new PostgresDialect({ pool }) }), postgresMigrations);
     this.#url = options.url;
+    this.#pool = pool;
   }
 
   protected readonly newEventId = sql<string>`gen_random_uuid()`;
@@ -52,6 +55,20 @@ export class PostgresStore extends KyselyStore {
   protected async insertRow(trx: Transaction<Database>, fields: EmployeeFields): Promise<number> {
     const row = await trx.insertInto('employes').values(pickFields(fields)).returning('id').executeTakeFirstOrThrow();
     return row.id;
+  }
+
+  /**
+   * The API's hottest read (employeParId, batched by DataLoader) as a named prepared statement: each
+   * pooled connection parses and plans it once instead of on every request.
+   */
+  override async findEmployees(ids: readonly number[]): Promise<EmployeeRow[]> {
+    if (ids.length === 0) return [];
+    const { rows } = await this.#pool.query<RawEmployeeRow>({
+      name: 'empsync_find_employees',
+      text: `SELECT ${employeeColumns.join(', ')} FROM employes WHERE id = ANY($1::int[])`,
+      values: [ids],
+    });
+    return rows.map(fromRawRow);
   }
 
   async acquireRelayLease(): Promise<RelayLease | null> {
