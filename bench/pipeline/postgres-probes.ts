@@ -1,5 +1,6 @@
 // The PostgreSQL side of the bench: the batch-upsert ceiling (what the sink's write could reach on
-// its own), and the probes that see changes arrive (stored sink offsets, per-id arrival).
+// its own), and the probes that see changes arrive (stored sink offsets, per-id arrival; the
+// ArrivalWatcher takes the probe of either store, mysql-probes.ts has MariaDB's).
 import { setTimeout as sleep } from 'node:timers/promises';
 import type pg from 'pg';
 import { employeeValues } from './bench-setup.ts';
@@ -89,23 +90,35 @@ export async function waitForApplied(
   }
 }
 
+/** Which of `ids` are in `employes`: the arrival probe of one destination store. */
+export type PresentIds = (ids: number[]) => Promise<number[]>;
+
+/** The PostgreSQL probe of ArrivalWatcher (forward direction). */
+export function postgresPresent(client: pg.Client): PresentIds {
+  return async (ids) =>
+    (await client.query<{ id: number }>('SELECT id FROM employes WHERE id = ANY($1::int[])', [ids])).rows.map(
+      (r) => r.id,
+    );
+}
+
 /**
- * Watches ids arrive in PostgreSQL: every `intervalMs`, asks which of the committed-but-unseen ids
- * are there (a primary-key lookup of a few dozen ids) and records commit → seen for each.
+ * Watches ids arrive in the destination store: every `intervalMs`, asks which of the
+ * committed-but-unseen ids are there (a primary-key lookup of a few dozen ids, `present`) and
+ * records commit → seen for each.
  */
 export class ArrivalWatcher {
   readonly latenciesMs: number[] = [];
   /** When each measured change was committed (performance.now()), in the order of latenciesMs. */
   readonly committedAt: number[] = [];
-  readonly #client: pg.Client;
+  readonly #present: PresentIds;
   readonly #intervalMs: number;
   readonly #pending = new Map<number, number>();
   readonly #pollGapsMs: number[] = [];
   #running = false;
   #loop: Promise<void> | null = null;
 
-  constructor(client: pg.Client, intervalMs: number) {
-    this.#client = client;
+  constructor(present: PresentIds, intervalMs: number) {
+    this.#present = present;
     this.#intervalMs = intervalMs;
   }
 
@@ -159,12 +172,9 @@ export class ArrivalWatcher {
       this.#pollGapsMs.push(started - previous);
       previous = started;
       if (this.#pending.size > 0) {
-        const { rows } = await this.#client.query<{ id: number }>(
-          'SELECT id FROM employes WHERE id = ANY($1::int[])',
-          [[...this.#pending.keys()]],
-        );
+        const rows = await this.#present([...this.#pending.keys()]);
         const seenAt = performance.now();
-        for (const { id } of rows) {
+        for (const id of rows) {
           const committedAt = this.#pending.get(id);
           if (committedAt === undefined) continue;
           this.latenciesMs.push(seenAt - committedAt);

@@ -1,6 +1,7 @@
 // `npm run bench:pipeline`: throughput and latency of MariaDB → outbox → relay → Kafka → sink →
 // PostgreSQL with the real relay and sink as child processes, next to the ceilings of the two
-// databases measured in the same run. JSON on stdout (and in bench/results/), a table on stderr.
+// databases measured in the same run; then the reverse direction, PostgreSQL → MariaDB (`relay
+// postgres`, `sink mysql`), under `reverse`. JSON on stdout (and in bench/results/), a table on stderr.
 // Sizes: QUICK=1 (about 5× smaller), REPEATS, BATCH_CHANGES, SINGLE_CHANGES, LATENCY_SECONDS, … (bench-setup.ts);
 // PROFILE=1 makes the relay and sink children write CPU profiles; KAFKA_REQUESTS=1 counts their Kafka requests.
 import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -21,119 +22,158 @@ import {
   type BenchSettings,
   type BenchTarget,
 } from './bench-setup.ts';
-import { writeAtRate, writeTransactions, type WriteLoad } from './mysql-writers.ts';
-import { appliedMessages, ArrivalWatcher, upsertCeiling, waitForApplied } from './postgres-probes.ts';
+import {
+  mysqlWriters,
+  postgresWriters,
+  writeAtRate,
+  writeTransactions,
+  type WriteLoad,
+  type WriteResult,
+  type WriterPool,
+} from './mysql-writers.ts';
+import { mysqlPresent, rowsFromPostgres, waitForRows } from './mysql-probes.ts';
+import {
+  appliedMessages,
+  ArrivalWatcher,
+  postgresPresent,
+  upsertCeiling,
+  waitForApplied,
+  type PresentIds,
+} from './postgres-probes.ts';
 import { checkTargets, printTable } from './report.ts';
 import { readGauge } from './prometheus-text.ts';
 import { RoleProcess } from './role-process.ts';
-import { describeStages, lagFromHistogram, takeSnapshot, type StageDescription } from './stage-snapshot.ts';
+import {
+  describeStages,
+  lagFromHistogram,
+  mysqlToPostgres,
+  postgresToMysql,
+  takeSnapshot,
+  type Direction,
+  type StageDescription,
+} from './stage-snapshot.ts';
 import { median, round, summarizeLatencies } from './statistics.ts';
 
 const log = (line: string) => process.stderr.write(`[bench] ${line}\n`);
 
-interface Session {
+/** One direction of the pipeline: its children, where its writers write, how arrival is seen. */
+interface Leg {
   settings: BenchSettings;
-  target: BenchTarget;
-  mysqlPool: mysql.Pool;
-  capturePool: mysql.Pool;
-  postgres: pg.Client;
-  poller: pg.Client;
+  direction: Direction;
   relay: RoleProcess;
   sink: RoleProcess;
-  sinkGroup: string;
+  /** Sessions on the source store (its captured `employes`). */
+  writers: WriterPool;
+  /** A count in the destination that grows by one per change applied (stored offsets, or rows). */
+  arrived(): Promise<number>;
+  /** Polls until arrived() reaches `target`; resolves with performance.now() at that poll. */
+  waitFor(target: number, options: { intervalMs: number; timeoutMs: number }): Promise<number>;
+  /** Which ids the destination's `employes` holds (the latency probe). */
+  present: PresentIds;
 }
 
-interface ThroughputRun {
+type Store = Direction['source'];
+/** The writer's own figures, named after the store written (mysqlCommitP50Ms, postgresCommitP50Ms, …). */
+type WriterFigures = Partial<
+  Record<`${Store}${'WriteChangesPerSecond' | 'CommitP50Ms' | 'CommitP99Ms'}`, number>
+>;
+
+const writerFigures = (
+  store: Store,
+  writer: Pick<WriteResult, 'commitP50Ms' | 'commitP99Ms'>,
+  rate?: number,
+) =>
+  ({
+    ...(rate === undefined ? {} : { [`${store}WriteChangesPerSecond`]: rate }),
+    [`${store}CommitP50Ms`]: writer.commitP50Ms,
+    [`${store}CommitP99Ms`]: writer.commitP99Ms,
+  }) as WriterFigures;
+
+type ThroughputRun = {
   changes: number;
   seconds: number;
   changesPerSecond: number;
-  mysqlWriteChangesPerSecond: number;
-  mysqlCommitP50Ms: number;
-  mysqlCommitP99Ms: number;
   drainAfterLastCommitMs: number;
   stages: StageDescription;
-}
+} & WriterFigures;
 
-/** Writes `load` into the captured table and times first commit → every change applied in PostgreSQL. */
-async function pipelineThroughput(session: Session, load: Omit<WriteLoad, 'table'>): Promise<ThroughputRun> {
-  const { postgres, poller, mysqlPool, relay, sink, sinkGroup, target } = session;
-  const target0 = await appliedMessages(postgres, sinkGroup, target.topic);
-  const before = await takeSnapshot(relay, sink);
-  const written = writeTransactions(mysqlPool, { ...load, table: 'employes' });
-  const appliedAt = await waitForApplied(poller, sinkGroup, target.topic, target0 + load.changes, {
+/** Writes `load` into the captured table and times first commit → every change applied in the destination. */
+async function pipelineThroughput(leg: Leg, load: Omit<WriteLoad, 'table'>): Promise<ThroughputRun> {
+  const { relay, sink, direction } = leg;
+  const target0 = await leg.arrived();
+  const before = await takeSnapshot(relay, sink, direction);
+  const written = writeTransactions(leg.writers, { ...load, table: 'employes' });
+  const appliedAt = await leg.waitFor(target0 + load.changes, {
     intervalMs: 10,
     timeoutMs: Math.max(120_000, load.changes * 2),
   });
   const writer = await written;
-  const after = await takeSnapshot(relay, sink);
+  const after = await takeSnapshot(relay, sink, direction);
   const seconds = (appliedAt - writer.startedAt) / 1000;
   return {
     changes: load.changes,
     seconds: round(seconds),
     changesPerSecond: round(load.changes / seconds, 0),
-    mysqlWriteChangesPerSecond: writer.changesPerSecond,
-    mysqlCommitP50Ms: writer.commitP50Ms,
-    mysqlCommitP99Ms: writer.commitP99Ms,
+    ...writerFigures(direction.source, writer, writer.changesPerSecond),
     drainAfterLastCommitMs: round(appliedAt - writer.endedAt, 0),
     stages: describeStages(before, after, seconds),
   };
 }
 
-async function measureLatency(session: Session) {
-  const { settings, postgres, poller, mysqlPool, relay, sink, sinkGroup, target } = session;
-  const applied0 = await appliedMessages(postgres, sinkGroup, target.topic);
-  const watcher = new ArrivalWatcher(poller, settings.latencyPollMs);
-  const before = await takeSnapshot(relay, sink);
+async function measureLatency(leg: Leg) {
+  const { settings, relay, sink, direction } = leg;
+  const applied0 = await leg.arrived();
+  const watcher = new ArrivalWatcher(leg.present, settings.latencyPollMs);
+  const before = await takeSnapshot(relay, sink, direction);
   watcher.start();
   const origin = performance.now();
   const writer = await writeAtRate(
-    mysqlPool,
+    leg.writers,
     {
       rate: settings.latencyRate,
       seconds: settings.latencySeconds,
       connections: settings.latencyConnections,
-      tag: 'latency',
+      tag: direction.source === 'mysql' ? 'latency' : 'rlatency',
     },
     (commit) => watcher.expect(commit.id, commit.ackAt),
   );
   await watcher.drain(30_000);
-  // The histogram counts an event when its batch commits: wait for the stored offsets so none is missed.
-  await waitForApplied(postgres, sinkGroup, target.topic, applied0 + writer.sent, {
-    intervalMs: 10,
-    timeoutMs: 30_000,
-  });
-  const after = await takeSnapshot(relay, sink);
+  // The histogram counts an event when its batch commits: wait for every change so none is missed.
+  await leg.waitFor(applied0 + writer.sent, { intervalMs: 10, timeoutMs: 30_000 });
+  const after = await takeSnapshot(relay, sink, direction);
   const wallSeconds = (after.at - before.at) / 1000;
   return {
     rate: settings.latencyRate,
     seconds: settings.latencySeconds,
     changes: writer.sent,
     writerFellBehindMaxMs: writer.behindScheduleMaxMs,
-    mysqlCommitP50Ms: writer.commitP50Ms,
-    mysqlCommitP99Ms: writer.commitP99Ms,
-    /** Commit acknowledged to the bench → row seen by a PostgreSQL poll; exact up to the poll gap. */
+    ...writerFigures(direction.source, writer),
+    /** Commit acknowledged to the bench → row seen by a poll of the destination; exact up to the poll gap. */
     polled: {
       ...summarizeLatencies(watcher.latenciesMs),
       unseen: watcher.pending,
       pollGapMs: watcher.pollGaps(),
       perSecond: watcher.perSecond(origin),
     },
-    /** The sink's empsync_end_to_end_lag_seconds (captured_at in MariaDB → batch committed), bucket resolution. */
+    /** The sink's empsync_end_to_end_lag_seconds (captured_at in the source → batch committed), bucket resolution. */
     sinkHistogram: lagFromHistogram(before, after),
     stages: describeStages(before, after, wallSeconds),
   };
 }
 
-/** MariaDB alone: `plain` writes the trigger-free copy, `captured` the migrated table of a database no relay reads. */
-async function mysqlCeiling(
-  session: Session,
+/**
+ * One database alone: `plain` writes the trigger-free copy through `pools.plain`, `captured` the
+ * migrated table of a database no relay reads through `pools.captured`.
+ */
+async function commitCeiling(
+  pools: { plain: WriterPool; captured: WriterPool },
   kind: 'plain' | 'captured',
   load: { changes: number; rowsPerTransaction: number; connections: number; tag: string },
 ) {
   const result =
     kind === 'plain'
-      ? await writeTransactions(session.mysqlPool, { ...load, table: 'bench_plain' })
-      : await writeTransactions(session.capturePool, { ...load, table: 'employes' });
+      ? await writeTransactions(pools.plain, { ...load, table: 'bench_plain' })
+      : await writeTransactions(pools.captured, { ...load, table: 'employes' });
   return {
     changes: result.changes,
     transactions: result.transactions,
@@ -141,6 +181,133 @@ async function mysqlCeiling(
     changesPerSecond: result.changesPerSecond,
     commitP50Ms: result.commitP50Ms,
     commitP99Ms: result.commitP99Ms,
+  };
+}
+
+/** CPU seconds and peak RSS of a role child (read while it is still running). */
+function processFigures(child: RoleProcess) {
+  return {
+    pid: child.pid,
+    cpuSecondsTotal: round(child.cpuSeconds(), 2),
+    peakRssMiB: round(child.memory().peakRssMiB, 1),
+  };
+}
+
+/**
+ * PostgreSQL → MariaDB with `relay postgres` and `sink mysql` as children (the forward children are
+ * stopped by then): PostgreSQL's commit ceilings (trigger-free copy, and the captured table of the
+ * database no relay reads), then the pipeline's throughput (first PostgreSQL commit → MariaDB holds
+ * every row, polled by count of negative ids) and latency at `latencyRate`, like the forward phases.
+ */
+async function reversePhases(options: {
+  settings: BenchSettings;
+  startChild: (name: string, args: string[]) => Promise<RoleProcess>;
+  mysqlPool: mysql.Pool;
+  postgresPool: pg.Pool;
+  capturePostgresPool: pg.Pool;
+}) {
+  const { settings, mysqlPool } = options;
+  const relay = await options.startChild('relay-postgres', ['relay', 'postgres']);
+  const sink = await options.startChild('sink-mysql', ['sink', 'mysql']);
+  await relay.waitUntil((s) => readGauge(s, 'empsync_relay_active', 'store="postgres"') === 1);
+  await sink.waitUntil((s) => readGauge(s, 'empsync_sink_up', 'store="mysql"') === 1);
+  const writers = postgresWriters(options.postgresPool);
+  const leg: Leg = {
+    settings,
+    direction: postgresToMysql,
+    relay,
+    sink,
+    writers,
+    arrived: () => rowsFromPostgres(mysqlPool),
+    waitFor: (target, wait) => waitForRows(mysqlPool, target, wait),
+    present: mysqlPresent(mysqlPool),
+  };
+  const pools = { plain: writers, captured: postgresWriters(options.capturePostgresPool) };
+
+  log('reverse (PostgreSQL → MariaDB) warm-up: 2,000 changes');
+  await pipelineThroughput(leg, { changes: 2000, rowsPerTransaction: 50, connections: 2, tag: 'rwarmup' });
+  const ceilings = {
+    singleRow: [] as number[],
+    batch: [] as number[],
+    capturedSingleRow: [] as number[],
+    capturedBatch: [] as number[],
+  };
+  const ceilingRuns: unknown[] = [];
+  const batchRuns: ThroughputRun[] = [];
+  const singleRuns: ThroughputRun[] = [];
+  const singleLoad = {
+    changes: settings.singleChanges,
+    rowsPerTransaction: 1,
+    connections: settings.singleConnections,
+  };
+  const batchLoad = {
+    changes: settings.batchChanges,
+    rowsPerTransaction: settings.batchRows,
+    connections: settings.batchConnections,
+  };
+  for (let rep = 1; rep <= settings.repeats; rep++) {
+    log(`reverse repeat ${rep}/${settings.repeats}: PostgreSQL ceilings`);
+    const single = await commitCeiling(pools, 'plain', { ...singleLoad, tag: `rc${rep}s` });
+    const batch = await commitCeiling(pools, 'plain', { ...batchLoad, tag: `rc${rep}b` });
+    const capturedSingle = await commitCeiling(pools, 'captured', { ...singleLoad, tag: `rk${rep}s` });
+    const capturedBatch = await commitCeiling(pools, 'captured', { ...batchLoad, tag: `rk${rep}b` });
+    ceilings.singleRow.push(single.changesPerSecond);
+    ceilings.batch.push(batch.changesPerSecond);
+    ceilings.capturedSingleRow.push(capturedSingle.changesPerSecond);
+    ceilings.capturedBatch.push(capturedBatch.changesPerSecond);
+    ceilingRuns.push({
+      postgresSingleRow: single,
+      postgresBatch: batch,
+      postgresCapturedSingleRow: capturedSingle,
+      postgresCapturedBatch: capturedBatch,
+    });
+    log(`reverse repeat ${rep}/${settings.repeats}: pipeline, ${settings.batchRows}-row transactions`);
+    batchRuns.push(await pipelineThroughput(leg, { ...batchLoad, tag: `rp${rep}b` }));
+    log(`  ${batchRuns.at(-1)!.changesPerSecond} changes/s`);
+    log(`reverse repeat ${rep}/${settings.repeats}: pipeline, single-row transactions`);
+    singleRuns.push(await pipelineThroughput(leg, { ...singleLoad, tag: `rp${rep}s` }));
+    log(`  ${singleRuns.at(-1)!.changesPerSecond} changes/s`);
+  }
+  log(`reverse latency: ${settings.latencyRate} changes/s for ${settings.latencySeconds} s`);
+  const latency = await measureLatency(leg);
+  const processes = { relay: processFigures(relay), sink: processFigures(sink) };
+  const medianOf = (runs: ThroughputRun[]) => median(runs.map((r) => r.changesPerSecond));
+  const ratio = (runs: ThroughputRun[], ceiling: number[]) =>
+    round(median(runs.map((r, i) => r.changesPerSecond / ceiling[i]!)), 3);
+  return {
+    pipelineConfig: {
+      relay: 'node src/main.ts relay postgres (child process)',
+      sink: 'node src/main.ts sink mysql (child process)',
+    },
+    ceilings: {
+      medians: {
+        postgresSingleRowPerSecond: median(ceilings.singleRow),
+        postgresBatchPerSecond: median(ceilings.batch),
+        postgresCapturedSingleRowPerSecond: median(ceilings.capturedSingleRow),
+        postgresCapturedBatchPerSecond: median(ceilings.capturedBatch),
+      },
+      runs: ceilingRuns,
+    },
+    throughput: {
+      batch: {
+        rowsPerTransaction: settings.batchRows,
+        connections: settings.batchConnections,
+        medianChangesPerSecond: medianOf(batchRuns),
+        ratioToPostgresBatchCeiling: ratio(batchRuns, ceilings.batch),
+        ratioToCapturedBatchCeiling: ratio(batchRuns, ceilings.capturedBatch),
+        runs: batchRuns,
+      },
+      singleRow: {
+        connections: settings.singleConnections,
+        medianChangesPerSecond: medianOf(singleRuns),
+        ratioToPostgresSingleRowCeiling: ratio(singleRuns, ceilings.singleRow),
+        ratioToCapturedSingleRowCeiling: ratio(singleRuns, ceilings.capturedSingleRow),
+        runs: singleRuns,
+      },
+    },
+    latency,
+    /** The reverse children only (started for this direction): CPU over the reverse phases, peak RSS. */
+    processes,
   };
 }
 
@@ -188,6 +355,7 @@ async function main(): Promise<void> {
   const env = roleEnvironment(target, settings);
   const effective = loadConfig(env);
   const sinkGroup = `${target.groupPrefix}-postgres`;
+  const reverseSinkGroup = `${target.groupPrefix}-mysql`;
   const started = new Date();
   const loadAverageAtStart = loadavg();
   log(
@@ -211,6 +379,12 @@ async function main(): Promise<void> {
   const postgres = new pg.Client({ connectionString: target.postgresUrl });
   const poller = new pg.Client({ connectionString: target.postgresUrl });
   await Promise.all([postgres.connect(), poller.connect()]);
+  // The reverse phases' writers (PostgreSQL is their source).
+  const postgresPool = new pg.Pool({ connectionString: target.postgresUrl, max: connectionLimit });
+  const capturePostgresPool = new pg.Pool({
+    connectionString: target.capturePostgresUrl,
+    max: connectionLimit,
+  });
   await createPlainTables(mysqlPool, postgres);
   const versions = await serverVersions(mysqlPool, postgres);
 
@@ -228,19 +402,30 @@ async function main(): Promise<void> {
       : env,
     nodeArgs: countRequests ? [...nodeArgs, '--import', counter] : nodeArgs,
   });
-  const relaySetup = childSetup('relay');
-  const sinkSetup = childSetup('sink');
-  const relay = await RoleProcess.start('relay', ['relay', 'mysql'], relaySetup.env, relaySetup.nodeArgs);
-  const sink = await RoleProcess.start('sink', ['sink', 'postgres'], sinkSetup.env, sinkSetup.nodeArgs);
-  const children = [relay, sink];
+  const children: RoleProcess[] = [];
+  const startChild = async (name: string, args: string[]) => {
+    const setup = childSetup(name);
+    const child = await RoleProcess.start(name, args, setup.env, setup.nodeArgs);
+    children.push(child);
+    return child;
+  };
+  const relay = await startChild('relay', ['relay', 'mysql']);
+  const sink = await startChild('sink', ['sink', 'postgres']);
   let cleaned = false;
   const cleanUp = async () => {
     if (cleaned) return;
     cleaned = true;
     await Promise.allSettled(children.map((child) => child.stop()));
     for (const child of children) if (child.kafkaCountsFile) rmSync(child.kafkaCountsFile, { force: true });
-    await Promise.allSettled([mysqlPool.end(), capturePool.end(), postgres.end(), poller.end()]);
-    await deleteKafkaState(target, [sinkGroup]).catch((error: unknown) =>
+    await Promise.allSettled([
+      mysqlPool.end(),
+      capturePool.end(),
+      postgres.end(),
+      poller.end(),
+      postgresPool.end(),
+      capturePostgresPool.end(),
+    ]);
+    await deleteKafkaState(target, [sinkGroup, reverseSinkGroup]).catch((error: unknown) =>
       log(`Kafka clean-up failed: ${String(error)}`),
     );
     if (process.env.KEEP_DATABASES !== '1') await dropBenchDatabases(target).catch(() => undefined);
@@ -253,20 +438,20 @@ async function main(): Promise<void> {
   try {
     await relay.waitUntil((s) => readGauge(s, 'empsync_relay_active', 'store="mysql"') === 1);
     await sink.waitUntil((s) => readGauge(s, 'empsync_sink_up', 'store="postgres"') === 1);
-    const session: Session = {
+    const forward: Leg = {
       settings,
-      target,
-      mysqlPool,
-      capturePool,
-      postgres,
-      poller,
+      direction: mysqlToPostgres,
       relay,
       sink,
-      sinkGroup,
+      writers: mysqlWriters(mysqlPool),
+      arrived: () => appliedMessages(postgres, sinkGroup, target.topic),
+      waitFor: (goal, wait) => waitForApplied(poller, sinkGroup, target.topic, goal, wait),
+      present: postgresPresent(poller),
     };
+    const mysqlCeilingPools = { plain: mysqlWriters(mysqlPool), captured: mysqlWriters(capturePool) };
 
     log('warm-up: 2,000 changes through the pipeline');
-    await pipelineThroughput(session, {
+    await pipelineThroughput(forward, {
       changes: 2000,
       rowsPerTransaction: 50,
       connections: 2,
@@ -295,10 +480,16 @@ async function main(): Promise<void> {
         rowsPerTransaction: settings.batchRows,
         connections: settings.batchConnections,
       };
-      const single = await mysqlCeiling(session, 'plain', { ...singleLoad, tag: `c${rep}s` });
-      const batch = await mysqlCeiling(session, 'plain', { ...batchLoad, tag: `c${rep}b` });
-      const capturedSingle = await mysqlCeiling(session, 'captured', { ...singleLoad, tag: `k${rep}s` });
-      const capturedBatch = await mysqlCeiling(session, 'captured', { ...batchLoad, tag: `k${rep}b` });
+      const single = await commitCeiling(mysqlCeilingPools, 'plain', { ...singleLoad, tag: `c${rep}s` });
+      const batch = await commitCeiling(mysqlCeilingPools, 'plain', { ...batchLoad, tag: `c${rep}b` });
+      const capturedSingle = await commitCeiling(mysqlCeilingPools, 'captured', {
+        ...singleLoad,
+        tag: `k${rep}s`,
+      });
+      const capturedBatch = await commitCeiling(mysqlCeilingPools, 'captured', {
+        ...batchLoad,
+        tag: `k${rep}b`,
+      });
       const upsert = await upsertCeiling(postgres, {
         rows: settings.batchChanges,
         batch: settings.upsertBatch,
@@ -320,7 +511,7 @@ async function main(): Promise<void> {
 
       log(`repeat ${rep}/${settings.repeats}: pipeline, ${settings.batchRows}-row transactions`);
       batchRuns.push(
-        await pipelineThroughput(session, {
+        await pipelineThroughput(forward, {
           changes: settings.batchChanges,
           rowsPerTransaction: settings.batchRows,
           connections: settings.batchConnections,
@@ -330,7 +521,7 @@ async function main(): Promise<void> {
       log(`  ${batchRuns.at(-1)!.changesPerSecond} changes/s`);
       log(`repeat ${rep}/${settings.repeats}: pipeline, single-row transactions`);
       singleRuns.push(
-        await pipelineThroughput(session, {
+        await pipelineThroughput(forward, {
           changes: settings.singleChanges,
           rowsPerTransaction: 1,
           connections: settings.singleConnections,
@@ -341,24 +532,25 @@ async function main(): Promise<void> {
     }
 
     log(`latency: ${settings.latencyRate} changes/s for ${settings.latencySeconds} s`);
-    const latency = await measureLatency(session);
+    const latency = await measureLatency(forward);
+    const forwardProcesses = { relay: processFigures(relay), sink: processFigures(sink) };
+
+    // The reverse direction runs with its own children only: the forward ones stop first.
+    await Promise.all([relay.stop(), sink.stop()]);
+    const reverse = await reversePhases({
+      settings,
+      startChild,
+      mysqlPool,
+      postgresPool,
+      capturePostgresPool,
+    });
 
     const [[mysqlCount]] = (await mysqlPool.query('SELECT COUNT(*) AS n FROM employes')) as unknown as [
       [{ n: number }],
     ];
     const { rows: pgCount } = await postgres.query<{ n: string }>('SELECT count(*) AS n FROM employes');
-    const memory = { relay: relay.memory(), sink: sink.memory() };
     const processes = {
-      relay: {
-        pid: relay.pid,
-        cpuSecondsTotal: round(relay.cpuSeconds(), 2),
-        peakRssMiB: round(memory.relay.peakRssMiB, 1),
-      },
-      sink: {
-        pid: sink.pid,
-        cpuSecondsTotal: round(sink.cpuSeconds(), 2),
-        peakRssMiB: round(memory.sink.peakRssMiB, 1),
-      },
+      ...forwardProcesses,
       bench: {
         pid: process.pid,
         cpuSecondsTotal: round(
@@ -421,6 +613,7 @@ async function main(): Promise<void> {
       },
       latency,
       processes,
+      reverse,
       converged: {
         mysqlRows: Number(mysqlCount.n),
         postgresRows: Number(pgCount[0]?.n),
@@ -485,6 +678,60 @@ async function main(): Promise<void> {
       ['relay CPU s / peak RSS MiB', `${processes.relay.cpuSecondsTotal} / ${processes.relay.peakRssMiB}`],
       ['sink CPU s / peak RSS MiB', `${processes.sink.cpuSecondsTotal} / ${processes.sink.peakRssMiB}`],
       ['bench CPU s / peak RSS MiB', `${processes.bench.cpuSecondsTotal} / ${processes.bench.peakRssMiB}`],
+    ]);
+    const back = reverse.ceilings.medians;
+    const backBatch = reverse.throughput.batch;
+    const backSingle = reverse.throughput.singleRow;
+    const backLatency = reverse.latency;
+    printTable('PostgreSQL → MariaDB (relay postgres, sink mysql; medians of repeats)', [
+      [
+        'PostgreSQL ceiling, 1-row tx',
+        back.postgresSingleRowPerSecond,
+        `rows/s, ${settings.singleConnections} connections`,
+      ],
+      [
+        'PostgreSQL ceiling, 50-row tx',
+        back.postgresBatchPerSecond,
+        `rows/s, ${settings.batchConnections} connections`,
+      ],
+      [
+        'PostgreSQL + triggers, 1-row tx',
+        back.postgresCapturedSingleRowPerSecond,
+        'changes/s, no relay reading',
+      ],
+      [
+        'PostgreSQL + triggers, 50-row tx',
+        back.postgresCapturedBatchPerSecond,
+        'changes/s, no relay reading',
+      ],
+      [
+        'reverse pipeline, 50-row tx',
+        backBatch.medianChangesPerSecond,
+        `changes/s (×${backBatch.ratioToPostgresBatchCeiling} of plain, ×${backBatch.ratioToCapturedBatchCeiling} of triggers ceiling)`,
+      ],
+      [
+        'reverse pipeline, 1-row tx',
+        backSingle.medianChangesPerSecond,
+        `changes/s (×${backSingle.ratioToPostgresSingleRowCeiling} of plain, ×${backSingle.ratioToCapturedSingleRowCeiling} of triggers ceiling)`,
+      ],
+      [
+        'reverse latency p50 / p99 / p99.9',
+        `${backLatency.polled.p50Ms} / ${backLatency.polled.p99Ms} / ${backLatency.polled.p999Ms}`,
+        `ms at ${settings.latencyRate}/s (polled in MariaDB)`,
+      ],
+      [
+        'reverse sink histogram p50 / p99 / p99.9',
+        `${backLatency.sinkHistogram.p50Ms} / ${backLatency.sinkHistogram.p99Ms} / ${backLatency.sinkHistogram.p999Ms}`,
+        'ms (bucket resolution)',
+      ],
+      [
+        'relay postgres CPU s / peak RSS MiB',
+        `${reverse.processes.relay.cpuSecondsTotal} / ${reverse.processes.relay.peakRssMiB}`,
+      ],
+      [
+        'sink mysql CPU s / peak RSS MiB',
+        `${reverse.processes.sink.cpuSecondsTotal} / ${reverse.processes.sink.peakRssMiB}`,
+      ],
     ]);
     printTable(
       'targets',

@@ -11,8 +11,18 @@ import {
 import type { RoleProcess } from './role-process.ts';
 import { round } from './statistics.ts';
 
+/** Which way a phase syncs: the relay reads `source`'s outbox, the sink writes `destination`. */
+export interface Direction {
+  source: 'mysql' | 'postgres';
+  destination: 'mysql' | 'postgres';
+}
+
+export const mysqlToPostgres: Direction = { source: 'mysql', destination: 'postgres' };
+export const postgresToMysql: Direction = { source: 'postgres', destination: 'mysql' };
+
 export interface StageSnapshot {
   at: number;
+  direction: Direction;
   relay: Map<string, number>;
   sink: Map<string, number>;
   relayCpu: number;
@@ -24,11 +34,16 @@ export interface StageSnapshot {
   machine: { busy: number; total: number };
 }
 
-export async function takeSnapshot(relay: RoleProcess, sink: RoleProcess): Promise<StageSnapshot> {
+export async function takeSnapshot(
+  relay: RoleProcess,
+  sink: RoleProcess,
+  direction: Direction = mysqlToPostgres,
+): Promise<StageSnapshot> {
   const [relayMetrics, sinkMetrics] = await Promise.all([relay.scrape(), sink.scrape()]);
   const usage = process.cpuUsage();
   return {
     at: performance.now(),
+    direction,
     relay: relayMetrics,
     sink: sinkMetrics,
     relayCpu: relay.cpuSeconds(),
@@ -41,8 +56,8 @@ export async function takeSnapshot(relay: RoleProcess, sink: RoleProcess): Promi
   };
 }
 
-const relayMatch = 'store="mysql"';
-const sinkMatch = 'store="postgres"';
+const relayMatch = (snapshot: StageSnapshot) => `store="${snapshot.direction.source}"`;
+const sinkMatch = (snapshot: StageSnapshot) => `store="${snapshot.direction.destination}"`;
 
 function histogramSummary(delta: HistogramSnapshot, scale = 1, digits = 1) {
   const q = (p: number) => {
@@ -61,10 +76,16 @@ function histogramSummary(delta: HistogramSnapshot, scale = 1, digits = 1) {
 export function describeStages(before: StageSnapshot, after: StageSnapshot, wallSeconds: number) {
   const delta = (from: Map<string, number>, to: Map<string, number>, name: string, match: string) =>
     histogramDelta(readHistogram(from, name, match), readHistogram(to, name, match));
-  const relayBatch = delta(before.relay, after.relay, 'empsync_relay_batch_size', relayMatch);
-  const sinkBatch = delta(before.sink, after.sink, 'empsync_sink_batch_size', sinkMatch);
-  const sinkDuration = delta(before.sink, after.sink, 'empsync_sink_batch_duration_seconds', sinkMatch);
+  const relayBatch = delta(before.relay, after.relay, 'empsync_relay_batch_size', relayMatch(after));
+  const sinkBatch = delta(before.sink, after.sink, 'empsync_sink_batch_size', sinkMatch(after));
+  const sinkDuration = delta(
+    before.sink,
+    after.sink,
+    'empsync_sink_batch_duration_seconds',
+    sinkMatch(after),
+  );
   const services = serviceCpuDelta(before.services, after.services);
+  // mariadb / postgres below are CPU of the database services, whichever way the phase syncs.
   const cores = cpus().length;
   const machineBusyCores =
     ((after.machine.busy - before.machine.busy) / Math.max(1, after.machine.total - before.machine.total)) *
@@ -122,8 +143,8 @@ export type StageDescription = ReturnType<typeof describeStages>;
 /** The end-to-end lag histogram of the sink between two snapshots, as bucket-resolution quantiles (ms). */
 export function lagFromHistogram(before: StageSnapshot, after: StageSnapshot) {
   const lag = histogramDelta(
-    readHistogram(before.sink, 'empsync_end_to_end_lag_seconds', sinkMatch),
-    readHistogram(after.sink, 'empsync_end_to_end_lag_seconds', sinkMatch),
+    readHistogram(before.sink, 'empsync_end_to_end_lag_seconds', sinkMatch(after)),
+    readHistogram(after.sink, 'empsync_end_to_end_lag_seconds', sinkMatch(after)),
   );
   const q = (p: number) => {
     const { value, beyondLastBucket } = histogramQuantile(lag, p);
