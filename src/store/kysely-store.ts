@@ -29,6 +29,7 @@ import type {
   StoredConflict,
 } from './store.ts';
 import type {
+  ApplyPlan,
   ConflictRecord,
   EmployeeFields,
   EmployeeRow,
@@ -434,6 +435,21 @@ const lowestId = -2147483648;
 export function pickFields(fields: EmployeeFields): EmployeeFields {
   const { nom, prenom, email, poste, salaire, department } = fields;
   return { nom, prenom, email, poste, salaire, department };
+}
+
+/** The part of a sink transaction both dialects share; each store writes the plan its own way. */
+export abstract class KyselyApplyTransaction implements ApplyTransaction {
+  protected readonly trx: Transaction<Database>;
+
+  constructor(trx: Transaction<Database>) {
+    this.trx = trx;
+  }
+
+  readCurrent(ids: number[], emails: string[]) {
+    return readCurrentVersions(this.trx, ids, emails);
+  }
+
+  abstract write(plan: ApplyPlan): Promise<void>;
 }
 
 /** Locks and reads what the version guard needs (both dialects render this builder query). */

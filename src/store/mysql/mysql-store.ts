@@ -8,7 +8,7 @@ import {
   insertConflicts,
   KyselyStore,
   pickFields,
-  readCurrentVersions,
+  KyselyApplyTransaction,
   waitForEvent,
 } from '../kysely-store.ts';
 import { employeeColumns, toSqlTimestamp } from '../row-format.ts';
@@ -90,19 +90,9 @@ export class MysqlStore extends KyselyStore {
 
 const idList = (ids: number[]) => sql.join(ids.map((id) => sql`${id}`));
 
-class MysqlApplyTransaction implements ApplyTransaction {
-  readonly #trx: Transaction<Database>;
-
-  constructor(trx: Transaction<Database>) {
-    this.#trx = trx;
-  }
-
-  readCurrent(ids: number[], emails: string[]) {
-    return readCurrentVersions(this.#trx, ids, emails);
-  }
-
+class MysqlApplyTransaction extends KyselyApplyTransaction {
   async write(plan: ApplyPlan): Promise<void> {
-    const trx = this.#trx;
+    const trx = this.trx;
     if (plan.displaced.length) await sql`DELETE FROM employes WHERE id IN (${idList(plan.displaced)})`.execute(trx);
     if (plan.parkEmails.length) {
       await sql`UPDATE employes SET email = CONCAT('#parked#', id) WHERE id IN (${idList(plan.parkEmails)})`.execute(trx);

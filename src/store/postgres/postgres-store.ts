@@ -7,7 +7,7 @@ import {
   insertConflicts,
   KyselyStore,
   pickFields,
-  readCurrentVersions,
+  KyselyApplyTransaction,
   waitForEvent,
 } from '../kysely-store.ts';
 import { employeeColumns, fromRawRow, type RawEmployeeRow } from '../row-format.ts';
@@ -99,19 +99,9 @@ export class PostgresStore extends KyselyStore {
 }
 
 
-class PostgresApplyTransaction implements ApplyTransaction {
-  readonly #trx: Transaction<Database>;
-
-  constructor(trx: Transaction<Database>) {
-    this.#trx = trx;
-  }
-
-  readCurrent(ids: number[], emails: string[]) {
-    return readCurrentVersions(this.#trx, ids, emails);
-  }
-
+class PostgresApplyTransaction extends KyselyApplyTransaction {
   async write(plan: ApplyPlan): Promise<void> {
-    const trx = this.#trx;
+    const trx = this.trx;
     if (plan.displaced.length) {
       await sql`DELETE FROM employes WHERE id = ANY(${plan.displaced}::int[])`.execute(trx);
     }
