@@ -1,43 +1,18 @@
 // A GraphQL server under test, run as a child process so it has its own event loop and its CPU time
 // can be read apart from the load generator's (autocannon runs in the bench's own process).
-import { spawn, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
-import { readFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
-import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
-
-const repositoryRoot = fileURLToPath(new URL('../../', import.meta.url));
-const clockTicksPerSecond = 100;
-
-/** A TCP port free right now on 127.0.0.1 (the child binds it a moment later). */
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const address = server.address();
-  server.close();
-  if (address === null || typeof address === 'string') throw new Error('no TCP port available');
-  return address.port;
-}
+import { freePort, spawnBenchChild, stopBenchChild, type BenchChild } from '../child-process.ts';
+import { cpuSeconds } from '../process-stats.ts';
 
 export class ServerProcess {
   readonly name: string;
   readonly url: string;
-  readonly #child: ChildProcess;
-  readonly #exited: Promise<unknown>;
+  readonly #process: BenchChild;
 
-  private constructor(name: string, url: string, child: ChildProcess) {
+  private constructor(name: string, url: string, process: BenchChild) {
     this.name = name;
     this.url = url;
-    this.#child = child;
-    this.#exited = once(child, 'exit');
-    const forward = (chunk: Buffer) => {
-      for (const line of chunk.toString().split('\n'))
-        if (line.trim()) process.stderr.write(`[${name}] ${line}\n`);
-    };
-    child.stdout?.on('data', forward);
-    child.stderr?.on('data', forward);
+    this.#process = process;
   }
 
   /**
@@ -52,11 +27,7 @@ export class ServerProcess {
     nodeArgs: string[] = [],
   ): Promise<ServerProcess> {
     const port = await freePort();
-    const child = spawn(process.execPath, [...nodeArgs, script, ...args], {
-      cwd: repositoryRoot,
-      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env(port) },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const child = spawnBenchChild(name, [script, ...args], env(port), nodeArgs);
     const server = new ServerProcess(name, `http://127.0.0.1:${port}/graphql`, child);
     try {
       await server.#waitUntilAnswering(120_000);
@@ -71,8 +42,8 @@ export class ServerProcess {
     const deadline = Date.now() + timeoutMs;
     let lastError: unknown;
     while (Date.now() < deadline) {
-      if (this.#child.exitCode !== null)
-        throw new Error(`${this.name} exited with code ${this.#child.exitCode}`);
+      if (this.#process.child.exitCode !== null)
+        throw new Error(`${this.name} exited with code ${this.#process.child.exitCode}`);
       try {
         const { data } = await this.post<{ __typename: string }>('{ __typename }');
         if (data?.__typename === 'Query') return;
@@ -99,17 +70,11 @@ export class ServerProcess {
 
   /** User + system CPU seconds the child has used so far (Linux /proc). */
   async cpuSeconds(): Promise<number> {
-    const stat = await readFile(`/proc/${this.#child.pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / clockTicksPerSecond;
+    return cpuSeconds(this.#process.child.pid ?? -1);
   }
 
   /** SIGTERM, then waits for the exit (SIGKILL after 15 s). */
   async stop(): Promise<void> {
-    if (this.#child.exitCode !== null || this.#child.signalCode !== null) return;
-    this.#child.kill('SIGTERM');
-    const timer = setTimeout(() => this.#child.kill('SIGKILL'), 15_000);
-    await this.#exited;
-    clearTimeout(timer);
+    await stopBenchChild(this.#process, 15_000);
   }
 }

@@ -1,7 +1,7 @@
 // Before/after readings around a phase: the children's histograms (relay and sink batch sizes, apply
 // durations, end-to-end lag), CPU of every process involved, and how busy the whole machine was.
 import { cpus } from 'node:os';
-import { machineTicks, serviceCpu, serviceCpuDelta } from './process-stats.ts';
+import { machineTicks, serviceCpu, serviceCpuDelta } from '../process-stats.ts';
 import {
   histogramDelta,
   histogramQuantile,
