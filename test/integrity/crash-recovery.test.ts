@@ -1,41 +1,18 @@
 // Integrity under crashes: kill -9 of the sink mid-stream, and of the relay between publish and
 // mark (failpoint), then restart: no row lost, none applied twice, both tables identical.
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { after, before, describe, it } from 'node:test';
 import { sql } from 'kysely';
-import type { Config } from '../../src/config.ts';
 import { startRole, type RunningRole } from '../../src/roles/roles.ts';
 import { waitForConvergence } from '../support/assertions.ts';
+import { kill9, RoleProcesses } from '../support/role-processes.ts';
 import { dropTestDatabases, quietLogger, testConfig, waitFor } from '../support/test-env.ts';
 
 const config = testConfig('integrity');
 let base: RunningRole;
-const children = new Set<ChildProcess>();
-
-function configEnv(c: Config): Record<string, string> {
-  return Object.fromEntries(
-    Object.entries(c).map(([key, value]) => [key, Array.isArray(value) ? value.join(',') : String(value)]),
-  );
-}
-
-function spawnRole(args: string[], extraEnv: Record<string, string> = {}): ChildProcess {
-  const child = spawn('node_modules/.bin/node', ['src/main.ts', ...args], {
-    env: { ...process.env, ...configEnv(config), HTTP_PORT: '0', LOG_LEVEL: 'error', ...extraEnv },
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
-  children.add(child);
-  child.once('exit', () => children.delete(child));
-  return child;
-}
-
-async function kill9(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = once(child, 'exit');
-  child.kill('SIGKILL');
-  await exited;
-}
+const roles = new RoleProcesses(config);
+const spawnRole = (args: string[], extraEnv?: Record<string, string>) => roles.spawn(args, extraEnv);
 
 async function insertRows(prefix: string, count: number): Promise<void> {
   for (let start = 0; start < count; start += 50) {
@@ -90,7 +67,7 @@ describe('crash recovery (kill -9)', () => {
     }
   });
   after(async () => {
-    for (const child of children) await kill9(child);
+    await roles.killAll();
     await base?.stop();
   });
 

@@ -5,11 +5,11 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { parse, stringify } from 'yaml';
 import { readRepoFile, repoPath } from '../deploy/deploy-files.ts';
+import { freePort } from '../support/role-processes.ts';
 import { waitFor } from '../support/test-env.ts';
 
 interface ScrapeConfig {
@@ -52,14 +52,6 @@ export function prometheusBinary(): string {
   assert.equal(result.status, 0, `ensure-prometheus.sh failed:\n${result.stderr}`);
   const promtool = result.stdout.trim().split('\n').at(-1)!;
   return join(dirname(promtool), 'prometheus');
-}
-
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
 }
 
 /**

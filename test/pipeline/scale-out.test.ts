@@ -1,37 +1,18 @@
 // Scale-out: several sinks in one consumer group share the partitions, and when one dies the others
 // take its partitions over: nothing is lost, nothing is applied twice.
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { createServer } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { sql } from 'kysely';
 import { startRole, type RunningRole } from '../../src/roles/roles.ts';
 import { waitForConvergence } from '../support/assertions.ts';
+import { freePort, RoleProcesses } from '../support/role-processes.ts';
 import { dropTestDatabases, quietLogger, testConfig, waitFor } from '../support/test-env.ts';
 
 const config = testConfig('scale_out', { KAFKA_PARTITIONS: '6' });
 let base: RunningRole;
-const children = new Set<ChildProcess>();
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
-
-function spawnRole(args: string[], port: number): ChildProcess {
-  const env = Object.fromEntries(Object.entries(config).map(([k, v]) => [k, Array.isArray(v) ? v.join(',') : String(v)]));
-  const child = spawn('node_modules/.bin/node', ['src/main.ts', ...args], {
-    env: { ...process.env, ...env, HTTP_PORT: String(port), LOG_LEVEL: 'error' },
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
-  children.add(child);
-  child.once('exit', () => children.delete(child));
-  return child;
-}
+const roles = new RoleProcesses(config);
+const spawnRole = (args: string[], port: number) => roles.spawn(args, { HTTP_PORT: String(port) });
 
 /** Events this sink process consumed, read from its own /metrics. */
 async function consumedBy(port: number): Promise<number> {
@@ -53,10 +34,7 @@ describe('scale-out of the sink', () => {
     base = await startRole('migrate', { config, logger: quietLogger(config) });
   });
   after(async () => {
-    for (const child of children) {
-      child.kill('SIGKILL');
-      await once(child, 'exit').catch(() => undefined);
-    }
+    await roles.killAll();
     await base?.stop();
   });
 

@@ -1,30 +1,18 @@
 // Backfill: rows that exist in MySQL before empsync ever ran reach a new, empty PostgreSQL; a crash
 // mid-backfill resumes after the last committed chunk; the all-in-one role backfills by itself.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
 import { after, before, describe, it } from 'node:test';
 import { sql } from 'kysely';
-import type { Config } from '../../src/config.ts';
 import { startRole, type RunningRole } from '../../src/roles/roles.ts';
 import { waitForConvergence } from '../support/assertions.ts';
+import { RoleProcesses } from '../support/role-processes.ts';
 import { dropTestDatabases, quietLogger, testConfig } from '../support/test-env.ts';
 
 const config = testConfig('backfill', { BACKFILL_CHUNK_SIZE: '100' });
 let base: RunningRole;
 
-function configEnv(c: Config): Record<string, string> {
-  return Object.fromEntries(Object.entries(c).map(([k, v]) => [k, Array.isArray(v) ? v.join(',') : String(v)]));
-}
-
-async function backfillProcess(extraEnv: Record<string, string> = {}) {
-  const child = spawn('node_modules/.bin/node', ['src/main.ts', 'backfill'], {
-    env: { ...process.env, ...configEnv(config), LOG_LEVEL: 'error', ...extraEnv },
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
-  const [code, signal] = await once(child, 'exit');
-  return { code, signal };
-}
+const roles = new RoleProcesses(config);
+const backfillProcess = (extraEnv: Record<string, string> = {}) => roles.run(['backfill'], extraEnv);
 
 describe('backfill', () => {
   before(async () => {
