@@ -7,6 +7,8 @@ declare module 'autocannon' {
     body?: string;
     /** Called before each request; returns the request to send. */
     setupRequest?: (request: AutocannonRequest) => AutocannonRequest;
+    /** Called with each answer; defining it makes autocannon collect the bodies. */
+    onResponse?: (status: number, body: string) => void;
   }
 
   interface AutocannonOptions {

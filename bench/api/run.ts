@@ -4,7 +4,8 @@
 // numbers are those of this machine, and the ratio empsync / PostGraphile is the comparable figure.
 //
 // Environment: QUICK=1 (3 s runs, 1 repetition), DURATION (s), REPETITIONS, CONNECTIONS, ROWS,
-// PROFILE=1 (also runs a CPU profile of empsync under the by-id load and summarises where time goes).
+// PROFILE=1 (also runs a CPU profile of empsync under the by-id load and summarises where time goes;
+// PROFILE=list-20 or PROFILE=filtered-page profiles that workload instead).
 // Prints one JSON object on stdout, a table on stderr, and writes bench/results/api-<timestamp>.json.
 import { mkdir, mkdtemp, readdir, writeFile } from 'node:fs/promises';
 import { availableParallelism, cpus, loadavg, tmpdir } from 'node:os';
@@ -50,6 +51,8 @@ interface RunResult {
   requests: number;
   errors: number;
   non2xx: number;
+  /** 2xx answers that carry GraphQL errors or a null root field instead of rows. */
+  graphqlErrors: number;
   /** CPU milliseconds the server process spent per answered request. */
   serverCpuMsPerRequest: number;
 }
@@ -61,7 +64,7 @@ interface ServerSummary {
   p50Ms: number;
   p99Ms: number;
   serverCpuMsPerRequest: number;
-  /** Transport errors, timeouts and non-2xx answers, summed over the runs. */
+  /** Transport errors, timeouts, non-2xx answers and answers without rows, summed over the runs. */
   errors: number;
   runs: RunResult[];
 }
@@ -125,8 +128,21 @@ async function startServer(
   }));
 }
 
-async function load(server: ServerProcess, scenario: Scenario, durationSeconds: number): Promise<RunResult> {
+/** `{"data":{"field":null` — the root field answered nothing (no employee, no page). */
+const withoutRows = /^\{"data":\{"\w+":null/;
+
+/**
+ * One autocannon run. With `checkAnswers` (the warm-ups), every answer's body is read and checked; the
+ * measured runs leave it off, since collecting bodies costs the load generator CPU it shares with the servers.
+ */
+async function load(
+  server: ServerProcess,
+  scenario: Scenario,
+  durationSeconds: number,
+  checkAnswers = false,
+): Promise<RunResult> {
   let next = 0;
+  let graphqlErrors = 0;
   const cpuBefore = await server.cpuSeconds();
   const result = await autocannon({
     url: server.url,
@@ -138,6 +154,12 @@ async function load(server: ServerProcess, scenario: Scenario, durationSeconds: 
         method: 'POST',
         headers: { 'content-type': 'application/json', accept: 'application/json' },
         setupRequest: (request) => ({ ...request, body: scenario.bodies[next++ % scenario.bodies.length]! }),
+        // Each answer must be data, with rows (checked alike for both servers).
+        ...(checkAnswers && {
+          onResponse: (status: number, body: string) => {
+            if (status === 200 && (body.includes('"errors"') || withoutRows.test(body))) graphqlErrors++;
+          },
+        }),
       },
     ],
   });
@@ -149,10 +171,17 @@ async function load(server: ServerProcess, scenario: Scenario, durationSeconds: 
     requests: result.requests.total,
     errors: result.errors + result.timeouts,
     non2xx: result.non2xx,
+    graphqlErrors,
     serverCpuMsPerRequest: result.requests.total
       ? round((cpuSeconds * 1000) / result.requests.total, 3)
       : Number.NaN,
   };
+}
+
+function profiledScenario(profile: string, scenarios: Map<string, Scenario>): Scenario {
+  const scenario = scenarios.get(`empsync ${profile === '1' ? 'by-id' : profile}`);
+  if (!scenario) throw new Error(`PROFILE=${profile}: expected 1 or one of ${scenarioNames.join(', ')}`);
+  return scenario;
 }
 
 async function profileEmpsync(config: Config, scenario: Scenario): Promise<ProfileSummary> {
@@ -199,7 +228,13 @@ async function main(): Promise<void> {
           server.post<Record<string, unknown>>(query, variables),
         );
         scenarios.set(`${name} ${scenarioName}`, scenario);
-        await load(server, scenario, settings.warmupSeconds);
+        const warmup = await load(server, scenario, settings.warmupSeconds, true);
+        const wrong = warmup.errors + warmup.non2xx + warmup.graphqlErrors;
+        if (wrong > 0)
+          throw new Error(
+            `${name} ${scenarioName}: ${wrong} of ${warmup.requests} warm-up answers were not rows`,
+          );
+        say(`warm-up ${name} ${scenarioName}: ${warmup.requests} answers checked, all rows`);
       }
     }
     for (let repetition = 0; repetition < settings.repetitions; repetition++) {
@@ -210,7 +245,7 @@ async function main(): Promise<void> {
           const key = `${name} ${scenarioName}`;
           const result = await load(servers.get(name)!, scenarios.get(key)!, settings.durationSeconds);
           say(
-            `run ${repetition + 1}/${settings.repetitions} ${key}: ${Math.round(result.requestsPerSecond)} req/s, p50 ${result.p50Ms} ms, p99 ${result.p99Ms} ms, ${result.serverCpuMsPerRequest} ms CPU/request`,
+            `run ${repetition + 1}/${settings.repetitions} ${key}: ${Math.round(result.requestsPerSecond)} req/s, p50 ${result.p50Ms} ms, p99 ${result.p99Ms} ms, ${result.serverCpuMsPerRequest} ms CPU/request${result.errors + result.non2xx + result.graphqlErrors ? `, ${result.errors} errors, ${result.non2xx} non-2xx, ${result.graphqlErrors} answers without rows` : ''}`,
           );
           runs.set(key, [...(runs.get(key) ?? []), result]);
         }
@@ -220,8 +255,9 @@ async function main(): Promise<void> {
     for (const server of servers.values()) await server.stop();
   }
 
-  const profile =
-    process.env.PROFILE === '1' ? await profileEmpsync(config, scenarios.get('empsync by-id')!) : undefined;
+  const profile = process.env.PROFILE
+    ? await profileEmpsync(config, profiledScenario(process.env.PROFILE, scenarios))
+    : undefined;
 
   const summarize = (name: ServerName, scenarioName: ScenarioName): ServerSummary => {
     const results = runs.get(`${name} ${scenarioName}`)!;
@@ -231,7 +267,7 @@ async function main(): Promise<void> {
       p50Ms: median(results.map((r) => r.p50Ms)),
       p99Ms: median(results.map((r) => r.p99Ms)),
       serverCpuMsPerRequest: median(results.map((r) => r.serverCpuMsPerRequest)),
-      errors: results.reduce((sum, r) => sum + r.errors + r.non2xx, 0),
+      errors: results.reduce((sum, r) => sum + r.errors + r.non2xx + r.graphqlErrors, 0),
       runs: results,
     };
   };

@@ -6,17 +6,18 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { setImmediate } from 'node:timers/promises';
-import DataLoader from 'dataloader';
 import { GraphQLError } from 'graphql';
 import { createYoga, type Plugin } from 'graphql-yoga';
 import { ErrorCodes } from '../errors.ts';
 import type { RequestHandler } from '../http/http-server.ts';
 import type { GraphqlHandlerContext } from '../roles/roles.ts';
-import type { EmployeeRow } from '../store/types.ts';
 import { createAuthenticator } from './authentication.ts';
 import type { ApiContext } from './builder.ts';
+import { createDirectPost } from './direct-post.ts';
 import { EmployeeChangeFeed } from './employee-change-feed.ts';
+import { requestEmployeeLoader, sharedEmployeeLoader } from './employee-loaders.ts';
 import { useAuthentication } from './plugins/use-authentication.ts';
+import { useCompiledExecution } from './plugins/use-compiled-execution.ts';
 import { useCsrfPrevention } from './plugins/use-csrf-prevention.ts';
 import { useDisableIntrospection } from './plugins/use-disable-introspection.ts';
 import { useErrorMasking } from './plugins/use-error-masking.ts';
@@ -37,17 +38,6 @@ function requestIdOf(req: IncomingMessage): string {
   return typeof given === 'string' && requestIdFormat.test(given) ? given : randomUUID();
 }
 
-function employeeLoader(
-  app: GraphqlHandlerContext,
-  store: 'mysql' | 'postgres',
-): DataLoader<number, EmployeeRow | null> {
-  return new DataLoader(async (ids) => {
-    const rows = await app.stores[store].findEmployees(ids);
-    const byId = new Map(rows.map((row) => [row.id, row]));
-    return ids.map((id) => byId.get(id) ?? null);
-  });
-}
-
 function sendJson(
   res: ServerResponse,
   status: number,
@@ -57,7 +47,15 @@ function sendJson(
   res.writeHead(status, { 'content-type': 'application/json', ...headers }).end(JSON.stringify(body));
 }
 
-export function createGraphqlHandler(context: GraphqlHandlerContext): RequestHandler {
+export interface GraphqlHandlerOptions {
+  /** Serve plain JSON POSTs on the direct path (direct-post.ts); false sends every request through yoga. */
+  directPost?: boolean;
+}
+
+export function createGraphqlHandler(
+  context: GraphqlHandlerContext,
+  options: GraphqlHandlerOptions = {},
+): RequestHandler {
   const { config, logger, metrics } = context;
   const schema = apiSchema();
   const production = config.NODE_ENV === 'production';
@@ -76,7 +74,11 @@ export function createGraphqlHandler(context: GraphqlHandlerContext): RequestHan
     await setImmediate();
     for (const [socket, inFlight] of sockets) if (inFlight === 0) socket.destroy();
   });
+  const postgresEmployees = sharedEmployeeLoader((ids) => context.stores.postgres.findEmployees(ids));
+  const mysqlEmployees = sharedEmployeeLoader((ids) => context.stores.mysql.findEmployees(ids));
   const plugins: Plugin[] = [
+    // First, so its fix of variable errors happens before the masking and metrics plugins see them.
+    useCompiledExecution(),
     useCsrfPrevention(),
     useQueryLimits(),
     ...(production ? [useDisableIntrospection()] : []),
@@ -103,6 +105,9 @@ export function createGraphqlHandler(context: GraphqlHandlerContext): RequestHan
     },
     multipart: false,
     batching: false,
+    // The body is read, with the 1 MB limit, before yoga sees it (readBody); yoga's own limit would wrap
+    // every body in a stream pipeline again, which cost a third of its throughput.
+    maxRequestBodySize: false,
     plugins,
     logging: {
       debug: (...args: unknown[]) => logger.debug({ yoga: args }, 'yoga'),
@@ -116,11 +121,13 @@ export function createGraphqlHandler(context: GraphqlHandlerContext): RequestHan
     context: ({ requestId }) => ({
       app: context,
       requestId,
-      employeeById: employeeLoader(context, 'postgres'),
-      mysqlEmployeeById: employeeLoader(context, 'mysql'),
+      employeeById: requestEmployeeLoader(postgresEmployees),
+      mysqlEmployeeById: requestEmployeeLoader(mysqlEmployees),
       changeFeed,
     }),
   });
+
+  const directPost = options.directPost === false ? undefined : createDirectPost(yoga, '/graphql');
 
   return async (req, res) => {
     const socket = req.socket;
@@ -147,6 +154,7 @@ export function createGraphqlHandler(context: GraphqlHandlerContext): RequestHan
         return;
       }
     }
+    if (body && directPost && (await directPost.serve(req, res, body, requestId))) return;
     if (!/text\/event-stream|multipart\/mixed/.test(String(req.headers.accept ?? ''))) {
       // Plain request/response: yoga's Node adapter writes the response itself (no Request/Response copies).
       res.setHeader('x-request-id', requestId);

@@ -4,6 +4,7 @@
 import { EventEmitter, once } from 'node:events';
 import {
   sql,
+  type CompiledQuery,
   type Expression,
   type ExpressionBuilder,
   type Kysely,
@@ -58,6 +59,14 @@ export abstract class KyselyStore implements Store {
   protected abstract readonly newEventId: RawBuilder<string>;
   abstract applyTransaction<T>(work: (tx: ApplyTransaction) => Promise<T>): Promise<T>;
   protected abstract insertRow(trx: Transaction<Database>, fields: EmployeeFields): Promise<number>;
+
+  /**
+   * Runs a read of the API outside any transaction. The PostgreSQL store runs it as a prepared
+   * statement (parsed and planned once per connection); MySQL runs it as built.
+   */
+  protected readRows<O>(query: ReadQuery<O>): Promise<O[]> {
+    return query.execute();
+  }
 
   async migrate(): Promise<string[]> {
     const migrator = new Migrator({
@@ -265,7 +274,7 @@ export abstract class KyselyStore implements Store {
   }
 
   async findEmployee(id: number): Promise<EmployeeRow | null> {
-    const row = await this.#select(this.db).where('id', '=', id).executeTakeFirst();
+    const [row] = await this.readRows(this.#select(this.db).where('id', '=', id));
     return row ? fromRawRow(row) : null;
   }
 
@@ -289,7 +298,7 @@ export abstract class KyselyStore implements Store {
     if (query.department !== undefined) builder = builder.where('department', '=', query.department);
     if (query.limit !== undefined) builder = builder.limit(query.limit);
     if (query.offset !== undefined) builder = builder.offset(query.offset);
-    return (await builder.execute()).map(fromRawRow);
+    return (await this.readRows(builder)).map(fromRawRow);
   }
 
   async countByDepartment(): Promise<{ department: string; count: number }[]> {
@@ -331,16 +340,17 @@ export abstract class KyselyStore implements Store {
     });
     if (sort.column) builder = builder.orderBy(sort.column, sort.direction);
     // One row more than asked tells whether another page follows.
-    const rows = (await builder.orderBy('id', sort.direction).limit(query.first + 1).execute()).map(fromRawRow);
+    const rows = (await this.readRows(builder.orderBy('id', sort.direction).limit(query.first + 1))).map(fromRawRow);
     return { rows: rows.slice(0, query.first), hasNextPage: rows.length > query.first };
   }
 
   async countMatchingEmployees(filter: EmployeeFilter = {}): Promise<number> {
-    const row = await this.db
-      .selectFrom('employes')
-      .select((eb) => eb.fn.countAll<string | number>().as('n'))
-      .where((eb) => eb.and(filterConditions(eb, filter)))
-      .executeTakeFirst();
+    const [row] = await this.readRows(
+      this.db
+        .selectFrom('employes')
+        .select((eb) => eb.fn.countAll<string | number>().as('n'))
+        .where((eb) => eb.and(filterConditions(eb, filter))),
+    );
     return Number(row?.n ?? 0);
   }
 
@@ -421,6 +431,12 @@ function filterConditions(eb: ExpressionBuilder<Database, 'employes'>, filter: E
   if (filter.embaucheBefore !== undefined)
     conditions.push(eb('date_embauche', '<=', toSqlTimestamp(filter.embaucheBefore)));
   return conditions;
+}
+
+/** A built SELECT: what `readRows` needs to run it either way. */
+export interface ReadQuery<O> {
+  compile(): CompiledQuery<O>;
+  execute(): Promise<O[]>;
 }
 
 export interface CopiedChunk {

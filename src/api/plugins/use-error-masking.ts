@@ -16,7 +16,7 @@ export function maskExecutionError(error: GraphQLError, requestId: string, logge
   // Without a path the error is no resolver's: GraphQL refused the variables (a wrong type, a missing
   // required one) before running anything. The message speaks of the caller's own input.
   if (error.path === undefined) {
-    if (typeof error.extensions.code === 'string') return error;
+    if (typeof error.extensions?.code === 'string') return error;
     return new GraphQLError(error.message, {
       ...location,
       extensions: { ...error.extensions, code: ErrorCodes.BAD_USER_INPUT },

@@ -9,12 +9,15 @@ import {
   pickFields,
   KyselyApplyTransaction,
   waitForEvent,
+  type ReadQuery,
 } from '../kysely-store.ts';
 import { employeeColumns, fromRawRow, type RawEmployeeRow } from '../row-format.ts';
 import type { Database } from '../schema.ts';
 import type { ApplyTransaction, RelayLease } from '../store.ts';
 import type { ApplyPlan, EmployeeFields, EmployeeRow } from '../types.ts';
 import { outboxChannel, postgresMigrations } from './migrations.ts';
+
+const maxPreparedStatements = 200;
 
 // Hash of 'empsync.relay.postgres': one relay per database holds this session lock.
 const relayLockKey = 0x656d7073;
@@ -57,10 +60,26 @@ export class PostgresStore extends KyselyStore {
     return row.id;
   }
 
+  /** The API's reads by SQL text → name of their prepared statement; bounded (see readRows). */
+  readonly #statementNames = new Map<string, string>();
+
   /**
-   * The API's hottest read (employeParId, batched by DataLoader) as a named prepared statement: each
-   * pooled connection parses and plans it once instead of on every request.
+   * Runs an API read as a named prepared statement: each pooled connection parses and plans a query
+   * shape once, as PostGraphile does. The shapes are few (a filter combination and an order each); past
+   * `maxPreparedStatements` further shapes run unnamed, so no connection holds an unbounded number.
    */
+  protected override async readRows<O>(query: ReadQuery<O>): Promise<O[]> {
+    const { sql: text, parameters } = query.compile();
+    let name = this.#statementNames.get(text);
+    if (name === undefined && this.#statementNames.size < maxPreparedStatements) {
+      name = `empsync_read_${this.#statementNames.size}`;
+      this.#statementNames.set(text, name);
+    }
+    const { rows } = await this.#pool.query<O & pg.QueryResultRow>({ name, text, values: [...parameters] });
+    return rows;
+  }
+
+  /** employeParId (batched across requests by src/api/employee-loaders.ts): one text for any number of ids. */
   override async findEmployees(ids: readonly number[]): Promise<EmployeeRow[]> {
     if (ids.length === 0) return [];
     const { rows } = await this.#pool.query<RawEmployeeRow>({
