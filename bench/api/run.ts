@@ -15,6 +15,7 @@ import autocannon from 'autocannon';
 import type { Config } from '../../src/config.ts';
 import { startRole } from '../../src/roles/roles.ts';
 import { dropTestDatabases, quietLogger, testConfig } from '../../test/support/test-env.ts';
+import { cpuSeconds, servicePids } from '../process-stats.ts';
 import { summarizeCpuProfile, type ProfileSummary } from './cpu-profile.ts';
 import {
   resolveScenario,
@@ -55,6 +56,8 @@ interface RunResult {
   graphqlErrors: number;
   /** CPU milliseconds the server process spent per answered request. */
   serverCpuMsPerRequest: number;
+  /** CPU milliseconds of all PostgreSQL processes per answered request (the same server for both). */
+  postgresCpuMsPerRequest: number;
 }
 
 /** Medians over the repetitions of one server on one scenario. */
@@ -64,6 +67,7 @@ interface ServerSummary {
   p50Ms: number;
   p99Ms: number;
   serverCpuMsPerRequest: number;
+  postgresCpuMsPerRequest: number;
   /** Transport errors, timeouts, non-2xx answers and answers without rows, summed over the runs. */
   errors: number;
   runs: RunResult[];
@@ -128,6 +132,18 @@ async function startServer(
   }));
 }
 
+/** CPU seconds of each PostgreSQL process now (backends come and go with the servers' pools). */
+function postgresCpu(): Map<number, number> {
+  return new Map(servicePids().postgres.map((pid) => [pid, cpuSeconds(pid)]));
+}
+
+/** CPU seconds spent between two readings; a process that started in between counts from zero. */
+function cpuSpentSince(before: Map<number, number>, after: Map<number, number>): number {
+  let spent = 0;
+  for (const [pid, seconds] of after) if (Number.isFinite(seconds)) spent += seconds - (before.get(pid) ?? 0);
+  return spent;
+}
+
 /** `{"data":{"field":null` — the root field answered nothing (no employee, no page). */
 const withoutRows = /^\{"data":\{"\w+":null/;
 
@@ -144,6 +160,7 @@ async function load(
   let next = 0;
   let graphqlErrors = 0;
   const cpuBefore = await server.cpuSeconds();
+  const postgresBefore = postgresCpu();
   const result = await autocannon({
     url: server.url,
     connections: settings.connections,
@@ -164,6 +181,9 @@ async function load(
     ],
   });
   const cpuSeconds = (await server.cpuSeconds()) - cpuBefore;
+  const postgresSeconds = cpuSpentSince(postgresBefore, postgresCpu());
+  const perRequest = (seconds: number) =>
+    result.requests.total ? round((seconds * 1000) / result.requests.total, 3) : Number.NaN;
   return {
     requestsPerSecond: result.requests.average,
     p50Ms: result.latency.p50,
@@ -172,9 +192,8 @@ async function load(
     errors: result.errors + result.timeouts,
     non2xx: result.non2xx,
     graphqlErrors,
-    serverCpuMsPerRequest: result.requests.total
-      ? round((cpuSeconds * 1000) / result.requests.total, 3)
-      : Number.NaN,
+    serverCpuMsPerRequest: perRequest(cpuSeconds),
+    postgresCpuMsPerRequest: perRequest(postgresSeconds),
   };
 }
 
@@ -245,7 +264,7 @@ async function main(): Promise<void> {
           const key = `${name} ${scenarioName}`;
           const result = await load(servers.get(name)!, scenarios.get(key)!, settings.durationSeconds);
           say(
-            `run ${repetition + 1}/${settings.repetitions} ${key}: ${Math.round(result.requestsPerSecond)} req/s, p50 ${result.p50Ms} ms, p99 ${result.p99Ms} ms, ${result.serverCpuMsPerRequest} ms CPU/request${result.errors + result.non2xx + result.graphqlErrors ? `, ${result.errors} errors, ${result.non2xx} non-2xx, ${result.graphqlErrors} answers without rows` : ''}`,
+            `run ${repetition + 1}/${settings.repetitions} ${key}: ${Math.round(result.requestsPerSecond)} req/s, p50 ${result.p50Ms} ms, p99 ${result.p99Ms} ms, ${result.serverCpuMsPerRequest} ms CPU/request (PostgreSQL ${result.postgresCpuMsPerRequest})${result.errors + result.non2xx + result.graphqlErrors ? `, ${result.errors} errors, ${result.non2xx} non-2xx, ${result.graphqlErrors} answers without rows` : ''}`,
           );
           runs.set(key, [...(runs.get(key) ?? []), result]);
         }
@@ -267,6 +286,7 @@ async function main(): Promise<void> {
       p50Ms: median(results.map((r) => r.p50Ms)),
       p99Ms: median(results.map((r) => r.p99Ms)),
       serverCpuMsPerRequest: median(results.map((r) => r.serverCpuMsPerRequest)),
+      postgresCpuMsPerRequest: median(results.map((r) => r.postgresCpuMsPerRequest)),
       errors: results.reduce((sum, r) => sum + r.errors + r.non2xx + r.graphqlErrors, 0),
       runs: results,
     };
@@ -318,11 +338,11 @@ async function main(): Promise<void> {
   };
 
   const lines = [
-    'scenario        server        req/s    p50 ms  p99 ms  CPU ms/req',
+    'scenario        server        req/s    p50 ms  p99 ms  CPU ms/req  PostgreSQL CPU ms/req',
     ...scenarioNames.flatMap((scenarioName) =>
       serverNames.map((name) => {
         const s = summary[scenarioName][name];
-        return `${scenarioName.padEnd(15)} ${name.padEnd(12)} ${String(s.requestsPerSecond).padStart(7)} ${String(s.p50Ms).padStart(8)} ${String(s.p99Ms).padStart(7)} ${String(s.serverCpuMsPerRequest).padStart(10)}`;
+        return `${scenarioName.padEnd(15)} ${name.padEnd(12)} ${String(s.requestsPerSecond).padStart(7)} ${String(s.p50Ms).padStart(8)} ${String(s.p99Ms).padStart(7)} ${String(s.serverCpuMsPerRequest).padStart(10)} ${String(s.postgresCpuMsPerRequest).padStart(22)}`;
       }),
     ),
     ...scenarioNames.map(

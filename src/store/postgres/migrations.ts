@@ -150,10 +150,19 @@ const statements001 = [
      FOR EACH STATEMENT EXECUTE FUNCTION empsync_notify_outbox()`,
 ];
 
+// A department's page in id order (employesConnection, employes with a department filter) reads its 20
+// rows from one index range instead of filtering the primary key's scan. InnoDB's secondary indexes end
+// with the primary key already, so MySQL's (department) index needs no counterpart.
+const statements002 = [
+  `CREATE INDEX IF NOT EXISTS employes_department_id_idx ON employes (department, id)`,
+  `DROP INDEX IF EXISTS employes_department_idx`,
+];
+
 async function run(db: Kysely<unknown>, statements: string[]): Promise<void> {
   for (const statement of statements) await sql.raw(statement).execute(db);
 }
 
 export const postgresMigrations: Record<string, Migration> = {
   '001_employes_sync': { up: (db) => run(db, statements001) },
+  '002_department_id_index': { up: (db) => run(db, statements002) },
 };
