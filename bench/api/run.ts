@@ -7,15 +7,15 @@
 // PROFILE=1 (also runs a CPU profile of empsync under the by-id load and summarises where time goes;
 // PROFILE=list-20 or PROFILE=filtered-page profiles that workload instead).
 // Prints one JSON object on stdout, a table on stderr, and writes bench/results/api-<timestamp>.json.
-import { mkdir, mkdtemp, readdir, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir } from 'node:fs/promises';
 import { availableParallelism, cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
 import type { Config } from '../../src/config.ts';
 import { startRole } from '../../src/roles/roles.ts';
 import { dropTestDatabases, quietLogger, testConfig } from '../../test/support/test-env.ts';
 import { cpuSeconds, servicePids } from '../process-stats.ts';
+import { publishReport } from '../results-file.ts';
 import { summarizeCpuProfile, type ProfileSummary } from './cpu-profile.ts';
 import {
   resolveScenario,
@@ -358,12 +358,7 @@ async function main(): Promise<void> {
   ];
   process.stderr.write(`${lines.join('\n')}\n`);
 
-  const results = fileURLToPath(new URL('../results/', import.meta.url));
-  await mkdir(results, { recursive: true });
-  const file = join(results, `api-${report.at.replace(/[:.]/g, '-')}.json`);
-  await writeFile(file, `${JSON.stringify(report, null, 2)}\n`);
-  say(`written ${file}`);
-  process.stdout.write(`${JSON.stringify(report)}\n`);
+  say(`written ${publishReport('api', report, new Date(report.at))}`);
   await dropTestDatabases(config);
 }
 

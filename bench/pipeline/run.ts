@@ -4,7 +4,7 @@
 // postgres`, `sink mysql`), under `reverse`. JSON on stdout (and in bench/results/), a table on stderr.
 // Sizes: QUICK=1 (about 5× smaller), REPEATS, BATCH_CHANGES, SINGLE_CHANGES, LATENCY_SECONDS, … (bench-setup.ts);
 // PROFILE=1 makes the relay and sink children write CPU profiles; KAFKA_REQUESTS=1 counts their Kafka requests.
-import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { readdirSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -53,6 +53,7 @@ import {
   type StageDescription,
 } from './stage-snapshot.ts';
 import { median, round, summarizeLatencies } from './statistics.ts';
+import { publishReport } from '../results-file.ts';
 
 const log = (line: string) => process.stderr.write(`[bench] ${line}\n`);
 
@@ -622,12 +623,7 @@ async function main(): Promise<void> {
       targets,
     };
 
-    const text = `${JSON.stringify(result, null, 2)}\n`;
-    process.stdout.write(text);
-    const resultsDirectory = fileURLToPath(new URL('../results/', import.meta.url));
-    mkdirSync(resultsDirectory, { recursive: true });
-    const file = `${resultsDirectory}pipeline-${started.toISOString().replace(/[:.]/g, '-')}.json`;
-    writeFileSync(file, text);
+    const file = publishReport('pipeline', result, started);
 
     printTable('pipeline bench (medians of repeats)', [
       [

@@ -4,7 +4,7 @@
 import SchemaBuilder from '@pothos/core';
 import type DataLoader from 'dataloader';
 import type { GraphqlHandlerContext } from '../roles/roles.ts';
-import type { EmployeeRow } from '../store/types.ts';
+import type { EmployeeView } from '../store/types.ts';
 import type { Principal } from './authentication.ts';
 import type { EmployeeChangeFeed } from './employee-change-feed.ts';
 
@@ -13,9 +13,9 @@ export interface ApiContext {
   /** Correlates a masked error with the server log line that holds its cause. */
   requestId: string;
   /** Reads PostgreSQL (the read model) by id, batched per request. */
-  employeeById: DataLoader<number, EmployeeRow | null>;
+  employeeById: DataLoader<number, EmployeeView | null>;
   /** Reads MySQL (the write model) by id, batched per request: the other side of `syncState`. */
-  mysqlEmployeeById: DataLoader<number, EmployeeRow | null>;
+  mysqlEmployeeById: DataLoader<number, EmployeeView | null>;
   /** Set by useAuthentication; with auth off, an `auth-off` principal with every right. */
   principal: Principal;
   /** The Kafka-fed source of subscriptions (one per API process). */

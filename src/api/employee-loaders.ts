@@ -5,15 +5,15 @@
 // load this turns dozens of single-row queries into one; an idle server pays nothing but that turn.
 import { setImmediate } from 'node:timers';
 import DataLoader from 'dataloader';
-import type { EmployeeRow } from '../store/types.ts';
+import type { EmployeeView } from '../store/types.ts';
 
-export type EmployeeLoader = DataLoader<number, EmployeeRow | null>;
+export type EmployeeLoader = DataLoader<number, EmployeeView | null>;
 
 const maxIdsPerQuery = 1000;
 
 /** The loader shared by all requests: batches across them, caches nothing. */
 export function sharedEmployeeLoader(
-  find: (ids: readonly number[]) => Promise<EmployeeRow[]>,
+  find: (ids: readonly number[]) => Promise<EmployeeView[]>,
 ): EmployeeLoader {
   return new DataLoader(
     async (ids) => {

@@ -1,7 +1,7 @@
 // EmployeType: an employee as the read model (PostgreSQL) holds it. The published design's fields come
 // first, unchanged; `salaireExact` and `syncState` are additions (the exact decimal, the row versions in
 // both stores). The salary needs the role reader when authentication is on.
-import type { EmployeeRow } from '../store/types.ts';
+import type { EmployeeView } from '../store/types.ts';
 import { requireRole } from './authentication.ts';
 import { builder } from './builder.ts';
 import './date-time-scalar.ts';
@@ -45,7 +45,7 @@ const SyncStateType = builder.objectRef<SyncState>('SyncState').implement({
   }),
 });
 
-export const EmployeType = builder.objectRef<EmployeeRow>('EmployeType').implement({
+export const EmployeType = builder.objectRef<EmployeeView>('EmployeType').implement({
   description: 'An employee, read from PostgreSQL.',
   fields: (t) => ({
     id: t.exposeInt('id'),

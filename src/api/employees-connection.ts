@@ -2,7 +2,7 @@
 // cursor is opaque to clients (base64url JSON of the order, the sort value and the id of the last row),
 // so a page never skips or repeats rows when rows are inserted or deleted between requests.
 import type { EmployeeFilter, EmployeeKeyset, EmployeeOrder, EmployeePage } from '../store/store.ts';
-import type { EmployeeRow } from '../store/types.ts';
+import type { EmployeeView } from '../store/types.ts';
 import { requireRole } from './authentication.ts';
 import { builder } from './builder.ts';
 import { EmployeFilter, EmployeOrder, toStoreFilter, usesSalary } from './employee-filter.ts';
@@ -25,13 +25,13 @@ interface ConnectionResult {
   hasPreviousPage: boolean;
 }
 
-function sortValue(row: EmployeeRow, orderBy: EmployeeOrder): string | undefined {
+function sortValue(row: EmployeeView, orderBy: EmployeeOrder): string | undefined {
   if (orderBy === 'SALAIRE_ASC' || orderBy === 'SALAIRE_DESC') return row.salaire;
   if (orderBy === 'NOM_ASC') return row.nom;
   return undefined;
 }
 
-export function encodeCursor(row: EmployeeRow, orderBy: EmployeeOrder): string {
+export function encodeCursor(row: EmployeeView, orderBy: EmployeeOrder): string {
   const value = sortValue(row, orderBy);
   const content: CursorContent = { o: orderBy, id: row.id, ...(value !== undefined ? { v: value } : {}) };
   return Buffer.from(JSON.stringify(content)).toString('base64url');
@@ -81,7 +81,7 @@ const PageInfo = builder.objectRef<ConnectionResult>('PageInfo').implement({
 });
 
 const EmployeEdge = builder
-  .objectRef<{ row: EmployeeRow; orderBy: EmployeeOrder }>('EmployeEdge')
+  .objectRef<{ row: EmployeeView; orderBy: EmployeeOrder }>('EmployeEdge')
   .implement({
     fields: (t) => ({
       cursor: t.string({ resolve: (edge) => encodeCursor(edge.row, edge.orderBy) }),

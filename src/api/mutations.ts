@@ -4,7 +4,7 @@
 // full resync admin, healthCheck reader (when authentication is on).
 import { GraphQLError } from 'graphql';
 import { ErrorCodes } from '../errors.ts';
-import type { EmployeeRow } from '../store/types.ts';
+import type { EmployeeView } from '../store/types.ts';
 import { requireRole } from './authentication.ts';
 import { builder, type ApiContext } from './builder.ts';
 import { EmployeInput, validateEmployeInput } from './employee-input.ts';
@@ -13,7 +13,7 @@ import { syncWaitTimeoutMs, waitForAbsence, waitForVersion } from './wait-for-sy
 
 const waitForSyncDescription = `When true, answer once PostgreSQL (the read model) holds this change, waiting at most ${syncWaitTimeoutMs / 1000} s; after that the answer comes anyway.`;
 
-async function readYourWrite(ctx: ApiContext, row: EmployeeRow | null, wait: boolean | null | undefined) {
+async function readYourWrite(ctx: ApiContext, row: EmployeeView | null, wait: boolean | null | undefined) {
   if (!wait || !row) return row;
   const synced = await waitForVersion(ctx.app.stores.postgres, row.id, row.version);
   if (!synced) ctx.app.logger.info({ requestId: ctx.requestId, id: row.id }, 'waitForSync timed out');

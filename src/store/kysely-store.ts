@@ -15,7 +15,14 @@ import {
 } from 'kysely';
 import { Migrator, type Migration } from 'kysely/migration';
 import { EmpsyncError, ErrorCodes } from '../errors.ts';
-import { employeeColumns, fromRawRow, toIsoTimestamp, toSqlTimestamp } from './row-format.ts';
+import {
+  employeeColumns,
+  employeeViewColumns,
+  fromRawRow,
+  fromRawView,
+  toIsoTimestamp,
+  toSqlTimestamp,
+} from './row-format.ts';
 import type { Database } from './schema.ts';
 import type {
   ApplyTransaction,
@@ -34,6 +41,7 @@ import type {
   ConflictRecord,
   EmployeeFields,
   EmployeeRow,
+  EmployeeView,
   OutboxRow,
   PartitionOffset,
   StoreName,
@@ -273,21 +281,21 @@ export abstract class KyselyStore implements Store {
     return deleted;
   }
 
-  async findEmployee(id: number): Promise<EmployeeRow | null> {
-    const [row] = await this.readRows(this.#select(this.db).where('id', '=', id));
-    return row ? fromRawRow(row) : null;
+  async findEmployee(id: number): Promise<EmployeeView | null> {
+    const [row] = await this.readRows(this.#selectView().where('id', '=', id));
+    return row ? fromRawView(row) : null;
   }
 
-  async findEmployees(ids: readonly number[]): Promise<EmployeeRow[]> {
+  async findEmployees(ids: readonly number[]): Promise<EmployeeView[]> {
     if (ids.length === 0) return [];
-    const rows = await this.#select(this.db)
+    const rows = await this.#selectView()
       .where('id', 'in', [...ids])
       .execute();
-    return rows.map(fromRawRow);
+    return rows.map(fromRawView);
   }
 
-  async listEmployees(query: EmployeeListQuery = {}): Promise<EmployeeRow[]> {
-    let builder = this.#select(this.db);
+  async listEmployees(query: EmployeeListQuery = {}): Promise<EmployeeView[]> {
+    let builder = this.#selectView();
     if (query.filter) {
       const filter = query.filter;
       builder = builder.where((eb) => eb.and(filterConditions(eb, filter)));
@@ -298,7 +306,7 @@ export abstract class KyselyStore implements Store {
     if (query.department !== undefined) builder = builder.where('department', '=', query.department);
     if (query.limit !== undefined) builder = builder.limit(query.limit);
     if (query.offset !== undefined) builder = builder.offset(query.offset);
-    return (await this.readRows(builder)).map(fromRawRow);
+    return (await this.readRows(builder)).map(fromRawView);
   }
 
   async countByDepartment(): Promise<{ department: string; count: number }[]> {
@@ -322,7 +330,7 @@ export abstract class KyselyStore implements Store {
   async pageEmployees(query: EmployeePageQuery): Promise<EmployeePage> {
     const sort = orderColumns[query.orderBy ?? 'ID_ASC'];
     const { after, filter } = query;
-    let builder = this.#select(this.db).where((eb) => {
+    let builder = this.#selectView().where((eb) => {
       const conditions = filter ? filterConditions(eb, filter) : [];
       if (after) {
         const comparison = sort.direction === 'asc' ? '>' : '<';
@@ -340,7 +348,7 @@ export abstract class KyselyStore implements Store {
     });
     if (sort.column) builder = builder.orderBy(sort.column, sort.direction);
     // One row more than asked tells whether another page follows.
-    const rows = (await this.readRows(builder.orderBy('id', sort.direction).limit(query.first + 1))).map(fromRawRow);
+    const rows = (await this.readRows(builder.orderBy('id', sort.direction).limit(query.first + 1))).map(fromRawView);
     return { rows: rows.slice(0, query.first), hasNextPage: rows.length > query.first };
   }
 
@@ -387,11 +395,15 @@ export abstract class KyselyStore implements Store {
   }
 
   async dumpEmployees(): Promise<EmployeeRow[]> {
-    return this.listEmployees();
+    return (await this.#select(this.db).orderBy('id').execute()).map(fromRawRow);
   }
 
   #select(db: Kysely<Database>) {
     return db.selectFrom('employes').select([...employeeColumns]);
+  }
+
+  #selectView() {
+    return this.db.selectFrom('employes').select([...employeeViewColumns]);
   }
 }
 

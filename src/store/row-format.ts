@@ -1,6 +1,6 @@
 // Conversions between what the drivers return and the dialect-agnostic EmployeeRow: timestamps as
 // ISO-8601 UTC with microseconds, versions as bigint, decimals as strings. No SQL here.
-import type { EmployeeRow, StoreName } from './types.ts';
+import type { EmployeeRow, EmployeeView, StoreName } from './types.ts';
 
 const timestampPattern = /^(\d{4}-\d{2}-\d{2})[ T](\d{2}:\d{2}:\d{2})(?:\.(\d{1,6}))?(?:Z|[+-]00(?::?00)?)?$/;
 
@@ -40,7 +40,9 @@ export interface RawEmployeeRow {
   sync_origin: string;
 }
 
-export function fromRawRow(raw: RawEmployeeRow): EmployeeRow {
+export type RawEmployeeView = Omit<RawEmployeeRow, 'created_at' | 'updated_at'>;
+
+export function fromRawView(raw: RawEmployeeView): EmployeeView {
   return {
     id: Number(raw.id),
     nom: raw.nom,
@@ -50,14 +52,17 @@ export function fromRawRow(raw: RawEmployeeRow): EmployeeRow {
     salaire: typeof raw.salaire === 'number' ? raw.salaire.toFixed(2) : raw.salaire,
     department: raw.department,
     dateEmbauche: toIsoTimestamp(raw.date_embauche),
-    createdAt: toIsoTimestamp(raw.created_at),
-    updatedAt: toIsoTimestamp(raw.updated_at),
     version: BigInt(raw.sync_version),
     origin: raw.sync_origin as StoreName,
   };
 }
 
-export const employeeColumns = [
+export function fromRawRow(raw: RawEmployeeRow): EmployeeRow {
+  return { ...fromRawView(raw), createdAt: toIsoTimestamp(raw.created_at), updatedAt: toIsoTimestamp(raw.updated_at) };
+}
+
+/** What the API reads: no created_at, updated_at (never shown; their conversion was a third of a row's). */
+export const employeeViewColumns = [
   'id',
   'nom',
   'prenom',
@@ -66,8 +71,8 @@ export const employeeColumns = [
   'salaire',
   'department',
   'date_embauche',
-  'created_at',
-  'updated_at',
   'sync_version',
   'sync_origin',
 ] as const;
+
+export const employeeColumns = [...employeeViewColumns, 'created_at', 'updated_at'] as const;

@@ -4,6 +4,7 @@ import type {
   ApplyPlan,
   EmployeeFields,
   EmployeeRow,
+  EmployeeView,
   OutboxRow,
   PartitionOffset,
   StoreName,
@@ -65,7 +66,7 @@ export interface EmployeePageQuery {
 }
 
 export interface EmployeePage {
-  rows: EmployeeRow[];
+  rows: EmployeeView[];
   hasNextPage: boolean;
 }
 
@@ -124,9 +125,9 @@ export interface Store {
   insertEmployee(fields: EmployeeFields): Promise<EmployeeRow>;
   updateEmployee(id: number, fields: EmployeeFields): Promise<EmployeeRow | null>;
   deleteEmployee(id: number): Promise<boolean>;
-  findEmployee(id: number): Promise<EmployeeRow | null>;
-  findEmployees(ids: readonly number[]): Promise<EmployeeRow[]>;
-  listEmployees(query?: EmployeeListQuery): Promise<EmployeeRow[]>;
+  findEmployee(id: number): Promise<EmployeeView | null>;
+  findEmployees(ids: readonly number[]): Promise<EmployeeView[]>;
+  listEmployees(query?: EmployeeListQuery): Promise<EmployeeView[]>;
   countByDepartment(): Promise<{ department: string; count: number }[]>;
   countEmployees(): Promise<number>;
   /** One keyset page of the employees matching `filter`, in `orderBy` order (ID_ASC by default). */

@@ -14,16 +14,21 @@ export interface EmployeeFields {
   department: string;
 }
 
-/** A full employee row. Timestamps are ISO-8601 UTC strings with microseconds. */
-export interface EmployeeRow extends EmployeeFields {
+/** An employee as the API reads it: the row without its bookkeeping timestamps. */
+export interface EmployeeView extends EmployeeFields {
   id: number;
+  /** ISO-8601 UTC with microseconds, like every timestamp here. */
   dateEmbauche: string;
-  createdAt: string;
-  updatedAt: string;
   /** Hybrid logical clock in microseconds: max(now, previous + 1). Only grows. */
   version: bigint;
   /** The store where the change that produced this version was made. */
   origin: StoreName;
+}
+
+/** A full employee row, as sync copies it. */
+export interface EmployeeRow extends EmployeeView {
+  createdAt: string;
+  updatedAt: string;
 }
 
 /** c: create, u: update, d: delete, r: re-publish of the current row (backfill, full resync). */

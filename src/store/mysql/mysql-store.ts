@@ -11,13 +11,11 @@ import {
   KyselyApplyTransaction,
   waitForEvent,
 } from '../kysely-store.ts';
-import { employeeColumns, toSqlTimestamp } from '../row-format.ts';
+import { toSqlTimestamp } from '../row-format.ts';
 import type { Database } from '../schema.ts';
 import type { ApplyTransaction, RelayLease } from '../store.ts';
 import type { ApplyPlan, EmployeeFields } from '../types.ts';
 import { mysqlMigrations } from './migrations.ts';
-
-const columnList = sql.raw(employeeColumns.join(', '));
 
 export interface MysqlStoreOptions {
   url: string;
@@ -116,7 +114,8 @@ class MysqlApplyTransaction extends KyselyApplyTransaction {
           ),
       );
       await sql`
-        INSERT INTO employes (${columnList}) VALUES ${values}
+        INSERT INTO employes (id, nom, prenom, email, poste, salaire, department, date_embauche, created_at,
+                              updated_at, sync_version, sync_origin) VALUES ${values}
         ON DUPLICATE KEY UPDATE nom = VALUES(nom), prenom = VALUES(prenom), email = VALUES(email),
           poste = VALUES(poste), salaire = VALUES(salaire), department = VALUES(department),
           date_embauche = VALUES(date_embauche), created_at = VALUES(created_at), updated_at = VALUES(updated_at),

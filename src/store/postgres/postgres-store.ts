@@ -11,10 +11,10 @@ import {
   waitForEvent,
   type ReadQuery,
 } from '../kysely-store.ts';
-import { employeeColumns, fromRawRow, type RawEmployeeRow } from '../row-format.ts';
+import { employeeViewColumns, fromRawView, type RawEmployeeView } from '../row-format.ts';
 import type { Database } from '../schema.ts';
 import type { ApplyTransaction, RelayLease } from '../store.ts';
-import type { ApplyPlan, EmployeeFields, EmployeeRow } from '../types.ts';
+import type { ApplyPlan, EmployeeFields, EmployeeView } from '../types.ts';
 import { outboxChannel, postgresMigrations } from './migrations.ts';
 
 const maxPreparedStatements = 200;
@@ -80,14 +80,14 @@ export class PostgresStore extends KyselyStore {
   }
 
   /** employeParId (batched across requests by src/api/employee-loaders.ts): one text for any number of ids. */
-  override async findEmployees(ids: readonly number[]): Promise<EmployeeRow[]> {
+  override async findEmployees(ids: readonly number[]): Promise<EmployeeView[]> {
     if (ids.length === 0) return [];
-    const { rows } = await this.#pool.query<RawEmployeeRow>({
+    const { rows } = await this.#pool.query<RawEmployeeView>({
       name: 'empsync_find_employees',
-      text: `SELECT ${employeeColumns.join(', ')} FROM employes WHERE id = ANY($1::int[])`,
+      text: `SELECT ${employeeViewColumns.join(', ')} FROM employes WHERE id = ANY($1::int[])`,
       values: [ids],
     });
-    return rows.map(fromRawRow);
+    return rows.map(fromRawView);
   }
 
   async acquireRelayLease(): Promise<RelayLease | null> {
