@@ -32,25 +32,7 @@ mariadb_log=$mariadb_home/mariadbd.log
 
 say() { printf '[debezium] %s\n' "$*" >&2; }
 
-port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-
-pid_alive() {
-  [ -f "$1" ] || return 1
-  local pid; pid=$(cat "$1")
-  kill -0 "$pid" 2>/dev/null && echo "$pid"
-}
-
-# SIGTERM, then SIGKILL after 30 s; the pid file goes either way.
-stop_pid() {
-  local name=$1 file=$2 pid
-  if ! pid=$(pid_alive "$file"); then say "$name not running"; rm -f "$file"; return 0; fi
-  say "stopping $name (pid $pid)"
-  kill -TERM "$pid"
-  local deadline=$((SECONDS + 30))
-  while kill -0 "$pid" 2>/dev/null && [ $SECONDS -lt $deadline ]; do sleep 0.2; done
-  kill -0 "$pid" 2>/dev/null && { say "$name did not stop in 30s: killing"; kill -KILL "$pid"; }
-  rm -f "$file"
-}
+. "$(dirname "$0")/process-helpers.sh"
 
 fetch() {
   [ -f "$libs/.complete" ] && [ -f "$plugins/.complete" ] && return 0

@@ -24,13 +24,9 @@ logfile=$cache/broker-$port.log
 
 say() { printf '[kafka] %s\n' "$*" >&2; }
 
-port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+. "$(dirname "$0")/process-helpers.sh"
 
-running_pid() {
-  [ -f "$pidfile" ] || return 1
-  local pid; pid=$(cat "$pidfile")
-  kill -0 "$pid" 2>/dev/null && echo "$pid"
-}
+running_pid() { pid_alive "$pidfile"; }
 
 need_java_and_maven() {
   command -v java >/dev/null || { say "Java 17+ is required to run the local Kafka broker (apt-get install openjdk-17-jre-headless)"; exit 1; }
@@ -164,16 +160,7 @@ wait_ready() {
   say "broker did not become ready within ${KAFKA_START_TIMEOUT:-90}s; see $logfile"; exit 1
 }
 
-stop() {
-  local pid
-  if ! pid=$(running_pid); then say "not running"; rm -f "$pidfile"; return 0; fi
-  say "stopping broker (pid $pid)"
-  kill -TERM "$pid"
-  local deadline=$((SECONDS + 30))
-  while kill -0 "$pid" 2>/dev/null && [ $SECONDS -lt $deadline ]; do sleep 0.2; done
-  kill -0 "$pid" 2>/dev/null && { say "broker did not stop in 30s: killing"; kill -KILL "$pid"; }
-  rm -f "$pidfile"
-}
+stop() { stop_pid broker "$pidfile"; }
 
 case "${1:-start}" in
   start) start "${2:-}" ;;

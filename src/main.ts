@@ -12,7 +12,8 @@ const usage = `usage: empsync <role> [store]
   sink [store]        Kafka → database for mysql, postgres or both (default both)
   migrate             create databases, run migrations, create topics, then exit
   backfill            re-publish every MySQL row (resumable), then exit
-  reconcile [--repair]  compare both stores row by row; --repair re-publishes what differs`;
+  reconcile [--repair]  compare both stores row by row (JSON report on stdout; exit 3 when rows differ
+                      and were not repaired); --repair re-publishes what differs`;
 
 async function main(argv: string[]): Promise<number> {
   const [roleArgument = 'all', storeArgument] = argv;
@@ -41,7 +42,11 @@ async function main(argv: string[]): Promise<number> {
   }
   if (role === 'migrate' || role === 'backfill' || role === 'reconcile') {
     await running.stop();
-    return 0;
+    const report = running.reconcileReport;
+    if (!report) return 0;
+    process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+    // Divergences left as they are (no --repair) exit 3, so a scheduled check can alert on them.
+    return report.divergent > report.republished ? 3 : 0;
   }
   const base = `http://${config.HTTP_HOST === '0.0.0.0' ? 'localhost' : config.HTTP_HOST}:${config.HTTP_PORT}`;
   logger.info({ graphql: `${base}/graphql`, metrics: `${base}/metrics`, readyz: `${base}/readyz` }, `empsync ${role} running`);

@@ -1,8 +1,11 @@
-// The command line: a bad config value or a missing dependency gives one clear line, not a stack trace.
+// The command line: a bad config value or a missing dependency gives one clear line, not a stack trace;
+// reconcile prints its report and says in its exit code whether the stores differ.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { describe, it } from 'node:test';
+import { after, describe, it } from 'node:test';
+import pg from 'pg';
+import { dropTestDatabases, testConfig } from './support/test-env.ts';
 
 async function run(args: string[], env: Record<string, string>) {
   const child = spawn('node_modules/.bin/node', ['src/main.ts', ...args], {
@@ -10,9 +13,11 @@ async function run(args: string[], env: Record<string, string>) {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stderr = '';
+  let stdout = '';
   child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
   const [code] = await once(child, 'exit');
-  return { code: code as number, stderr };
+  return { code: code as number, stderr, stdout };
 }
 
 describe('empsync command line', () => {
@@ -38,5 +43,44 @@ describe('empsync command line', () => {
     const { code, stderr } = await run(['dance'], {});
     assert.equal(code, 2);
     assert.match(stderr, /usage: empsync <role>/);
+  });
+
+  describe('reconcile', () => {
+    const config = testConfig('cli_reconcile');
+    const env = {
+      MYSQL_URL: config.MYSQL_URL,
+      POSTGRES_URL: config.POSTGRES_URL,
+      KAFKA_TOPIC: config.KAFKA_TOPIC,
+      KAFKA_DLQ_TOPIC: config.KAFKA_DLQ_TOPIC,
+    };
+    after(() => dropTestDatabases(config));
+
+    it('prints its report and exits 3 while rows differ, 0 once repaired', async () => {
+      await dropTestDatabases(config);
+      assert.equal((await run(['migrate'], env)).code, 0);
+      // A row written as the sink writes (not captured): PostgreSQL holds it, MySQL does not.
+      const client = new pg.Client({ connectionString: config.POSTGRES_URL });
+      await client.connect();
+      try {
+        await client.query('BEGIN');
+        await client.query(`SELECT set_config('app.sync_origin', 'sink', true)`);
+        await client.query(
+          `INSERT INTO employes (id, nom, prenom, email, poste, salaire, department, sync_version, sync_origin)
+           VALUES (-5, 'Seule', 'Ligne', 'seule@example.fr', 'Dev', 10, 'R', 1700000000000000, 'postgres')`,
+        );
+        await client.query('COMMIT');
+      } finally {
+        await client.end();
+      }
+
+      const found = await run(['reconcile'], env);
+      assert.equal(found.code, 3, found.stderr);
+      const report = JSON.parse(found.stdout) as { postgresOnly: number; divergent: number; republished: number };
+      assert.deepEqual([report.divergent, report.postgresOnly, report.republished], [1, 1, 0]);
+
+      const repaired = await run(['reconcile', '--repair'], env);
+      assert.equal(repaired.code, 0, repaired.stderr);
+      assert.equal((JSON.parse(repaired.stdout) as { republished: number }).republished, 1);
+    });
   });
 });

@@ -12,7 +12,7 @@ import { startHttpServer, stopHttpServer, type RequestHandler } from '../http/ht
 import { createReadinessProbe } from '../http/readiness.ts';
 import { createMetrics, initialiseKnownSeries, type Metrics } from '../metrics/metrics.ts';
 import { createGaugeRefresher } from '../metrics/refresh-gauges.ts';
-import { reconcile } from '../reconcile/reconcile.ts';
+import { reconcile, type ReconcileReport } from '../reconcile/reconcile.ts';
 import { progressBar, runBackfill } from '../relay/backfill.ts';
 import { Relay } from '../relay/relay.ts';
 import { Sink } from '../sink/sink.ts';
@@ -29,6 +29,8 @@ export interface RunningRole {
   relays: Relay[];
   sinks: Sink[];
   server: Server | null;
+  /** What the reconcile role found (the caller prints it). */
+  reconcileReport?: ReconcileReport;
   stop(): Promise<void>;
 }
 
@@ -88,9 +90,8 @@ export async function startRole(role: Role, deps: RoleDependencies, argument?: s
     await prepare(config, stores, logger);
     if (role === 'migrate') return { stores, metrics, relays, sinks, server, stop };
     if (role === 'reconcile') {
-      const report = await reconcile(stores, { repair: argument === '--repair' });
-      process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
-      return { stores, metrics, relays, sinks, server, stop };
+      const reconcileReport = await reconcile(stores, { repair: argument === '--repair' });
+      return { stores, metrics, relays, sinks, server, stop, reconcileReport };
     }
     if (role === 'backfill') {
       const report = await runBackfill(stores.mysql, { chunk: config.BACKFILL_CHUNK_SIZE, onProgress: progressBar() });
