@@ -17,6 +17,9 @@ import type { ConflictPolicy } from './conflict-policy.ts';
 import { planBatch, type PositionedEvent } from './plan-batch.ts';
 import { isTransientError } from './transient-errors.ts';
 
+/** How often the applied offsets are also committed to Kafka (lag metric, consumer start). */
+const kafkaCommitIntervalMs = 200;
+
 export interface SinkOptions {
   store: Store;
   kafka: KafkaConfig;
@@ -53,6 +56,9 @@ export class Sink {
   #loop: Promise<void> | null = null;
   /** Next offset to apply per partition, as stored in the target database. */
   #storedOffsets = new Map<number, bigint>();
+  /** The last applied message per partition, not yet committed to Kafka (see #commitToKafka). */
+  #uncommitted = new Map<number, Message>();
+  #commitTimer: NodeJS.Timeout | null = null;
 
   constructor(options: SinkOptions) {
     this.#options = options;
@@ -72,6 +78,7 @@ export class Sink {
 
   async stop(): Promise<void> {
     this.#stopping.abort();
+    this.#flushKafkaCommits();
     const stream = this.#stream;
     this.#stream = null;
     await stream?.close().catch(() => undefined);
@@ -140,6 +147,8 @@ export class Sink {
       consumer.startLagMonitoring({ topics: [kafka.KAFKA_TOPIC] }, 5000);
       metrics.sinkUp.set({ store: store.name }, 1);
       this.#stream = stream;
+      this.#commitTimer = setInterval(() => this.#flushKafkaCommits(), kafkaCommitIntervalMs);
+      this.#commitTimer.unref();
       return stream;
     } catch (error) {
       await this.#disconnect();
@@ -148,6 +157,10 @@ export class Sink {
   }
 
   async #disconnect(): Promise<void> {
+    if (this.#commitTimer) clearInterval(this.#commitTimer);
+    this.#commitTimer = null;
+    // Messages of a closed stream cannot be committed; the next batches of the new one will be.
+    this.#uncommitted.clear();
     const consumer = this.#consumer;
     this.#consumer = null;
     this.#stream = null;
@@ -315,7 +328,7 @@ export class Sink {
     });
     failpoint('sink.after-apply');
     for (const [partition, next] of nextOffsets) this.#storedOffsets.set(partition, next);
-    this.#commitToKafka(batch);
+    for (const message of batch) this.#uncommitted.set(message.partition, message);
 
     const { plan, stats } = outcome;
     const now = Date.now();
@@ -374,12 +387,15 @@ export class Sink {
     }
   }
 
-  /** Kafka's committed offsets trail the database's (monitoring and lag only; the database decides). */
-  #commitToKafka(batch: Message[]): void {
-    const last = new Map<number, Message>();
-    for (const message of batch) last.set(message.partition, message);
-    for (const message of last.values()) {
-      Promise.resolve(message.commit()).catch(() => undefined);
-    }
+  /**
+   * Kafka's committed offsets trail the database's, which decide what is applied: they only serve the
+   * lag metric and a new consumer's starting point (the stored offsets then skip what was applied). So
+   * they are sent every `kafkaCommitIntervalMs`, one request for all partitions, not after every batch:
+   * with small batches that was one more request per transaction, for the sink and for the broker.
+   */
+  #flushKafkaCommits(): void {
+    const messages = [...this.#uncommitted.values()];
+    this.#uncommitted.clear();
+    for (const message of messages) Promise.resolve(message.commit()).catch(() => undefined);
   }
 }
