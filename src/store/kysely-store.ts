@@ -467,9 +467,10 @@ export function pickFields(fields: EmployeeFields): EmployeeFields {
 
 /** The part of a sink transaction both dialects share; each store writes the plan its own way. */
 export abstract class KyselyApplyTransaction implements ApplyTransaction {
-  protected readonly trx: Transaction<Database>;
+  /** The transaction: kysely's, or one connection on which the store has run BEGIN itself. */
+  protected readonly trx: Kysely<Database>;
 
-  constructor(trx: Transaction<Database>) {
+  constructor(trx: Kysely<Database>) {
     this.trx = trx;
   }
 
@@ -480,12 +481,18 @@ export abstract class KyselyApplyTransaction implements ApplyTransaction {
   abstract write(plan: ApplyPlan): Promise<void>;
 }
 
+export interface CurrentVersions {
+  rows: StoredVersion[];
+  tombstones: Tombstone[];
+  emailHolders: StoredVersion[];
+}
+
 /** Locks and reads what the version guard needs (both dialects render this builder query). */
 export async function readCurrentVersions(
-  trx: Transaction<Database>,
+  trx: Kysely<Database>,
   ids: number[],
   emails: string[],
-): Promise<{ rows: StoredVersion[]; tombstones: Tombstone[]; emailHolders: StoredVersion[] }> {
+): Promise<CurrentVersions> {
   // One locking read for the batch's rows and the holders of its emails, one for its tombstones.
   const locked =
     ids.length === 0 && emails.length === 0
@@ -500,6 +507,24 @@ export async function readCurrentVersions(
           })
           .forUpdate()
           .execute();
+  const tombstones = ids.length
+    ? await trx
+        .selectFrom('employes_tombstones')
+        .select(['id', 'version', 'origin'])
+        .where('id', 'in', ids)
+        .forUpdate()
+        .execute()
+    : [];
+  return currentVersions(locked, tombstones, ids, emails);
+}
+
+/** The locked rows and tombstones of a batch, sorted into what planBatch reads. */
+export function currentVersions(
+  locked: { id: number; sync_version: string | number | bigint; sync_origin: string; email: string }[],
+  tombstones: { id: number; version: string | number | bigint; origin: string }[],
+  ids: number[],
+  emails: string[],
+): CurrentVersions {
   const versions = locked.map((r) => ({
     id: r.id,
     version: BigInt(r.sync_version),
@@ -508,23 +533,15 @@ export async function readCurrentVersions(
   }));
   const idSet = new Set(ids);
   const emailSet = new Set(emails);
-  const rows = versions.filter((v) => idSet.has(v.id));
-  const emailHolders = versions.filter((v) => emailSet.has(v.email));
-  const tombstones = ids.length
-    ? (
-        await trx
-          .selectFrom('employes_tombstones')
-          .select(['id', 'version', 'origin'])
-          .where('id', 'in', ids)
-          .forUpdate()
-          .execute()
-      ).map((t) => ({ id: t.id, version: BigInt(t.version), origin: t.origin as StoreName }))
-    : [];
-  return { rows, tombstones, emailHolders };
+  return {
+    rows: versions.filter((v) => idSet.has(v.id)),
+    emailHolders: versions.filter((v) => emailSet.has(v.email)),
+    tombstones: tombstones.map((t) => ({ id: t.id, version: BigInt(t.version), origin: t.origin as StoreName })),
+  };
 }
 
 /** Appends the batch's conflicts to sync_conflicts (same builder query in both dialects). */
-export async function insertConflicts(trx: Transaction<Database>, conflicts: ConflictRecord[]): Promise<void> {
+export async function insertConflicts(trx: Kysely<Database>, conflicts: ConflictRecord[]): Promise<void> {
   if (conflicts.length === 0) return;
   await trx
     .insertInto('sync_conflicts')
