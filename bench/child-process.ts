@@ -2,6 +2,7 @@
 // a spawn from the repository root with a clean environment and prefixed logs, and a graceful stop.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 
@@ -49,4 +50,29 @@ export async function stopBenchChild({ child, exited }: BenchChild, graceMs: num
   const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
   await exited;
   clearTimeout(timer);
+}
+
+/**
+ * Polls `check` every `intervalMs` until it returns true; fails when the child exits first or after
+ * `timeoutMs` (naming the last error `check` threw).
+ */
+export async function pollChild(
+  name: string,
+  { child }: BenchChild,
+  check: () => Promise<boolean>,
+  timeoutMs: number,
+  intervalMs: number,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let lastError: unknown;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`${name} exited with code ${child.exitCode}`);
+    try {
+      if (await check()) return;
+    } catch (error) {
+      lastError = error;
+    }
+    await sleep(intervalMs);
+  }
+  throw new Error(`${name} not ready within ${timeoutMs} ms${lastError ? `: ${String(lastError)}` : ''}`);
 }

@@ -1,7 +1,6 @@
 // A GraphQL server under test, run as a child process so it has its own event loop and its CPU time
 // can be read apart from the load generator's (autocannon runs in the bench's own process).
-import { setTimeout as sleep } from 'node:timers/promises';
-import { freePort, spawnBenchChild, stopBenchChild, type BenchChild } from '../child-process.ts';
+import { freePort, pollChild, spawnBenchChild, stopBenchChild, type BenchChild } from '../child-process.ts';
 import { cpuSeconds } from '../process-stats.ts';
 
 export class ServerProcess {
@@ -39,21 +38,10 @@ export class ServerProcess {
   }
 
   async #waitUntilAnswering(timeoutMs: number): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    let lastError: unknown;
-    while (Date.now() < deadline) {
-      if (this.#process.child.exitCode !== null)
-        throw new Error(`${this.name} exited with code ${this.#process.child.exitCode}`);
-      try {
-        const { data } = await this.post<{ __typename: string }>('{ __typename }');
-        if (data?.__typename === 'Query') return;
-      } catch (error) {
-        lastError = error;
-      }
-      await sleep(200);
-    }
-    throw new Error(`${this.name} did not answer within ${timeoutMs} ms: ${String(lastError)}`);
+    const answers = async () => (await this.post<{ __typename: string }>('{ __typename }')).data?.__typename === 'Query';
+    await pollChild(this.name, this.#process, answers, timeoutMs, 200);
   }
+
 
   /** One GraphQL request, for checks outside the measured runs. */
   async post<T>(

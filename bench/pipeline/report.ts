@@ -46,3 +46,43 @@ export function printTable(title: string, rows: [string, string | number, string
     );
   }
 }
+
+export type TableRow = [string, string | number, string?];
+
+interface Percentiles {
+  p50Ms: number | string;
+  p99Ms: number | string;
+  p999Ms: number | string;
+}
+
+const percentiles = (p: Percentiles) => `${p.p50Ms} / ${p.p99Ms} / ${p.p999Ms}`;
+
+/** The rows every direction prints: its source's ceilings, the pipeline rates and the latency. */
+export function directionRows(d: {
+  prefix: string;
+  source: string;
+  connections: { single: number; batch: number };
+  ceilings: { single: number; batch: number; capturedSingle: number; capturedBatch: number };
+  batch: { rate: number; ofPlain: number; ofCaptured: number };
+  singleRow: { rate: number; ofPlain: number; ofCaptured: number };
+  latency: { polled: Percentiles; sinkHistogram: Percentiles };
+  latencyNote: string;
+}): TableRow[] {
+  const ratios = (r: { ofPlain: number; ofCaptured: number }) =>
+    `changes/s (×${r.ofPlain} of plain, ×${r.ofCaptured} of triggers ceiling)`;
+  return [
+    [`${d.source} ceiling, 1-row tx`, d.ceilings.single, `rows/s, ${d.connections.single} connections`],
+    [`${d.source} ceiling, 50-row tx`, d.ceilings.batch, `rows/s, ${d.connections.batch} connections`],
+    [`${d.source} + triggers, 1-row tx`, d.ceilings.capturedSingle, 'changes/s, no relay reading'],
+    [`${d.source} + triggers, 50-row tx`, d.ceilings.capturedBatch, 'changes/s, no relay reading'],
+    [`${d.prefix}pipeline, 50-row tx`, d.batch.rate, ratios(d.batch)],
+    [`${d.prefix}pipeline, 1-row tx`, d.singleRow.rate, ratios(d.singleRow)],
+    [`${d.prefix}latency p50 / p99 / p99.9`, percentiles(d.latency.polled), d.latencyNote],
+    [`${d.prefix}sink histogram p50 / p99 / p99.9`, percentiles(d.latency.sinkHistogram), 'ms (bucket resolution)'],
+  ];
+}
+
+/** `label CPU s / peak RSS MiB` of one child. */
+export function processRow(label: string, p: { cpuSecondsTotal: number; peakRssMiB: number }): TableRow {
+  return [`${label} CPU s / peak RSS MiB`, `${p.cpuSecondsTotal} / ${p.peakRssMiB}`];
+}

@@ -2,8 +2,7 @@
 // deployed, so each one's CPU and peak memory can be read apart. Their logs go to the bench's
 // stderr (stdout is reserved for the JSON result).
 import { readFileSync } from 'node:fs';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { freePort, spawnBenchChild, stopBenchChild, type BenchChild } from '../child-process.ts';
+import { freePort, pollChild, spawnBenchChild, stopBenchChild, type BenchChild } from '../child-process.ts';
 import { cpuSeconds, memoryMiB } from '../process-stats.ts';
 import { parseExposition } from './prometheus-text.ts';
 
@@ -55,21 +54,7 @@ export class RoleProcess {
 
   /** Polls /metrics until `ready` holds (the role has its lease or its consumer), or fails after `timeoutMs`. */
   async waitUntil(ready: (samples: Map<string, number>) => boolean, timeoutMs = 60_000): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    let lastError: unknown;
-    while (Date.now() < deadline) {
-      if (this.#process.child.exitCode !== null)
-        throw new Error(`${this.name} exited with code ${this.#process.child.exitCode}`);
-      try {
-        if (ready(await this.scrape())) return;
-      } catch (error) {
-        lastError = error;
-      }
-      await sleep(100);
-    }
-    throw new Error(
-      `${this.name} not ready after ${timeoutMs} ms${lastError ? `: ${String(lastError)}` : ''}`,
-    );
+    await pollChild(this.name, this.#process, async () => ready(await this.scrape()), timeoutMs, 100);
   }
 
   /** Kafka requests sent so far, by API (empty unless the counter is preloaded). */

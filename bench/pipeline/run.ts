@@ -40,7 +40,7 @@ import {
   waitForApplied,
   type PresentIds,
 } from './postgres-probes.ts';
-import { checkTargets, printTable } from './report.ts';
+import { checkTargets, directionRows, printTable, processRow } from './report.ts';
 import { readGauge } from './prometheus-text.ts';
 import { RoleProcess } from './role-process.ts';
 import {
@@ -625,109 +625,70 @@ async function main(): Promise<void> {
 
     const file = publishReport('pipeline', result, started);
 
+    const forwardRows = directionRows({
+      prefix: '',
+      source: 'MariaDB',
+      connections: { single: settings.singleConnections, batch: settings.batchConnections },
+      ceilings: {
+        single: ceilingMedians.mariadbSingleRowPerSecond,
+        batch: ceilingMedians.mariadbBatchPerSecond,
+        capturedSingle: ceilingMedians.mariadbCapturedSingleRowPerSecond,
+        capturedBatch: ceilingMedians.mariadbCapturedBatchPerSecond,
+      },
+      batch: {
+        rate: batchRate,
+        ofPlain: result.throughput.batch.ratioToMariadbBatchCeiling,
+        ofCaptured: result.throughput.batch.ratioToCapturedBatchCeiling,
+      },
+      singleRow: {
+        rate: singleRate,
+        ofPlain: result.throughput.singleRow.ratioToMariadbSingleRowCeiling,
+        ofCaptured: result.throughput.singleRow.ratioToCapturedSingleRowCeiling,
+      },
+      latency,
+      latencyNote: `ms at ${settings.latencyRate}/s (polled)`,
+    });
     printTable('pipeline bench (medians of repeats)', [
-      [
-        'MariaDB ceiling, 1-row tx',
-        ceilingMedians.mariadbSingleRowPerSecond,
-        `rows/s, ${settings.singleConnections} connections`,
-      ],
-      [
-        'MariaDB ceiling, 50-row tx',
-        ceilingMedians.mariadbBatchPerSecond,
-        `rows/s, ${settings.batchConnections} connections`,
-      ],
-      [
-        'MariaDB + triggers, 1-row tx',
-        ceilingMedians.mariadbCapturedSingleRowPerSecond,
-        'changes/s, no relay reading',
-      ],
-      [
-        'MariaDB + triggers, 50-row tx',
-        ceilingMedians.mariadbCapturedBatchPerSecond,
-        'changes/s, no relay reading',
-      ],
+      ...forwardRows.slice(0, 4),
       [
         'PostgreSQL upsert ceiling',
         ceilingMedians.postgresUpsertPerSecond,
         `rows/s, batches of ${settings.upsertBatch}`,
       ],
-      [
-        'pipeline, 50-row tx',
-        batchRate,
-        `changes/s (×${result.throughput.batch.ratioToMariadbBatchCeiling} of plain, ×${result.throughput.batch.ratioToCapturedBatchCeiling} of triggers ceiling)`,
-      ],
-      [
-        'pipeline, 1-row tx',
-        singleRate,
-        `changes/s (×${result.throughput.singleRow.ratioToMariadbSingleRowCeiling} of plain, ×${result.throughput.singleRow.ratioToCapturedSingleRowCeiling} of triggers ceiling)`,
-      ],
-      [
-        'latency p50 / p99 / p99.9',
-        `${latency.polled.p50Ms} / ${latency.polled.p99Ms} / ${latency.polled.p999Ms}`,
-        `ms at ${settings.latencyRate}/s (polled)`,
-      ],
-      [
-        'sink histogram p50 / p99 / p99.9',
-        `${latency.sinkHistogram.p50Ms} / ${latency.sinkHistogram.p99Ms} / ${latency.sinkHistogram.p999Ms}`,
-        'ms (bucket resolution)',
-      ],
-      ['relay CPU s / peak RSS MiB', `${processes.relay.cpuSecondsTotal} / ${processes.relay.peakRssMiB}`],
-      ['sink CPU s / peak RSS MiB', `${processes.sink.cpuSecondsTotal} / ${processes.sink.peakRssMiB}`],
-      ['bench CPU s / peak RSS MiB', `${processes.bench.cpuSecondsTotal} / ${processes.bench.peakRssMiB}`],
+      ...forwardRows.slice(4),
+      processRow('relay', processes.relay),
+      processRow('sink', processes.sink),
+      processRow('bench', processes.bench),
     ]);
     const back = reverse.ceilings.medians;
     const backBatch = reverse.throughput.batch;
     const backSingle = reverse.throughput.singleRow;
-    const backLatency = reverse.latency;
     printTable('PostgreSQL → MariaDB (relay postgres, sink mysql; medians of repeats)', [
-      [
-        'PostgreSQL ceiling, 1-row tx',
-        back.postgresSingleRowPerSecond,
-        `rows/s, ${settings.singleConnections} connections`,
-      ],
-      [
-        'PostgreSQL ceiling, 50-row tx',
-        back.postgresBatchPerSecond,
-        `rows/s, ${settings.batchConnections} connections`,
-      ],
-      [
-        'PostgreSQL + triggers, 1-row tx',
-        back.postgresCapturedSingleRowPerSecond,
-        'changes/s, no relay reading',
-      ],
-      [
-        'PostgreSQL + triggers, 50-row tx',
-        back.postgresCapturedBatchPerSecond,
-        'changes/s, no relay reading',
-      ],
-      [
-        'reverse pipeline, 50-row tx',
-        backBatch.medianChangesPerSecond,
-        `changes/s (×${backBatch.ratioToPostgresBatchCeiling} of plain, ×${backBatch.ratioToCapturedBatchCeiling} of triggers ceiling)`,
-      ],
-      [
-        'reverse pipeline, 1-row tx',
-        backSingle.medianChangesPerSecond,
-        `changes/s (×${backSingle.ratioToPostgresSingleRowCeiling} of plain, ×${backSingle.ratioToCapturedSingleRowCeiling} of triggers ceiling)`,
-      ],
-      [
-        'reverse latency p50 / p99 / p99.9',
-        `${backLatency.polled.p50Ms} / ${backLatency.polled.p99Ms} / ${backLatency.polled.p999Ms}`,
-        `ms at ${settings.latencyRate}/s (polled in MariaDB)`,
-      ],
-      [
-        'reverse sink histogram p50 / p99 / p99.9',
-        `${backLatency.sinkHistogram.p50Ms} / ${backLatency.sinkHistogram.p99Ms} / ${backLatency.sinkHistogram.p999Ms}`,
-        'ms (bucket resolution)',
-      ],
-      [
-        'relay postgres CPU s / peak RSS MiB',
-        `${reverse.processes.relay.cpuSecondsTotal} / ${reverse.processes.relay.peakRssMiB}`,
-      ],
-      [
-        'sink mysql CPU s / peak RSS MiB',
-        `${reverse.processes.sink.cpuSecondsTotal} / ${reverse.processes.sink.peakRssMiB}`,
-      ],
+      ...directionRows({
+        prefix: 'reverse ',
+        source: 'PostgreSQL',
+        connections: { single: settings.singleConnections, batch: settings.batchConnections },
+        ceilings: {
+          single: back.postgresSingleRowPerSecond,
+          batch: back.postgresBatchPerSecond,
+          capturedSingle: back.postgresCapturedSingleRowPerSecond,
+          capturedBatch: back.postgresCapturedBatchPerSecond,
+        },
+        batch: {
+          rate: backBatch.medianChangesPerSecond,
+          ofPlain: backBatch.ratioToPostgresBatchCeiling,
+          ofCaptured: backBatch.ratioToCapturedBatchCeiling,
+        },
+        singleRow: {
+          rate: backSingle.medianChangesPerSecond,
+          ofPlain: backSingle.ratioToPostgresSingleRowCeiling,
+          ofCaptured: backSingle.ratioToCapturedSingleRowCeiling,
+        },
+        latency: reverse.latency,
+        latencyNote: `ms at ${settings.latencyRate}/s (polled in MariaDB)`,
+      }),
+      processRow('relay postgres', reverse.processes.relay),
+      processRow('sink mysql', reverse.processes.sink),
     ]);
     printTable(
       'targets',
