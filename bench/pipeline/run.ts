@@ -99,6 +99,18 @@ type ThroughputRun = {
 } & WriterFigures;
 
 /** Writes `load` into the captured table and times first commit → every change applied in the destination. */
+/** The single-row and 50-row loads every phase of both directions writes. */
+function phaseLoads(settings: BenchSettings) {
+  return {
+    singleLoad: { changes: settings.singleChanges, rowsPerTransaction: 1, connections: settings.singleConnections },
+    batchLoad: {
+      changes: settings.batchChanges,
+      rowsPerTransaction: settings.batchRows,
+      connections: settings.batchConnections,
+    },
+  };
+}
+
 async function pipelineThroughput(leg: Leg, load: Omit<WriteLoad, 'table'>): Promise<ThroughputRun> {
   const { relay, sink, direction } = leg;
   const target0 = await leg.arrived();
@@ -236,16 +248,7 @@ async function reversePhases(options: {
   const ceilingRuns: unknown[] = [];
   const batchRuns: ThroughputRun[] = [];
   const singleRuns: ThroughputRun[] = [];
-  const singleLoad = {
-    changes: settings.singleChanges,
-    rowsPerTransaction: 1,
-    connections: settings.singleConnections,
-  };
-  const batchLoad = {
-    changes: settings.batchChanges,
-    rowsPerTransaction: settings.batchRows,
-    connections: settings.batchConnections,
-  };
+  const { singleLoad, batchLoad } = phaseLoads(settings);
   for (let rep = 1; rep <= settings.repeats; rep++) {
     log(`reverse repeat ${rep}/${settings.repeats}: PostgreSQL ceilings`);
     const single = await commitCeiling(pools, 'plain', { ...singleLoad, tag: `rc${rep}s` });
@@ -471,16 +474,7 @@ async function main(): Promise<void> {
     const singleRuns: ThroughputRun[] = [];
     for (let rep = 1; rep <= settings.repeats; rep++) {
       log(`repeat ${rep}/${settings.repeats}: ceilings`);
-      const singleLoad = {
-        changes: settings.singleChanges,
-        rowsPerTransaction: 1,
-        connections: settings.singleConnections,
-      };
-      const batchLoad = {
-        changes: settings.batchChanges,
-        rowsPerTransaction: settings.batchRows,
-        connections: settings.batchConnections,
-      };
+      const { singleLoad, batchLoad } = phaseLoads(settings);
       const single = await commitCeiling(mysqlCeilingPools, 'plain', { ...singleLoad, tag: `c${rep}s` });
       const batch = await commitCeiling(mysqlCeilingPools, 'plain', { ...batchLoad, tag: `c${rep}b` });
       const capturedSingle = await commitCeiling(mysqlCeilingPools, 'captured', {
