@@ -98,8 +98,15 @@ describe('GraphiQL in a headless browser', () => {
       // Whatever the editor added after the cursor (a closing bracket of its own) goes.
       await page.keyboard.press('Shift+ControlOrMeta+End');
       await page.keyboard.press('Delete');
-      const typed = await editor.locator('.view-lines').innerText();
-      assert.equal(typed.replace(/\s+/g, ' ').trim(), query);
+      // The editor paints its lines on a later animation frame: what it shows right after the Delete can
+      // still be the text before it, so wait (bounded) until it shows exactly the query.
+      const lines = editor.locator('.view-lines');
+      const shows = async () => (await lines.innerText()).replace(/\s+/g, ' ').trim();
+      await waitFor('the editor to show the query', async () => (await shows()) === query, 10_000).catch(
+        async (error: unknown) => {
+          assert.equal(await shows(), query, String(error));
+        },
+      );
       await page
         .getByRole('button', { name: /execute query/i })
         .first()
