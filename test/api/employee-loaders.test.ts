@@ -4,13 +4,13 @@
 import assert from 'node:assert/strict';
 import { setImmediate } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
-import { seedReadModel } from '../../bench/api/seed-read-model.ts';
 import { requestEmployeeLoader, sharedEmployeeLoader } from '../../src/api/employee-loaders.ts';
-import { createStores, ensureDatabases, type Stores } from '../../src/store/create-stores.ts';
-import { dropTestDatabases, testConfig } from '../support/test-env.ts';
+import type { Stores } from '../../src/store/create-stores.ts';
+import { seededStores, testConfig } from '../support/test-env.ts';
 
 const config = testConfig('api_employee_loaders');
 let stores: Stores;
+let close: (() => Promise<void>) | undefined;
 const queries: number[][] = [];
 
 /** The real store's read, recording the ids of every query it makes. */
@@ -21,17 +21,9 @@ const find = (ids: readonly number[]) => {
 
 describe('employee loaders', () => {
   before(async () => {
-    await dropTestDatabases(config);
-    await ensureDatabases(config);
-    stores = createStores(config);
-    await stores.postgres.migrate();
-    await seedReadModel(config.POSTGRES_URL, 200);
+    ({ stores, close } = await seededStores(config, 200));
   });
-  after(async () => {
-    await stores?.postgres.close();
-    await stores?.mysql.close();
-    await dropTestDatabases(config);
-  });
+  after(() => close?.());
 
   it('sends the ids of 50 requests of the same turn as one query, and each request gets its own row', async () => {
     queries.length = 0;

@@ -3,6 +3,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { loadConfig, type Config } from '../../src/config.ts';
 import { createLogger } from '../../src/logger.ts';
+import { createStores, ensureDatabases, type Stores } from '../../src/store/create-stores.ts';
+import { seedReadModel } from '../../bench/api/seed-read-model.ts';
 
 /** A config for one test file: its own databases, topics and consumer groups, so files never share state. */
 export function testConfig(name: string, overrides: Record<string, string> = {}): Config {
@@ -58,4 +60,24 @@ export async function dropTestDatabases(config: Config): Promise<void> {
   await client.connect();
   await client.query(`DROP DATABASE IF EXISTS "${postgresName}" WITH (FORCE)`);
   await client.end();
+}
+
+/**
+ * Fresh test databases of `config` with the PostgreSQL read model migrated and filled with `rows`
+ * synthetic employees (the bench's seed); `close` closes the stores and drops the databases.
+ */
+export async function seededStores(config: Config, rows: number): Promise<{ stores: Stores; close: () => Promise<void> }> {
+  await dropTestDatabases(config);
+  await ensureDatabases(config);
+  const stores = createStores(config);
+  await stores.postgres.migrate();
+  await seedReadModel(config.POSTGRES_URL, rows);
+  return {
+    stores,
+    close: async () => {
+      await stores.postgres.close();
+      await stores.mysql.close();
+      await dropTestDatabases(config);
+    },
+  };
 }

@@ -18,8 +18,10 @@ import type { Database } from '../schema.ts';
 import type { ApplyTransaction, RelayLease } from '../store.ts';
 import type { ApplyPlan, EmployeeFields, EmployeeView } from '../types.ts';
 import { outboxChannel, postgresMigrations } from './migrations.ts';
+import { ReadBatcher } from './read-batcher.ts';
 
 const maxPreparedStatements = 200;
+const maxReadsPerStatement = 32;
 
 // Hash of 'empsync.relay.postgres': one relay per database holds this session lock.
 const relayLockKey = 0x656d7073;
@@ -53,6 +55,7 @@ export class PostgresStore extends KyselyStore {
     super(new Kysely<Database>({ dialect: new PostgresDialect({ pool }) }), postgresMigrations);
     this.#url = options.url;
     this.#pool = pool;
+    this.#reads = new ReadBatcher(pool, { maxPreparedStatements, maxReadsPerStatement });
   }
 
   protected readonly newEventId = sql<string>`gen_random_uuid()`;
@@ -62,23 +65,17 @@ export class PostgresStore extends KyselyStore {
     return row.id;
   }
 
-  /** The API's reads by SQL text → name of their prepared statement; bounded (see readRows). */
-  readonly #statementNames = new Map<string, string>();
+  readonly #reads: ReadBatcher;
 
   /**
-   * Runs an API read as a named prepared statement: each pooled connection parses and plans a query
-   * shape once, as PostGraphile does. The shapes are few (a filter combination and an order each); past
+   * Runs an API read through the read batcher: reads of one shape issued in the same turn of the event
+   * loop go out as one statement, and each shape (a filter combination and an order) runs as a named
+   * prepared statement, parsed and planned once per connection as PostGraphile does. Past
    * `maxPreparedStatements` further shapes run unnamed, so no connection holds an unbounded number.
    */
-  protected override async readRows<O>(query: ReadQuery<O>): Promise<O[]> {
+  protected override readRows<O>(query: ReadQuery<O>): Promise<O[]> {
     const { sql: text, parameters } = query.compile();
-    let name = this.#statementNames.get(text);
-    if (name === undefined && this.#statementNames.size < maxPreparedStatements) {
-      name = `empsync_read_${this.#statementNames.size}`;
-      this.#statementNames.set(text, name);
-    }
-    const { rows } = await this.#pool.query<O & pg.QueryResultRow>({ name, text, values: [...parameters] });
-    return rows;
+    return this.#reads.read<O>(text, parameters);
   }
 
   /** employeParId (batched across requests by src/api/employee-loaders.ts): one text for any number of ids. */

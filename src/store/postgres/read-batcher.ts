@@ -1,0 +1,164 @@
+// The API's reads of PostgreSQL, batched across requests. Every read issued in one turn of the event loop
+// (as with the by-id loader in src/api/employee-loaders.ts) is collected; reads of the same SQL shape go
+// to PostgreSQL as one statement, each read as its own branch of a UNION ALL tagged with its place in the
+// batch, so a page of 20 rows asked for by 16 requests costs one round trip instead of 16. Every read is
+// still executed on its own terms (nothing is shared or cached between requests); a batch that fails is
+// retried one read at a time, so each caller gets its own answer or its own error.
+//
+// Order: each branch is a whole subquery (its ORDER BY and LIMIT inside it); PostgreSQL's Append emits a
+// branch's rows in the branch's order, and a branch is never split across parallel workers (a LIMIT
+// subquery is not a partial path), so grouping the rows by tag keeps each read's order.
+import { setImmediate } from 'node:timers';
+import DataLoader from 'dataloader';
+import type pg from 'pg';
+
+export interface ReadBatcherOptions {
+  /** Named prepared statements per process, all shapes and batch sizes together; past it, reads run unnamed. */
+  maxPreparedStatements: number;
+  /** Reads per statement; a larger batch of one shape is split. */
+  maxReadsPerStatement: number;
+}
+
+interface Read {
+  text: string;
+  values: readonly unknown[];
+}
+
+type Row = pg.QueryResultRow;
+
+const batchColumn = 'empsync_batch';
+/** Statement names are unique in the process: two batchers sharing a pool must never reuse one for another text. */
+let statementsNamed = 0;
+const placeholder = /\$(\d+)/g;
+
+/** A SQL text split around its `$n` placeholders, so a copy can be renumbered without parsing again. */
+interface Shape {
+  /** `null` when the text cannot be batched safely (a literal could hold a `$n`): it always runs alone. */
+  parts: string[] | null;
+  /** Parameter number (1-based) that follows each part but the last. */
+  numbers: number[];
+  /** The batched statement's text by batch size. */
+  batched: Map<number, string>;
+}
+
+export class ReadBatcher {
+  readonly #pool: pg.Pool;
+  readonly #options: ReadBatcherOptions;
+  readonly #names = new Map<string, string>();
+  readonly #shapes = new Map<string, Shape>();
+  readonly #loader: DataLoader<Read, Row[]>;
+
+  constructor(pool: pg.Pool, options: ReadBatcherOptions) {
+    this.#pool = pool;
+    this.#options = options;
+    this.#loader = new DataLoader((reads) => this.#runBatch(reads), {
+      cache: false,
+      batchScheduleFn: (run) => setImmediate(run),
+    });
+  }
+
+  read<O>(text: string, values: readonly unknown[]): Promise<O[]> {
+    return this.#loader.load({ text, values }) as Promise<O[]>;
+  }
+
+  async #runBatch(reads: readonly Read[]): Promise<(Row[] | Error)[]> {
+    const results: (Row[] | Error)[] = new Array<Row[] | Error>(reads.length);
+    const byText = new Map<string, number[]>();
+    reads.forEach((read, index) => {
+      const indexes = byText.get(read.text);
+      if (indexes) indexes.push(index);
+      else byText.set(read.text, [index]);
+    });
+    const runs: Promise<void>[] = [];
+    for (const [text, indexes] of byText) {
+      for (let start = 0; start < indexes.length; start += this.#options.maxReadsPerStatement) {
+        const chunk = indexes.slice(start, start + this.#options.maxReadsPerStatement);
+        runs.push(this.#runChunk(text, chunk, reads, results));
+      }
+    }
+    await Promise.all(runs);
+    return results;
+  }
+
+  async #runChunk(
+    text: string,
+    chunk: number[],
+    reads: readonly Read[],
+    results: (Row[] | Error)[],
+  ): Promise<void> {
+    const shape = this.#shape(text);
+    if (chunk.length === 1 || !shape.parts) {
+      await Promise.all(
+        chunk.map(async (index) => (results[index] = await this.#runOne(text, reads[index]!.values))),
+      );
+      return;
+    }
+    try {
+      const values = chunk.flatMap((index) => reads[index]!.values);
+      const { rows } = await this.#query(this.#batchedText(shape, chunk.length), values);
+      const grouped = chunk.map((): Row[] => []);
+      for (const row of rows) grouped[(row[batchColumn] as number) - 1]!.push(row);
+      chunk.forEach((index, position) => (results[index] = grouped[position]!));
+    } catch {
+      // One read's bad value fails the whole statement: run each alone so only that read fails.
+      await Promise.all(
+        chunk.map(async (index) => (results[index] = await this.#runOne(text, reads[index]!.values))),
+      );
+    }
+  }
+
+  async #runOne(text: string, values: readonly unknown[]): Promise<Row[] | Error> {
+    try {
+      return (await this.#query(text, values)).rows;
+    } catch (error) {
+      return error instanceof Error ? error : new Error(String(error));
+    }
+  }
+
+  /** Runs `text` as a named prepared statement while the budget of names lasts (parsed and planned once per connection). */
+  #query(text: string, values: readonly unknown[]): Promise<pg.QueryResult<Row>> {
+    let name = this.#names.get(text);
+    if (name === undefined && this.#names.size < this.#options.maxPreparedStatements) {
+      name = `empsync_read_${statementsNamed++}`;
+      this.#names.set(text, name);
+    }
+    return this.#pool.query<Row>({ name, text, values: [...values] });
+  }
+
+  #shape(text: string): Shape {
+    let shape = this.#shapes.get(text);
+    if (shape) return shape;
+    const batchable =
+      /^\s*select\s/i.test(text) && !text.includes("'") && !text.includes('$$') && !text.includes(';');
+    const parts: string[] = [];
+    const numbers: number[] = [];
+    let last = 0;
+    for (const match of text.matchAll(placeholder)) {
+      parts.push(text.slice(last, match.index));
+      numbers.push(Number(match[1]));
+      last = match.index + match[0].length;
+    }
+    parts.push(text.slice(last));
+    shape = { parts: batchable ? parts : null, numbers, batched: new Map() };
+    // Bounded like the statement names: shapes past the budget are not remembered (they are re-split).
+    if (this.#shapes.size < this.#options.maxPreparedStatements) this.#shapes.set(text, shape);
+    return shape;
+  }
+
+  #batchedText(shape: Shape, size: number): string {
+    let text = shape.batched.get(size);
+    if (text !== undefined) return text;
+    const parts = shape.parts!;
+    const perRead = Math.max(0, ...shape.numbers);
+    const branches: string[] = [];
+    for (let position = 0; position < size; position++) {
+      const offset = position * perRead;
+      let branch = parts[0]!;
+      shape.numbers.forEach((number, index) => (branch += `$${number + offset}${parts[index + 1]!}`));
+      branches.push(`SELECT ${position + 1}::int4 AS ${batchColumn}, q.* FROM (${branch}) AS q`);
+    }
+    text = branches.join(' UNION ALL ');
+    shape.batched.set(size, text);
+    return text;
+  }
+}
