@@ -58,6 +58,8 @@ interface RunResult {
   serverCpuMsPerRequest: number;
   /** CPU milliseconds of all PostgreSQL processes per answered request (the same server for both). */
   postgresCpuMsPerRequest: number;
+  /** CPU milliseconds of the bench process (autocannon) per answered request: it shares the two cores. */
+  loadGeneratorCpuMsPerRequest: number;
 }
 
 /** Medians over the repetitions of one server on one scenario. */
@@ -68,6 +70,7 @@ interface ServerSummary {
   p99Ms: number;
   serverCpuMsPerRequest: number;
   postgresCpuMsPerRequest: number;
+  loadGeneratorCpuMsPerRequest: number;
   /** Transport errors, timeouts, non-2xx answers and answers without rows, summed over the runs. */
   errors: number;
   runs: RunResult[];
@@ -76,8 +79,10 @@ interface ServerSummary {
 interface ScenarioSummary {
   empsync: ServerSummary;
   postgraphile: ServerSummary;
-  /** empsync's median req/s over PostGraphile's. */
+  /** empsync's median req/s over PostGraphile's (the figure the targets are judged on). */
   ratio: number;
+  /** empsync's req/s over PostGraphile's in each repetition (the two runs of a repetition are back to back). */
+  pairedRatios: number[];
 }
 
 const say = (line: string) => process.stderr.write(`[bench:api] ${line}\n`);
@@ -161,6 +166,7 @@ async function load(
   let graphqlErrors = 0;
   const cpuBefore = await server.cpuSeconds();
   const postgresBefore = postgresCpu();
+  const selfBefore = process.cpuUsage();
   const result = await autocannon({
     url: server.url,
     connections: settings.connections,
@@ -182,6 +188,7 @@ async function load(
   });
   const cpuSeconds = (await server.cpuSeconds()) - cpuBefore;
   const postgresSeconds = cpuSpentSince(postgresBefore, postgresCpu());
+  const self = process.cpuUsage(selfBefore);
   const perRequest = (seconds: number) =>
     result.requests.total ? round((seconds * 1000) / result.requests.total, 3) : Number.NaN;
   return {
@@ -194,6 +201,7 @@ async function load(
     graphqlErrors,
     serverCpuMsPerRequest: perRequest(cpuSeconds),
     postgresCpuMsPerRequest: perRequest(postgresSeconds),
+    loadGeneratorCpuMsPerRequest: perRequest((self.user + self.system) / 1e6),
   };
 }
 
@@ -287,6 +295,7 @@ async function main(): Promise<void> {
       p99Ms: median(results.map((r) => r.p99Ms)),
       serverCpuMsPerRequest: median(results.map((r) => r.serverCpuMsPerRequest)),
       postgresCpuMsPerRequest: median(results.map((r) => r.postgresCpuMsPerRequest)),
+      loadGeneratorCpuMsPerRequest: median(results.map((r) => r.loadGeneratorCpuMsPerRequest)),
       errors: results.reduce((sum, r) => sum + r.errors + r.non2xx + r.graphqlErrors, 0),
       runs: results,
     };
@@ -299,6 +308,9 @@ async function main(): Promise<void> {
       empsync,
       postgraphile,
       ratio: round(empsync.requestsPerSecond / postgraphile.requestsPerSecond),
+      pairedRatios: empsync.runs.map((run, index) =>
+        round(run.requestsPerSecond / postgraphile.runs[index]!.requestsPerSecond),
+      ),
     };
   }
 
@@ -338,22 +350,23 @@ async function main(): Promise<void> {
   };
 
   const lines = [
-    'scenario        server        req/s    p50 ms  p99 ms  CPU ms/req  PostgreSQL CPU ms/req',
+    'scenario        server        req/s    p50 ms  p99 ms  CPU ms/req  PostgreSQL CPU ms/req  autocannon CPU ms/req',
     ...scenarioNames.flatMap((scenarioName) =>
       serverNames.map((name) => {
         const s = summary[scenarioName][name];
-        return `${scenarioName.padEnd(15)} ${name.padEnd(12)} ${String(s.requestsPerSecond).padStart(7)} ${String(s.p50Ms).padStart(8)} ${String(s.p99Ms).padStart(7)} ${String(s.serverCpuMsPerRequest).padStart(10)} ${String(s.postgresCpuMsPerRequest).padStart(22)}`;
+        return `${scenarioName.padEnd(15)} ${name.padEnd(12)} ${String(s.requestsPerSecond).padStart(7)} ${String(s.p50Ms).padStart(8)} ${String(s.p99Ms).padStart(7)} ${String(s.serverCpuMsPerRequest).padStart(10)} ${String(s.postgresCpuMsPerRequest).padStart(22)} ${String(s.loadGeneratorCpuMsPerRequest).padStart(22)}`;
       }),
     ),
     ...scenarioNames.map(
-      (scenarioName) => `ratio empsync/PostGraphile ${scenarioName}: ${summary[scenarioName].ratio}`,
+      (scenarioName) =>
+        `ratio empsync/PostGraphile ${scenarioName}: ${summary[scenarioName].ratio} (per repetition: ${summary[scenarioName].pairedRatios.join(', ')})`,
     ),
     `load average before ${loadBefore.join(' ')}, after ${report.machine.loadAverageAfter.join(' ')} (${availableParallelism()} CPUs)`,
     `targets: ${Object.entries(checks)
       .map(([name, value]) => `${name} ${value}`)
       .join(', ')}`,
     ...(profile
-      ? ['empsync CPU by package (by-id):', ...profile.byPackage.map((s) => `  ${s.percent}% ${s.name}`)]
+      ? [`empsync CPU by package (${process.env.PROFILE === '1' ? 'by-id' : process.env.PROFILE}):`, ...profile.byPackage.map((s) => `  ${s.percent}% ${s.name}`)]
       : []),
   ];
   process.stderr.write(`${lines.join('\n')}\n`);
