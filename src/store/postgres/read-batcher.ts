@@ -15,7 +15,7 @@ import type pg from 'pg';
 export interface ReadBatcherOptions {
   /** Named prepared statements per process, all shapes and batch sizes together; past it, reads run unnamed. */
   maxPreparedStatements: number;
-  /** Reads per statement; a larger batch of one shape is split. */
+  /** Reads per statement (rounded down to a power of two); a larger batch of one shape is split. */
   maxReadsPerStatement: number;
 }
 
@@ -71,13 +71,22 @@ export class ReadBatcher {
     });
     const runs: Promise<void>[] = [];
     for (const [text, indexes] of byText) {
-      for (let start = 0; start < indexes.length; start += this.#options.maxReadsPerStatement) {
-        const chunk = indexes.slice(start, start + this.#options.maxReadsPerStatement);
-        runs.push(this.#runChunk(text, chunk, reads, results));
+      // Statements of 2, 4, 8… reads only (13 reads: 8 + 4 + 1), so a shape has a handful of batched
+      // texts to prepare, not one per batch size.
+      for (let start = 0; start < indexes.length;) {
+        let size = this.#largestBatch;
+        while (size > indexes.length - start) size /= 2;
+        runs.push(this.#runChunk(text, indexes.slice(start, start + size), reads, results));
+        start += size;
       }
     }
     await Promise.all(runs);
     return results;
+  }
+
+  /** The largest power of two not above `maxReadsPerStatement`. */
+  get #largestBatch(): number {
+    return 2 ** Math.floor(Math.log2(Math.max(1, this.#options.maxReadsPerStatement)));
   }
 
   async #runChunk(
@@ -86,24 +95,26 @@ export class ReadBatcher {
     reads: readonly Read[],
     results: (Row[] | Error)[],
   ): Promise<void> {
-    const shape = this.#shape(text);
-    if (chunk.length === 1 || !shape.parts) {
-      await Promise.all(
+    const runAlone = () =>
+      Promise.all(
         chunk.map(async (index) => (results[index] = await this.#runOne(text, reads[index]!.values))),
       );
+    const shape = this.#shape(text);
+    const batched = chunk.length > 1 && shape.parts ? this.#batchedText(shape, chunk.length) : undefined;
+    // A batched text planned anew at every call would cost more than the round trips it saves.
+    if (batched === undefined || this.#nameOf(batched) === undefined) {
+      await runAlone();
       return;
     }
     try {
       const values = chunk.flatMap((index) => reads[index]!.values);
-      const { rows } = await this.#query(this.#batchedText(shape, chunk.length), values);
+      const { rows } = await this.#query(batched, values);
       const grouped = chunk.map((): Row[] => []);
       for (const row of rows) grouped[(row[batchColumn] as number) - 1]!.push(row);
       chunk.forEach((index, position) => (results[index] = grouped[position]!));
     } catch {
       // One read's bad value fails the whole statement: run each alone so only that read fails.
-      await Promise.all(
-        chunk.map(async (index) => (results[index] = await this.#runOne(text, reads[index]!.values))),
-      );
+      await runAlone();
     }
   }
 
@@ -115,14 +126,19 @@ export class ReadBatcher {
     }
   }
 
-  /** Runs `text` as a named prepared statement while the budget of names lasts (parsed and planned once per connection). */
-  #query(text: string, values: readonly unknown[]): Promise<pg.QueryResult<Row>> {
+  /** The name of `text`'s prepared statement, given while the budget of names lasts; `undefined` past it. */
+  #nameOf(text: string): string | undefined {
     let name = this.#names.get(text);
     if (name === undefined && this.#names.size < this.#options.maxPreparedStatements) {
       name = `empsync_read_${statementsNamed++}`;
       this.#names.set(text, name);
     }
-    return this.#pool.query<Row>({ name, text, values: [...values] });
+    return name;
+  }
+
+  /** Runs `text` as a named prepared statement (parsed and planned once per connection) while names last. */
+  #query(text: string, values: readonly unknown[]): Promise<pg.QueryResult<Row>> {
+    return this.#pool.query<Row>({ name: this.#nameOf(text), text, values: [...values] });
   }
 
   #shape(text: string): Shape {

@@ -17,8 +17,8 @@ let pool: pg.Pool;
 /** Every statement the batcher's pool was sent. */
 const sent: string[] = [];
 
-function batcher(maxReadsPerStatement = 32): ReadBatcher {
-  return new ReadBatcher(pool, { maxPreparedStatements: 200, maxReadsPerStatement });
+function batcher(maxReadsPerStatement = 32, maxPreparedStatements = 200): ReadBatcher {
+  return new ReadBatcher(pool, { maxPreparedStatements, maxReadsPerStatement });
 }
 
 const pageOfIds =
@@ -42,8 +42,8 @@ describe('PostgreSQL read batcher', () => {
     await close?.();
   });
 
-  it('sends 20 reads of one shape issued together as one statement, each with its own rows in its own order', async () => {
-    const reads = Array.from({ length: 20 }, (_, index) => [
+  it('sends 16 reads of one shape issued together as one statement, each with its own rows in its own order', async () => {
+    const reads = Array.from({ length: 16 }, (_, index) => [
       departments[index % departments.length],
       7,
       index * 2,
@@ -55,7 +55,7 @@ describe('PostgreSQL read batcher', () => {
     const together = await Promise.all(
       reads.map((values) => reader.read<{ id: number; salaire: string }>(pageOfIds, values)),
     );
-    assert.equal(sent.length, 1, 'one statement for the 20 reads');
+    assert.equal(sent.length, 1, 'one statement for the 16 reads');
     assert.match(sent[0]!, /UNION ALL/);
     assert.deepEqual(
       together.map((rows) => rows.map(({ id, salaire }) => ({ id, salaire }))),
@@ -85,6 +85,31 @@ describe('PostgreSQL read batcher', () => {
       counts.map(([row]) => row?.n),
       departments.map(() => 50),
     );
+  });
+
+  it('sends 13 reads as 8 + 4 + 1, so a shape has few batched texts to prepare', async () => {
+    sent.length = 0;
+    const reader = batcher();
+    const pages = await Promise.all(
+      Array.from({ length: 13 }, (_, index) => reader.read<{ id: number }>(pageOfIds, ['RH', 2, index])),
+    );
+    assert.deepEqual(
+      sent.map((statement) => statement.split(' UNION ALL ').length).sort((a, b) => a - b),
+      [1, 4, 8],
+    );
+    assert.ok(pages.every((rows) => rows.length === 2));
+  });
+
+  it('past the budget of prepared statements, reads run alone rather than as batches planned at every call', async () => {
+    sent.length = 0;
+    const reader = batcher(32, 1);
+    await reader.read(pageOfIds, ['IT', 1, 0]);
+    const pages = await Promise.all(
+      [0, 1, 2].map((offset) => reader.read<{ id: number }>(pageOfIds, ['IT', 1, offset])),
+    );
+    assert.equal(sent.length, 4);
+    assert.ok(sent.every((statement) => !statement.includes('UNION ALL')));
+    assert.equal(new Set(pages.map(([row]) => row?.id)).size, 3);
   });
 
   it('a read whose value PostgreSQL refuses fails alone; the others of its batch are answered', async () => {
