@@ -567,19 +567,21 @@ export function bigintJson(_key: string, value: unknown): unknown {
   return typeof value === 'bigint' ? value.toString() : value;
 }
 
-/** Resolves on the first `event`, on `until`, or after `timeoutMs`, whichever comes first. */
+/** Resolves on the first `event` (true), on `until` or after `timeoutMs` (false), whichever comes first. */
 export async function waitForEvent(
   emitter: EventEmitter,
   event: string,
   timeoutMs: number,
   until: Promise<void>,
-): Promise<void> {
+): Promise<boolean> {
   const controller = new AbortController();
   const timer = setTimeout(() => controller.abort(), timeoutMs);
   try {
-    await Promise.race([once(emitter, event, { signal: controller.signal }), until]);
+    const woken = once(emitter, event, { signal: controller.signal }).then(() => true);
+    return await Promise.race([woken, until.then(() => false)]);
   } catch {
     // timed out: the caller polls as a backstop for writes made by other processes
+    return false;
   } finally {
     clearTimeout(timer);
     controller.abort();

@@ -162,7 +162,29 @@ async function run(db: Kysely<unknown>, statements: string[]): Promise<void> {
   for (const statement of statements) await sql.raw(statement).execute(db);
 }
 
+// Writers wake the relay (NOTIFY) only while it sleeps. PostgreSQL serialises the commits of all
+// notifying transactions on one lock: with a NOTIFY per statement, 8 sessions committed 1,500–1,900
+// single-row inserts/s instead of 3,900–4,500 without it (this machine). The relay sets `waiting` when
+// it has found the outbox empty for a while and clears it when woken (PostgresRelayLease), so writers
+// pay for a NOTIFY only when one is needed. Unlogged: after a crash the row is gone, writers do not
+// notify, and the relay (which polls as a backstop) writes it again.
+export const relayWakeupTable = 'sync_relay_wakeup';
+const statements003 = [
+  `CREATE UNLOGGED TABLE IF NOT EXISTS ${relayWakeupTable} (
+     id smallint PRIMARY KEY CHECK (id = 1),
+     waiting boolean NOT NULL
+   )`,
+  `CREATE OR REPLACE FUNCTION empsync_notify_outbox() RETURNS trigger LANGUAGE plpgsql AS $$
+   BEGIN
+     IF ${isLocalWrite} AND EXISTS (SELECT 1 FROM ${relayWakeupTable} WHERE waiting) THEN
+       PERFORM pg_notify('${outboxChannel}', '');
+     END IF;
+     RETURN NULL;
+   END $$`,
+];
+
 export const postgresMigrations: Record<string, Migration> = {
   '001_employes_sync': { up: (db) => run(db, statements001) },
   '002_department_id_index': { up: (db) => run(db, statements002) },
+  '003_notify_only_a_sleeping_relay': { up: (db) => run(db, statements003) },
 };

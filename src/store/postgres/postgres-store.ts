@@ -17,7 +17,7 @@ import { employeeViewColumns, fromRawView, type RawEmployeeView } from '../row-f
 import type { Database } from '../schema.ts';
 import type { ApplyTransaction, RelayLease } from '../store.ts';
 import type { ApplyPlan, EmployeeFields, EmployeeView } from '../types.ts';
-import { outboxChannel, postgresMigrations } from './migrations.ts';
+import { outboxChannel, postgresMigrations, relayWakeupTable } from './migrations.ts';
 import { ReadBatcher } from './read-batcher.ts';
 
 const maxPreparedStatements = 200;
@@ -25,6 +25,10 @@ const maxReadsPerStatement = 32;
 
 // Hash of 'empsync.relay.postgres': one relay per database holds this session lock.
 const relayLockKey = 0x656d7073;
+/** Empty polls (their growing waits) after which the relay asks writers to NOTIFY it. */
+const announceSleepAfterMs = 8;
+const setRelayWaiting = `INSERT INTO ${relayWakeupTable} (id, waiting) VALUES (1, $1)
+  ON CONFLICT (id) DO UPDATE SET waiting = EXCLUDED.waiting`;
 
 // BIGINT, NUMERIC and timestamps stay strings: no precision is lost in a JS number or Date.
 const keepString = (value: string) => value;
@@ -100,6 +104,8 @@ export class PostgresStore extends KyselyStore {
         return null;
       }
       await client.query(`LISTEN ${outboxChannel}`);
+      // A new relay starts by reading the outbox: no writer needs to wake it yet.
+      await client.query(setRelayWaiting, [false]);
     } catch (error) {
       await client.end().catch(() => undefined);
       throw error;
@@ -207,6 +213,8 @@ class PostgresRelayLease implements RelayLease {
   readonly #keepAlive: NodeJS.Timeout;
   readonly #onLocalWrite = () => this.#wake.emit('work');
   #released = false;
+  /** What writers were last told (sync_relay_wakeup.waiting); false when the lease is taken. */
+  #sleeping = false;
 
   constructor(client: pg.Client, localWrites: EventEmitter) {
     this.#client = client;
@@ -226,8 +234,26 @@ class PostgresRelayLease implements RelayLease {
     });
   }
 
+  /**
+   * Sleeps until a NOTIFY, a write of this process or `timeoutMs`. Once the relay has found the outbox
+   * empty for `announceSleepAfterMs`, it first tells writers it sleeps (they NOTIFY only then, see
+   * migration 003) and returns at once: a change committed before writers could see that did not
+   * notify, so the relay reads the outbox once more before it really sleeps. Woken, it tells writers
+   * it is busy again (not awaited: the outbox is read on another connection meanwhile).
+   */
   async waitForWork(timeoutMs: number): Promise<void> {
-    await waitForEvent(this.#wake, 'work', timeoutMs, this.lost);
+    if (!this.#sleeping && timeoutMs >= announceSleepAfterMs) {
+      await this.#announce(true);
+      return;
+    }
+    const woken = await waitForEvent(this.#wake, 'work', timeoutMs, this.lost);
+    if (woken && this.#sleeping) void this.#announce(false);
+  }
+
+  /** Writes the flag; on failure the relay still polls (the flag only spares writers their NOTIFY). */
+  async #announce(sleeping: boolean): Promise<void> {
+    this.#sleeping = sleeping;
+    await this.#client.query(setRelayWaiting, [sleeping]).catch(() => undefined);
   }
 
   async release(): Promise<void> {
