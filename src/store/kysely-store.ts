@@ -567,23 +567,17 @@ export function bigintJson(_key: string, value: unknown): unknown {
   return typeof value === 'bigint' ? value.toString() : value;
 }
 
-/** Resolves on the first `event` (true), on `until` or after `timeoutMs` (false), whichever comes first. */
-export async function waitForEvent(
-  emitter: EventEmitter,
-  event: string,
-  timeoutMs: number,
-  until: Promise<void>,
-): Promise<boolean> {
-  const controller = new AbortController();
-  const timer = setTimeout(() => controller.abort(), timeoutMs);
+/**
+ * Resolves true on the first `event`, false after `timeoutMs`. (A relay lease emits its event when its
+ * session is lost, rather than this racing a long-lived `lost` promise: every race would leave a
+ * reaction on that promise until it settles, one more per idle poll.)
+ */
+export async function waitForEvent(emitter: EventEmitter, event: string, timeoutMs: number): Promise<boolean> {
   try {
-    const woken = once(emitter, event, { signal: controller.signal }).then(() => true);
-    return await Promise.race([woken, until.then(() => false)]);
+    await once(emitter, event, { signal: AbortSignal.timeout(timeoutMs) });
+    return true;
   } catch {
     // timed out: the caller polls as a backstop for writes made by other processes
     return false;
-  } finally {
-    clearTimeout(timer);
-    controller.abort();
   }
 }

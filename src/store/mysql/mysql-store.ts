@@ -153,11 +153,14 @@ class MysqlRelayLease implements RelayLease {
     this.#keepAlive = setInterval(() => {
       query('SELECT 1').catch(() => connection.destroy());
     }, 2000);
-    void this.lost.then(() => clearInterval(this.#keepAlive));
+    void this.lost.then(() => {
+      clearInterval(this.#keepAlive);
+      localWrites.emit('write'); // wakes a waiting relay, which then sees the lease is lost
+    });
   }
 
   async waitForWork(timeoutMs: number): Promise<void> {
-    await waitForEvent(this.#localWrites, 'write', timeoutMs, this.lost);
+    await waitForEvent(this.#localWrites, 'write', timeoutMs);
   }
 
   async release(): Promise<void> {

@@ -231,6 +231,7 @@ class PostgresRelayLease implements RelayLease {
     void this.lost.then(() => {
       clearInterval(this.#keepAlive);
       localWrites.off('write', this.#onLocalWrite);
+      this.#wake.emit('work'); // wakes a waiting relay, which then sees the lease is lost
     });
   }
 
@@ -246,7 +247,7 @@ class PostgresRelayLease implements RelayLease {
       await this.#announce(true);
       return;
     }
-    const woken = await waitForEvent(this.#wake, 'work', timeoutMs, this.lost);
+    const woken = await waitForEvent(this.#wake, 'work', timeoutMs);
     if (woken && this.#sleeping) void this.#announce(false);
   }
 

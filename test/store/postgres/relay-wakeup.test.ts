@@ -94,4 +94,23 @@ describe('PostgreSQL relay wake-up', () => {
       await listener.end();
     }
   });
+
+  it('a relay asleep when its session dies wakes at once and sees the lease lost', async () => {
+    let lost = false;
+    void lease.lost.then(() => (lost = true));
+    const sleep = lease.waitForWork(120_000);
+    const { rows } = await writer.query<{ pid: number }>(
+      `SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`,
+    );
+    assert.equal(rows.length, 1, 'the lease holds one advisory lock');
+    await writer.query('SELECT pg_terminate_backend($1)', [rows[0]!.pid]);
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      sleep,
+      new Promise((_, reject) => {
+        timer = setTimeout(() => reject(new Error('the relay slept on after losing its session')), 20_000);
+      }),
+    ]).finally(() => clearTimeout(timer));
+    assert.equal(lost, true);
+  });
 });
