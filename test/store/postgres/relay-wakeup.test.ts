@@ -18,6 +18,13 @@ let inserted = 0;
 const waiting = async () =>
   (await writer.query<{ waiting: boolean }>('SELECT waiting FROM sync_relay_wakeup')).rows[0]?.waiting;
 
+/** Awaits `promise`, failing with `message` if it takes longer than `ms`. */
+async function within(promise: Promise<unknown>, ms: number, message: string): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise((_, reject) => (timer = setTimeout(() => reject(new Error(message)), ms)));
+  await Promise.race([promise, late]).finally(() => clearTimeout(timer));
+}
+
 /** A change as any SQL client makes it (captured by the triggers, so it may NOTIFY). */
 async function insertBySql(): Promise<void> {
   inserted += 1;
@@ -60,13 +67,7 @@ describe('PostgreSQL relay wake-up', () => {
     const started = Date.now();
     const sleep = lease.waitForWork(120_000);
     await insertBySql();
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([
-      sleep,
-      new Promise((_, reject) => {
-        timer = setTimeout(() => reject(new Error('the NOTIFY did not wake the relay within 20 s')), 20_000);
-      }),
-    ]).finally(() => clearTimeout(timer));
+    await within(sleep, 20_000, 'the NOTIFY did not wake the relay within 20 s');
     assert.ok(Date.now() - started < 20_000);
     await waitFor(
       'the woken relay to tell writers it is busy',
@@ -104,13 +105,7 @@ describe('PostgreSQL relay wake-up', () => {
     );
     assert.equal(rows.length, 1, 'the lease holds one advisory lock');
     await writer.query('SELECT pg_terminate_backend($1)', [rows[0]!.pid]);
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([
-      sleep,
-      new Promise((_, reject) => {
-        timer = setTimeout(() => reject(new Error('the relay slept on after losing its session')), 20_000);
-      }),
-    ]).finally(() => clearTimeout(timer));
+    await within(sleep, 20_000, 'the relay slept on after losing its session');
     assert.equal(lost, true);
   });
 });
