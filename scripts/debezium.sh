@@ -97,11 +97,9 @@ start() {
   fetch
   write_worker_config
   say "starting Kafka Connect $connect_version (standalone) with Debezium $debezium_version on 127.0.0.1:$connect_port (log: $run/connect.server.log)"
-  setsid bash -c "exec java -Xms256m -Xmx${DEBEZIUM_CONNECT_HEAP:-1g} -XX:+UseG1GC -XX:MaxGCPauseMillis=20 \
-    -Djava.awt.headless=true -Dlog4j2.configurationFile='$run/log4j2.properties' ${DEBEZIUM_CONNECT_JAVA_OPTS:-} \
-    -cp '$libs/*' org.apache.kafka.connect.cli.ConnectStandalone '$run/worker.properties'" \
-    >"$logfile" 2>&1 < /dev/null &
-  echo $! > "$pidfile"
+  launch_jvm "$logfile" "$pidfile" "${DEBEZIUM_CONNECT_HEAP:-1g}" \
+    "-Dlog4j2.configurationFile='$run/log4j2.properties' ${DEBEZIUM_CONNECT_JAVA_OPTS:-} \
+     -cp '$libs/*' org.apache.kafka.connect.cli.ConnectStandalone '$run/worker.properties'"
   wait_ready
 }
 

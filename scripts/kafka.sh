@@ -137,11 +137,9 @@ start() {
   local metrics=""
   [ "$jmx_exporter_port" != 0 ] && metrics=", metrics: http://127.0.0.1:$jmx_exporter_port/metrics"
   say "starting broker on 127.0.0.1:$port (log: $logfile$metrics)"
-  setsid bash -c "exec java -Xms256m -Xmx${KAFKA_HEAP:-768m} -XX:+UseG1GC -XX:MaxGCPauseMillis=20 \
-    -Djava.awt.headless=true -Dlog4j2.configurationFile='$cache/log4j2-$port.properties' \
-    $(jmx_exporter_opts) ${KAFKA_JAVA_OPTS:-} -cp '$libs/*' kafka.Kafka '$cache/server-$port.properties'" \
-    >"$logfile" 2>&1 < /dev/null &
-  echo $! > "$pidfile"
+  launch_jvm "$logfile" "$pidfile" "${KAFKA_HEAP:-768m}" \
+    "-Dlog4j2.configurationFile='$cache/log4j2-$port.properties' $(jmx_exporter_opts) ${KAFKA_JAVA_OPTS:-} \
+     -cp '$libs/*' kafka.Kafka '$cache/server-$port.properties'"
   wait_ready
 }
 

@@ -69,8 +69,9 @@ export abstract class KyselyStore implements Store {
   protected abstract insertRow(trx: Transaction<Database>, fields: EmployeeFields): Promise<number>;
 
   /**
-   * Runs a read of the API outside any transaction. The PostgreSQL store runs it as a prepared
-   * statement (parsed and planned once per connection); MySQL runs it as built.
+   * Runs a read of the API outside any transaction. The PostgreSQL store batches it with the reads of
+   * the same shape issued in this event-loop turn, as a prepared statement (read-batcher.ts); MySQL
+   * runs it as built.
    */
   protected readRows<O>(query: ReadQuery<O>): Promise<O[]> {
     return query.execute();
