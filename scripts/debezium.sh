@@ -25,10 +25,7 @@ logfile=$run/connect.log
 
 mariadb_port=${MARIADB_BINLOG_PORT:-3307}
 mariadb_home=$cache_root/mariadb-binlog
-mariadb_data=$mariadb_home/data
-mariadb_socket=$mariadb_home/mariadbd.sock
 mariadb_pidfile=$mariadb_home/mariadbd.pid
-mariadb_log=$mariadb_home/mariadbd.log
 
 say() { printf '[debezium] %s\n' "$*" >&2; }
 
@@ -119,36 +116,10 @@ wait_ready() {
   say "Connect worker not ready within ${DEBEZIUM_START_TIMEOUT:-120}s; see $run/connect.server.log"; exit 1
 }
 
+# The binlog Debezium needs on top of the shared settings: ROW format, full row images.
 mariadb_start() {
-  if pid=$(pid_alive "$mariadb_pidfile"); then say "MariaDB (binlog) already running (pid $pid) on 127.0.0.1:$mariadb_port"; return 0; fi
-  if port_open "$mariadb_port"; then say "port $mariadb_port is taken by another process: set MARIADB_BINLOG_PORT"; exit 1; fi
-  command -v mariadbd >/dev/null || { say "MariaDB is required (apt-get install mariadb-server)"; exit 1; }
-  mkdir -p "$mariadb_home"
-  if [ ! -d "$mariadb_data/mysql" ]; then
-    say "creating a MariaDB data directory in $mariadb_data (first run only)"
-    rm -rf "$mariadb_data"
-    mariadb-install-db --no-defaults --datadir="$mariadb_data" --user=root \
-      --auth-root-authentication-method=normal --skip-test-db >"$mariadb_home/install.log" 2>&1 ||
-      { tail -n 20 "$mariadb_home/install.log" >&2; exit 1; }
-  fi
-  # Same durability and character set as the machine's main server (InnoDB fsync at each commit,
-  # defaults otherwise), plus the binlog Debezium needs: ROW format, full row images.
-  say "starting MariaDB with the binlog on 127.0.0.1:$mariadb_port (log: $mariadb_log)"
-  setsid mariadbd --no-defaults --datadir="$mariadb_data" --port="$mariadb_port" --bind-address=127.0.0.1 \
-    --socket="$mariadb_socket" --pid-file="$mariadb_pidfile" --log-error="$mariadb_log" --user=root \
-    --skip-name-resolve --character-set-server=utf8mb4 --collation-server=utf8mb4_general_ci \
-    --innodb-flush-log-at-trx-commit=1 \
-    --log-bin="$mariadb_home/binlog" --binlog-format=ROW --binlog-row-image=FULL --server-id=1 \
-    --expire-logs-days=1 >/dev/null 2>&1 < /dev/null &
-  local deadline=$((SECONDS + 60))
-  until mariadb-admin --no-defaults --socket="$mariadb_socket" -uroot ping >/dev/null 2>&1; do
-    if [ $SECONDS -ge $deadline ]; then say "MariaDB did not start; last lines of $mariadb_log:"; tail -n 20 "$mariadb_log" >&2; exit 1; fi
-    sleep 0.3
-  done
-  # The bench and Debezium log in over TCP as root without a password, like on the main server.
-  mariadb --no-defaults --socket="$mariadb_socket" -uroot -e \
-    "CREATE USER IF NOT EXISTS 'root'@'127.0.0.1'; GRANT ALL PRIVILEGES ON *.* TO 'root'@'127.0.0.1' WITH GRANT OPTION;"
-  say "MariaDB (binlog) ready on 127.0.0.1:$mariadb_port (pid $(cat "$mariadb_pidfile"))"
+  start_mariadb_server "$mariadb_home" "$mariadb_port" "MariaDB (binlog)" MARIADB_BINLOG_PORT \
+    --log-bin="$mariadb_home/binlog" --binlog-format=ROW --binlog-row-image=FULL --server-id=1 --expire-logs-days=1
 }
 
 case "${1:-start}" in

@@ -3,12 +3,16 @@
 # with infra/kafka/pom.xml, formats storage once, runs it on 127.0.0.1:${KAFKA_PORT:-9092}.
 # The broker JVM carries the Prometheus JMX exporter agent (monitoring/jmx/kafka-broker.yml) on
 # 127.0.0.1:${KAFKA_JMX_EXPORTER_PORT:-KAFKA_PORT+312}, i.e. 9404 for the default broker; 0 turns it off.
-# Usage: scripts/kafka.sh start [--fresh] | stop | status | fetch
+# KAFKA_ADVERTISED_PORT (default KAFKA_PORT) is the port the broker tells clients to use: a test puts a
+# TCP proxy there (test/support/tcp-proxy.ts) so that its clients reach the broker only through it.
+# `kill` is a crash: SIGKILL of the broker (`stop` shuts it down cleanly).
+# Usage: scripts/kafka.sh start [--fresh] | stop | kill | status | fetch
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 port=${KAFKA_PORT:-9092}
 controller_port=${KAFKA_CONTROLLER_PORT:-9093}
+advertised_port=${KAFKA_ADVERTISED_PORT:-$port}
 cache=${EMPSYNC_CACHE_DIR:-$root/.cache}/kafka
 kafka_version=$(sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:p' "$root/infra/kafka/pom.xml")
 libs=$cache/$kafka_version/libs
@@ -70,7 +74,7 @@ process.roles=broker,controller
 node.id=1
 controller.quorum.voters=1@127.0.0.1:$controller_port
 listeners=PLAINTEXT://127.0.0.1:$port,CONTROLLER://127.0.0.1:$controller_port
-advertised.listeners=PLAINTEXT://127.0.0.1:$port
+advertised.listeners=PLAINTEXT://127.0.0.1:$advertised_port
 controller.listener.names=CONTROLLER
 inter.broker.listener.name=PLAINTEXT
 listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
@@ -163,7 +167,8 @@ stop() { stop_pid broker "$pidfile"; }
 case "${1:-start}" in
   start) start "${2:-}" ;;
   stop) stop ;;
+  kill) kill_process_tree broker "$pidfile" ;;
   status) if pid=$(running_pid); then echo "running (pid $pid)"; else echo "stopped"; exit 1; fi ;;
   fetch) fetch ;;
-  *) echo "usage: $0 start [--fresh] | stop | status | fetch" >&2; exit 2 ;;
+  *) echo "usage: $0 start [--fresh] | stop | kill | status | fetch" >&2; exit 2 ;;
 esac
