@@ -73,6 +73,7 @@ export const configSchema = z.object({
   BACKFILL_ON_START: booleanFlag.default(true),
   BACKFILL_CHUNK_SIZE: positiveInt.default(5000),
   METRICS_REFRESH_MS: positiveInt.default(5000),
+  LOG_CHECK_INTERVAL_MS: positiveInt.default(5000),
   // Access control of the API (docs/api.md). Auth is on as soon as one credential source is set;
   // the API refuses to start in production without one.
   AUTH_API_KEYS: apiKeys.optional(),

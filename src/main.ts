@@ -4,6 +4,7 @@ import { loadConfig } from './config.ts';
 import { describeError, isEmpsyncError } from './errors.ts';
 import { createLogger } from './logger.ts';
 import { roles, startRole, type Role } from './roles/roles.ts';
+import { bigintJson } from './store/kysely-store.ts';
 
 const usage = `usage: empsync <role> [store]
   all                 relay + sink for both stores, and the API (default)
@@ -13,10 +14,13 @@ const usage = `usage: empsync <role> [store]
   migrate             create databases, run migrations, create topics, then exit
   backfill            re-publish every MySQL row (resumable), then exit
   reconcile [--repair]  compare both stores row by row (JSON report on stdout; exit 3 when rows differ
-                      and were not repaired); --repair re-publishes what differs`;
+                      and were not repaired); --repair re-publishes what differs
+  dlq list [--all]    parked events of both stores (JSON on stdout); --all includes replayed ones
+  dlq replay --all | --id <store>:<id>[,…]
+                      re-inject parked events through their stage (exit 3 when one still fails)`;
 
 async function main(argv: string[]): Promise<number> {
-  const [roleArgument = 'all', storeArgument] = argv;
+  const [roleArgument = 'all', ...roleArguments] = argv;
   if (roleArgument === '--help' || roleArgument === '-h' || !(roles as readonly string[]).includes(roleArgument)) {
     process.stderr.write(`${usage}\n`);
     return roleArgument === '--help' || roleArgument === '-h' ? 0 : 2;
@@ -33,15 +37,20 @@ async function main(argv: string[]): Promise<number> {
   const { createGraphqlHandler } = await import('./api/graphql-handler.ts').catch(() => ({ createGraphqlHandler: undefined }));
   let running;
   try {
-    running = await startRole(role, { config, logger, ...(createGraphqlHandler ? { createGraphqlHandler } : {}) }, storeArgument);
+    running = await startRole(role, { config, logger, ...(createGraphqlHandler ? { createGraphqlHandler } : {}) }, roleArguments);
   } catch (error) {
     const reason = isEmpsyncError(error) ? `${error.code}: ${error.message}` : describeError(error);
     logger.fatal({ err: error }, 'start failed');
     process.stderr.write(`empsync: cannot start the ${role} role — ${reason}\n`);
     return 1;
   }
-  if (role === 'migrate' || role === 'backfill' || role === 'reconcile') {
+  if (role === 'migrate' || role === 'backfill' || role === 'reconcile' || role === 'dlq') {
     await running.stop();
+    const dlq = running.deadLetterReport;
+    if (dlq) {
+      process.stdout.write(`${JSON.stringify('list' in dlq ? dlq.list : dlq.replayed, bigintJson, 2)}\n`);
+      return 'replayed' in dlq && dlq.replayed.some((r) => r.outcome === 'failed') ? 3 : 0;
+    }
     const report = running.reconcileReport;
     if (!report) return 0;
     process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);

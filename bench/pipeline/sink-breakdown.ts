@@ -82,10 +82,11 @@ async function timeTransaction(store: PostgresStore, size: number, repeats: numb
     const started = performance.now();
     await store.applyTransaction(async (tx) => {
       let t = performance.now();
-      const current = await tx.readCurrent(
-        events.map((e) => e.event.row.id),
-        events.map((e) => e.event.row.email),
-      );
+      const current = await tx.readState({
+        ids: events.map((e) => e.event.row.id),
+        emails: events.flatMap((e) => (e.event.op === 'd' ? [] : [e.event.row.email])),
+        offsets: { consumerGroup: 'breakdown', topic: 'breakdown', partitions: [0] },
+      });
       steps.readCurrentMs.push(performance.now() - t);
       t = performance.now();
       const offsets = [{ topic: 'breakdown', partition: 0, nextOffset: BigInt(nextId) }];
@@ -95,6 +96,7 @@ async function timeTransaction(store: PostgresStore, size: number, repeats: numb
         consumerGroup: 'breakdown',
         events,
         offsets,
+        logId: 'breakdown/log',
         current,
       });
       steps.planBatchMs.push(performance.now() - t);

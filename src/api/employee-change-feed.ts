@@ -9,7 +9,7 @@ import { createPubSub, SlidingBuffer } from 'graphql-yoga';
 import { describeError } from '../errors.ts';
 import type { Logger } from '../logger.ts';
 import type { EmployeeRow } from '../store/types.ts';
-import { decodeEnvelope } from '../transport/envelope.ts';
+import { decodeEnvelope, hasFullRow } from '../transport/envelope.ts';
 import { baseClientOptions, collectMessages, type KafkaConfig } from '../transport/kafka.ts';
 
 /** A change as subscribers see it. Re-publish events (backfill, full resync) are not changes and are left out. */
@@ -114,7 +114,8 @@ export class EmployeeChangeFeed {
     if (message.value === null || message.value === undefined || message.value.length === 0) return; // tombstone
     try {
       const event = decodeEnvelope(message.value);
-      if (event.op === 'r') return;
+      // Re-publishes are not changes; a delete re-published from a tombstone (after a log change) has no row to show.
+      if (event.op === 'r' || !hasFullRow(event.row)) return;
       this.pubSub.publish('employeChanged', {
         op: event.op,
         row: event.row,

@@ -165,6 +165,36 @@ export function createMetrics() {
       labelNames: ['store'] as const,
       registers: r,
     }),
+    logResets: new Counter({
+      name: 'empsync_log_resets_total',
+      help: 'Times a stage found its position belongs to no log it can read: the log changed (new cluster, recreated topic), a stored offset lay outside the log, or the database offsets went back (restore); by stage, store and reason',
+      labelNames: ['stage', 'store', 'reason'] as const,
+      registers: r,
+    }),
+    heldPartitions: new Gauge({
+      name: 'empsync_sink_held_partitions',
+      help: 'Partitions a sink holds because a poison event of theirs could not be parked (DLQ publish failing)',
+      labelNames: ['store'] as const,
+      registers: r,
+    }),
+    dlqPublishFailures: new Counter({
+      name: 'empsync_dlq_publish_failures_total',
+      help: 'Failed attempts to park a poison event on the DLQ topic (the partition is held and retried)',
+      labelNames: ['store'] as const,
+      registers: r,
+    }),
+    relayParked: new Counter({
+      name: 'empsync_relay_parked_total',
+      help: 'Captured changes the relay could not carry (a value the other engine cannot hold), parked in sync_dead_letters',
+      labelNames: ['store', 'reason'] as const,
+      registers: r,
+    }),
+    deadLetters: new Gauge({
+      name: 'empsync_dead_letters',
+      help: 'Parked events waiting in each store (sync_dead_letters, not replayed), by store and the stage that parked them',
+      labelNames: ['store', 'stage'] as const,
+      registers: r,
+    }),
     dlqSize: new Gauge({
       name: 'empsync_dlq_messages',
       help: 'Messages in the DLQ topic (end offsets summed)',
@@ -198,6 +228,11 @@ export function initialiseKnownSeries(metrics: Metrics): void {
       metrics.applied.inc({ store, op }, 0);
     }
     for (const reason of ['stale', 'own-origin', 'superseded', 'already-applied']) metrics.skipped.inc({ store, reason }, 0);
+    for (const reason of ['log-changed', 'below-log-start', 'past-log-end', 'rewound']) metrics.logResets.inc({ stage: 'sink', store, reason }, 0);
+    metrics.logResets.inc({ stage: 'relay', store, reason: 'log-changed' }, 0);
+    metrics.relayParked.inc({ store, reason: 'EMPSYNC_VALUE_NOT_PORTABLE' }, 0);
+    metrics.dlqPublishFailures.inc({ store }, 0);
+    metrics.heldPartitions.set({ store }, 0);
     for (const reason of ['EMPSYNC_EVENT_INVALID', 'EMPSYNC_APPLY_REJECTED']) metrics.deadLettered.inc({ store, reason }, 0);
     for (const kind of ['update', 'delete', 'email']) {
       for (const outcome of ['incoming-applied', 'local-kept', 'local-displaced']) metrics.conflicts.inc({ store, kind, outcome }, 0);

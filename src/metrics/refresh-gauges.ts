@@ -2,6 +2,7 @@
 // fast scraper cannot turn /metrics into a load test of the databases).
 import { Admin } from '@platformatic/kafka';
 import type { Stores } from '../store/create-stores.ts';
+import { deadLetterStages } from '../store/types.ts';
 import { baseClientOptions, type KafkaConfig } from '../transport/kafka.ts';
 import type { Metrics } from './metrics.ts';
 
@@ -16,12 +17,14 @@ export function createGaugeRefresher(
   let inflight: Promise<void> | null = null;
   const refresh = async () => {
     // The readiness probe also sets empsync_dependency_up, which the Kafka-unreachable alert watches.
-    const [, departments, mysqlBacklog, postgresBacklog, dlq] = await Promise.allSettled([
+    const [, departments, mysqlBacklog, postgresBacklog, dlq, mysqlParked, postgresParked] = await Promise.allSettled([
       readiness(),
       stores.postgres.countByDepartment(),
       stores.mysql.outboxBacklog(),
       stores.postgres.outboxBacklog(),
       dlqSize(kafka),
+      stores.mysql.countDeadLetters(),
+      stores.postgres.countDeadLetters(),
     ]);
     if (departments.status === 'fulfilled') {
       metrics.employeesByDepartment.reset();
@@ -30,6 +33,12 @@ export function createGaugeRefresher(
     if (mysqlBacklog.status === 'fulfilled') metrics.outboxBacklog.set({ store: 'mysql' }, mysqlBacklog.value);
     if (postgresBacklog.status === 'fulfilled') metrics.outboxBacklog.set({ store: 'postgres' }, postgresBacklog.value);
     if (dlq.status === 'fulfilled') metrics.dlqSize.set(dlq.value);
+    for (const [store, parked] of [['mysql', mysqlParked], ['postgres', postgresParked]] as const) {
+      if (parked.status !== 'fulfilled') continue;
+      for (const stage of deadLetterStages) {
+        metrics.deadLetters.set({ store, stage }, parked.value.find((p) => p.stage === stage)?.parked ?? 0);
+      }
+    }
   };
   return async (): Promise<void> => {
     if (Date.now() - last < minIntervalMs) return;

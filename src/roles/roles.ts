@@ -4,6 +4,7 @@
 //   relay    outbox → Kafka for one store or both       sink   Kafka → store for one store or both
 //   migrate  databases, schema and topics, then exit     backfill  re-publish MySQL rows, then exit
 //   reconcile  compare both stores row by row (--repair re-publishes what differs), then exit
+//   dlq      list or replay parked events (dead letters of both stores), then exit
 import type { Server } from 'node:http';
 import type { Config } from '../config.ts';
 import { EmpsyncError, ErrorCodes } from '../errors.ts';
@@ -13,14 +14,15 @@ import { createReadinessProbe } from '../http/readiness.ts';
 import { createMetrics, initialiseKnownSeries, type Metrics } from '../metrics/metrics.ts';
 import { createGaugeRefresher } from '../metrics/refresh-gauges.ts';
 import { reconcile, type ReconcileReport } from '../reconcile/reconcile.ts';
+import { listDeadLetters, replayDeadLetters } from './dead-letters.ts';
 import { progressBar, runBackfill } from '../relay/backfill.ts';
 import { Relay } from '../relay/relay.ts';
 import { Sink } from '../sink/sink.ts';
 import { closeStores, createStores, ensureDatabases, type Stores } from '../store/create-stores.ts';
-import { storeNames, type StoreName } from '../store/types.ts';
+import { storeNames, type ReplayResult, type StoreName, type StoredDeadLetter } from '../store/types.ts';
 import { ensureTopics } from '../transport/kafka.ts';
 
-export const roles = ['all', 'api', 'relay', 'sink', 'migrate', 'backfill', 'reconcile'] as const;
+export const roles = ['all', 'api', 'relay', 'sink', 'migrate', 'backfill', 'reconcile', 'dlq'] as const;
 export type Role = (typeof roles)[number];
 
 export interface RunningRole {
@@ -31,6 +33,8 @@ export interface RunningRole {
   server: Server | null;
   /** What the reconcile role found (the caller prints it). */
   reconcileReport?: ReconcileReport;
+  /** What the dlq role listed or replayed (the caller prints it). */
+  deadLetterReport?: { list: StoredDeadLetter[] } | { replayed: ReplayResult[] };
   stop(): Promise<void>;
 }
 
@@ -51,6 +55,11 @@ export interface GraphqlHandlerContext {
   resync: () => Promise<number>;
   /** Registers work to run when the role stops, before the HTTP server closes (ends open subscriptions). */
   onStop: (hook: () => Promise<void>) => void;
+  /** Parked events of both stores, and their replay (src/roles/dead-letters.ts). */
+  deadLetters: {
+    list: (options: { includeReplayed?: boolean; limit?: number }) => Promise<StoredDeadLetter[]>;
+    replay: (selection: { all: true } | { keys: string[] }) => Promise<ReplayResult[]>;
+  };
 }
 
 /** Databases, schema and topics: idempotent, run by every long-running role at start. */
@@ -67,7 +76,19 @@ function parseStores(argument: string | undefined): StoreName[] {
   throw new EmpsyncError(ErrorCodes.CONFIG_INVALID, `unknown store "${argument}": use mysql, postgres or both`);
 }
 
-export async function startRole(role: Role, deps: RoleDependencies, argument?: string): Promise<RunningRole> {
+export const dlqUsage = 'dlq list [--all] | dlq replay --all | dlq replay --id <store>:<id>[,<store>:<id>…]';
+
+/** `dlq` arguments: list (parked only, or --all) or replay (--all, or --id with comma-separated ids). */
+function parseDlqArguments(args: readonly string[]): { list: { includeReplayed: boolean } } | { replay: { all: true } | { keys: string[] } } {
+  const [command, flag, value] = args;
+  if (command === 'list' && (flag === undefined || flag === '--all') && value === undefined) return { list: { includeReplayed: flag === '--all' } };
+  if (command === 'replay' && flag === '--all' && value === undefined) return { replay: { all: true } };
+  if (command === 'replay' && flag === '--id' && value) return { replay: { keys: value.split(',').filter(Boolean) } };
+  throw new EmpsyncError(ErrorCodes.CONFIG_INVALID, `usage: empsync ${dlqUsage}`);
+}
+
+export async function startRole(role: Role, deps: RoleDependencies, args: readonly string[] = []): Promise<RunningRole> {
+  const argument = args[0];
   const { config, logger } = deps;
   const metrics = createMetrics();
   initialiseKnownSeries(metrics);
@@ -93,6 +114,14 @@ export async function startRole(role: Role, deps: RoleDependencies, argument?: s
       const reconcileReport = await reconcile(stores, { repair: argument === '--repair' });
       return { stores, metrics, relays, sinks, server, stop, reconcileReport };
     }
+    if (role === 'dlq') {
+      const command = parseDlqArguments(args);
+      const deadLetterReport =
+        'list' in command
+          ? { list: await listDeadLetters(stores, command.list) }
+          : { replayed: await replayDeadLetters(stores, config.CONFLICT_POLICY, command.replay) };
+      return { stores, metrics, relays, sinks, server, stop, deadLetterReport };
+    }
     if (role === 'backfill') {
       const report = await runBackfill(stores.mysql, { chunk: config.BACKFILL_CHUNK_SIZE, onProgress: progressBar() });
       logger.info(report, 'backfill queued in the MySQL outbox (the relay publishes it)');
@@ -111,6 +140,8 @@ export async function startRole(role: Role, deps: RoleDependencies, argument?: s
         logger,
         batchSize: config.RELAY_BATCH_SIZE,
         pollIntervalMs: config.RELAY_POLL_INTERVAL_MS,
+        logCheckIntervalMs: config.LOG_CHECK_INTERVAL_MS,
+        backfillChunk: config.BACKFILL_CHUNK_SIZE,
       });
       relay.start();
       relays.push(relay);
@@ -125,6 +156,7 @@ export async function startRole(role: Role, deps: RoleDependencies, argument?: s
         consumerGroup: `${config.SINK_GROUP_PREFIX}-${name}`,
         maxBatch: config.SINK_MAX_BATCH,
         concurrency: config.SINK_CONCURRENCY,
+        offsetCheckIntervalMs: config.LOG_CHECK_INTERVAL_MS,
       });
       await sink.start();
       sinks.push(sink);
@@ -143,6 +175,10 @@ export async function startRole(role: Role, deps: RoleDependencies, argument?: s
             resync: async () =>
               (await runBackfill(stores.mysql, { run: 'resync', resume: false, chunk: config.BACKFILL_CHUNK_SIZE })).copied,
             onStop: (hook) => stopHooks.push(hook),
+            deadLetters: {
+              list: (options) => listDeadLetters(stores, options),
+              replay: (selection) => replayDeadLetters(stores, config.CONFLICT_POLICY, selection),
+            },
           })
         : undefined;
     server = await startHttpServer({

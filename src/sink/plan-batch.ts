@@ -2,10 +2,17 @@
 // store holds for those ids and emails, decide what to write. A store then writes the plan in the
 // same transaction that read the state (rows locked FOR UPDATE).
 //
-// Rules, per id (the newest event of the batch per id only):
-// - events born in the target store are its own changes coming back: skipped (loop prevention);
-// - an event built on the stored version (baseVersion = stored) is a later change: applied;
-// - an older or equal version from the same origin is a replay: skipped as stale;
+// The events of one id are judged one after the other, in log order, each against what the target
+// would hold after the previous ones — exactly as if they were applied one by one — and only the
+// last one that applies is written. Rules for one event against what the target holds:
+// - nothing (no row, no tombstone): applied;
+// - the same version from the same origin: the same change again (a replay or a duplicate): skipped;
+// - born in the target store (its own change coming back): skipped, unless the target holds an
+//   older version of its own or nothing at all — a database restored from an older dump gets its
+//   own lost changes back from the log; never a conflict;
+// - a re-publish ('r': backfill, resync, repair): applied when newer, never a conflict;
+// - built on the version the target holds (baseVersion = stored): a later change: applied;
+// - an older or equal version from the same origin: a replay or a reordering: skipped as stale;
 // - otherwise the two changes are concurrent: a conflict, resolved by the policy and recorded;
 // - a tombstone counts as the stored version, so a late update cannot resurrect a deleted row;
 // - a row whose email another incoming row takes yields it by the same rules (newer holder keeps it).
@@ -13,6 +20,7 @@ import type { EmployeeChangedEvent } from '../transport/envelope.ts';
 import type {
   ApplyPlan,
   ConflictRecord,
+  DeadLetterRecord,
   EmployeeRow,
   PartitionOffset,
   StoreName,
@@ -34,31 +42,37 @@ export interface CurrentState {
 }
 
 export interface PlanStats {
+  /** The target's own changes coming back, skipped (loop prevention). */
   ownOrigin: number;
+  /** Older, equal or losing versions, skipped. */
   stale: number;
+  /** Applied in the plan but followed by a later change of the same row in the same batch. */
   superseded: number;
 }
 
-/**
- * The newest event per id; ties (same version) keep the later offset. When a batch holds a chain of
- * changes of one row (each built on the previous one), the kept event takes the base of the first,
- * so "did it see what the target holds" is still answered exactly.
- */
-export function newestPerId(events: PositionedEvent[]): PositionedEvent[] {
-  const byId = new Map<number, PositionedEvent>();
-  for (const candidate of [...events].sort((a, b) => (a.offset < b.offset ? -1 : a.offset > b.offset ? 1 : 0))) {
-    const current = byId.get(candidate.event.row.id);
-    if (!current) {
-      byId.set(candidate.event.row.id, candidate);
-    } else if (candidate.event.row.version >= current.event.row.version) {
-      const chained = candidate.event.baseVersion === current.event.row.version;
-      byId.set(candidate.event.row.id, {
-        ...candidate,
-        event: { ...candidate.event, baseVersion: chained ? current.event.baseVersion : candidate.event.baseVersion },
-      });
-    }
+interface LocalState {
+  version: bigint;
+  origin: StoreName;
+  /** True when the state is a row, false when it is a tombstone. */
+  row: boolean;
+}
+
+/** The events of each id in log order (offset order within a partition; version order if an id spans partitions). */
+function eventsById(events: PositionedEvent[]): Map<number, PositionedEvent[]> {
+  const byId = new Map<number, PositionedEvent[]>();
+  for (const candidate of events) {
+    const list = byId.get(candidate.event.row.id);
+    if (list) list.push(candidate);
+    else byId.set(candidate.event.row.id, [candidate]);
   }
-  return [...byId.values()];
+  for (const list of byId.values()) {
+    const onePartition = list.every((e) => e.partition === list[0]!.partition);
+    list.sort((a, b) => {
+      const [x, y] = onePartition ? [a.offset, b.offset] : [a.event.row.version, b.event.row.version];
+      return x < y ? -1 : x > y ? 1 : a.offset < b.offset ? -1 : a.offset > b.offset ? 1 : 0;
+    });
+  }
+  return byId;
 }
 
 export function planBatch(input: {
@@ -67,7 +81,10 @@ export function planBatch(input: {
   consumerGroup: string;
   events: PositionedEvent[];
   offsets: PartitionOffset[];
+  logId: string;
   current: CurrentState;
+  deadLetters?: DeadLetterRecord[];
+  replayedDeadLetters?: bigint[];
 }): { plan: ApplyPlan; stats: PlanStats } {
   const { target, policy, current } = input;
   const stats: PlanStats = { ownOrigin: 0, stale: 0, superseded: 0 };
@@ -77,40 +94,47 @@ export function planBatch(input: {
   const upserts = new Map<number, { row: EmployeeRow; eventId: string }>();
   const deletes: ApplyPlan['deletes'] = [];
 
-  // The target's own changes coming back are dropped first (loop prevention), so they never join a chain.
-  // Re-publishes ('r': backfill, resync, reconcile) are kept: they may restore a row the target lost,
-  // and the sink's writes are never captured, so they cannot loop.
-  const remote = input.events.filter((e) => e.event.row.origin !== target || e.event.op === 'r');
-  stats.ownOrigin = input.events.length - remote.length;
-  const newest = newestPerId(remote);
-  stats.superseded = remote.length - newest.length;
-
-  for (const { event } of newest) {
-    const incoming = event.row;
-    const row = stored.get(incoming.id);
-    const tomb = tombstones.get(incoming.id);
-    const local = row && tomb ? (row.version >= tomb.version ? row : tomb) : (row ?? tomb);
-    let apply: boolean;
-    if (!local) {
-      apply = true;
-    } else if (incoming.version === local.version && incoming.origin === local.origin) {
-      apply = false; // the same change again
-    } else if (event.op === 'r') {
-      apply = incoming.version > local.version; // a re-publish (backfill, resync) never claims a conflict
-    } else if (event.baseVersion === local.version) {
-      apply = true; // built on exactly what we hold: a later change, not a concurrent one
-    } else if (incoming.origin === local.origin) {
-      apply = incoming.version > local.version; // same writer, older: a replay or a reordering
-    } else {
-      apply = incomingWins(policy, incoming, local);
-      conflicts.push(conflictRecord(event, local, event.op === 'd' || !row ? 'delete' : 'update', apply, policy));
+  for (const [id, events] of eventsById(input.events)) {
+    const row = stored.get(id);
+    const tomb = tombstones.get(id);
+    const newest = row && tomb ? (row.version >= tomb.version ? row : tomb) : (row ?? tomb);
+    let local: LocalState | null = newest ? { version: newest.version, origin: newest.origin, row: newest === row } : null;
+    let last: EmployeeChangedEvent | null = null;
+    for (const { event } of events) {
+      const incoming = event.row;
+      let apply: boolean;
+      if (!local) {
+        apply = true;
+      } else if (incoming.origin === target && event.op !== 'r') {
+        // Its own change coming back: only a target that lost it (restored from a dump) takes it.
+        apply = local.origin === target && incoming.version > local.version;
+        if (!apply) {
+          stats.ownOrigin += 1;
+          continue;
+        }
+      } else if (incoming.version === local.version && incoming.origin === local.origin) {
+        apply = false; // the same change again
+      } else if (event.op === 'r') {
+        apply = incoming.version > local.version; // a re-publish (backfill, resync) never claims a conflict
+      } else if (event.baseVersion === local.version) {
+        apply = true; // built on exactly what the target holds: a later change, not a concurrent one
+      } else if (incoming.origin === local.origin) {
+        apply = incoming.version > local.version; // same writer, older: a replay or a reordering
+      } else {
+        apply = incomingWins(policy, incoming, local);
+        conflicts.push(conflictRecord(event, local, event.op === 'd' || !local.row ? 'delete' : 'update', apply, policy));
+      }
+      if (!apply) {
+        stats.stale += 1;
+        continue;
+      }
+      if (last) stats.superseded += 1;
+      last = event;
+      local = { version: incoming.version, origin: incoming.origin, row: event.op !== 'd' };
     }
-    if (!apply) {
-      stats.stale += 1;
-      continue;
-    }
-    if (event.op === 'd') deletes.push({ id: incoming.id, version: incoming.version, origin: incoming.origin });
-    else upserts.set(incoming.id, { row: incoming, eventId: event.eventId });
+    if (!last) continue;
+    if (last.op === 'd') deletes.push({ id, version: last.row.version, origin: last.row.origin });
+    else upserts.set(id, { row: last.row, eventId: last.eventId });
   }
 
   // Email uniqueness: an incoming row may take an email that another row holds.
@@ -158,7 +182,10 @@ export function planBatch(input: {
       displaced,
       parkEmails,
       conflicts,
+      deadLetters: input.deadLetters ?? [],
+      replayedDeadLetters: input.replayedDeadLetters ?? [],
       offsets: input.offsets,
+      logId: input.logId,
       consumerGroup: input.consumerGroup,
     },
     stats,

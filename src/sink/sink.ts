@@ -1,24 +1,33 @@
 // Sink: consumes `employes-sync` and applies other stores' changes to its store. Each batch is
-// applied in one transaction together with the consumed offsets (stored in the target database);
-// messages below the stored offsets are skipped, so a redelivery after a crash has no effect.
-// Poison events go to the DLQ with their reason and the partition keeps flowing; transient errors
-// retry with backoff.
+// applied in one transaction together with the consumed offsets, stored in the target database and
+// bound to the log they index (cluster id / topic id). The database is the truth: a sink starts each
+// partition at its stored offset (src/sink/start-positions.ts), and inside every transaction it
+// reads the stored offsets under lock before deciding — a message is skipped as already applied
+// only when the stored offset of the same log proves it. When the log changes (new cluster,
+// recreated topic) the sink re-reads the new log from its start; when the database's offsets go back
+// (a restore from a dump) it seeks back to them. Poison events are parked — a record in the store's
+// sync_dead_letters in the same transaction, a copy on the DLQ topic first — and the partition keeps
+// flowing; when the DLQ publish fails that partition is held and retried, the others go on.
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Consumer, Producer, type Message, type MessagesStream } from '@platformatic/kafka';
-import { describeError, EmpsyncError, ErrorCodes, isEmpsyncError } from '../errors.ts';
+import { Consumer, ListOffsetTimestamps, type Message, type MessagesStream } from '@platformatic/kafka';
+import { describeError, EmpsyncError, ErrorCodes, isEmpsyncError, type ErrorCode } from '../errors.ts';
 import { failpoint } from '../failpoints.ts';
 import type { Logger } from '../logger.ts';
 import type { Metrics } from '../metrics/metrics.ts';
 import type { Store } from '../store/store.ts';
 import type { PartitionOffset } from '../store/types.ts';
-import { decodeEnvelope } from '../transport/envelope.ts';
-import { baseClientOptions, bufferHeaders, collectMessages, type KafkaConfig } from '../transport/kafka.ts';
+import { baseClientOptions, collectMessages, ensureTopics, type KafkaConfig } from '../transport/kafka.ts';
 import type { ConflictPolicy } from './conflict-policy.ts';
+import { DeadLetterQueue, sinkDeadLetter, type PoisonMessage } from './dead-letter-queue.ts';
+import { decodeMessage } from './decode-message.ts';
 import { planBatch, type PositionedEvent } from './plan-batch.ts';
+import { planStartPositions, type PartitionBounds } from './start-positions.ts';
 import { isTransientError } from './transient-errors.ts';
 
-/** How often the applied offsets are also committed to Kafka (lag metric, consumer start). */
+/** How often the applied offsets are also committed to Kafka (lag metric, Kafka tools). */
 const kafkaCommitIntervalMs = 200;
+
+type Stream = MessagesStream<Buffer, Buffer, Buffer, Buffer>;
 
 export interface SinkOptions {
   store: Store;
@@ -30,12 +39,8 @@ export interface SinkOptions {
   maxBatch: number;
   /** Transactions applied at once, each on its own partitions (order is per partition). Default 1. */
   concurrency?: number;
-}
-
-interface PoisonMessage {
-  message: Message;
-  reason: string;
-  code: string;
+  /** How often the stored offsets and the log's identity are checked while idle (ms). Default 5000. */
+  offsetCheckIntervalMs?: number;
 }
 
 export interface ApplyResult {
@@ -46,63 +51,92 @@ export interface ApplyResult {
   deadLettered: number;
 }
 
+/** A reason to drop the stream and start again from the database's offsets. */
+const restartCodes = new Set<string>([ErrorCodes.LOG_CHANGED, ErrorCodes.OFFSETS_REWOUND]);
+const isRestart = (error: unknown) => isEmpsyncError(error) && restartCodes.has(error.code);
+
 export class Sink {
   readonly #options: SinkOptions;
   readonly #log: Logger;
   readonly #stopping = new AbortController();
+  readonly #dlq: DeadLetterQueue;
   #consumer: Consumer | null = null;
-  #stream: MessagesStream<Buffer, Buffer, Buffer, Buffer> | null = null;
-  #dlqProducer: Producer | null = null;
+  #stream: Stream | null = null;
   #loop: Promise<void> | null = null;
-  /** Next offset to apply per partition, as stored in the target database. */
-  #storedOffsets = new Map<number, bigint>();
-  /** The last applied message per partition, not yet committed to Kafka (see #commitToKafka). */
+  /** The log (`clusterId/topicId`) the current stream reads. */
+  #logId = '';
+  /** Per partition, the next offset stored in the database as this sink last wrote or read it. */
+  #applied = new Map<number, bigint>();
+  /** Per partition, the offset after the last message delivered: a message below it means the log went back. */
+  #delivered = new Map<number, bigint>();
+  /** Messages received and not yet applied, in arrival order (per partition, log order). */
+  #pending: Message[] = [];
+  /** Partitions whose poison event could not be parked (DLQ publish failed): retried after `until`. */
+  #held = new Map<number, { until: number; failures: number }>();
+  /** Set when the stream must be replaced (the log changed, the database's offsets went back). */
+  #restart: EmpsyncError | null = null;
+  #wake: (() => void) | null = null;
+  /** The last applied message per partition, not yet committed to Kafka (see #flushKafkaCommits). */
   #uncommitted = new Map<number, Message>();
   #commitTimer: NodeJS.Timeout | null = null;
+  #checkTimer: NodeJS.Timeout | null = null;
 
   constructor(options: SinkOptions) {
     this.#options = options;
     this.#log = options.logger.child({ stage: 'sink', store: options.store.name });
+    this.#dlq = new DeadLetterQueue(options.kafka, options.store.name, this.#log);
   }
 
   get consuming(): boolean {
     return this.#stream !== null && !this.#stream.destroyed;
   }
 
+  /** The log the sink reads (`clusterId/topicId`), once connected. */
+  get logId(): string {
+    return this.#logId;
+  }
+
   /** Connects and starts consuming; resolves once the first stream is open (errors surface here). */
   async start(): Promise<void> {
     const stream = await this.#connect();
     this.#loop = this.#supervise(stream);
-    this.#log.info({ group: this.#options.consumerGroup }, 'sink consuming');
+    this.#log.info({ group: this.#options.consumerGroup, log: this.#logId }, 'sink consuming');
   }
 
   async stop(): Promise<void> {
     this.#stopping.abort();
+    this.#wake?.();
     this.#flushKafkaCommits();
     const stream = this.#stream;
     this.#stream = null;
     await stream?.close().catch(() => undefined);
     await this.#loop?.catch(() => undefined);
     await this.#disconnect();
-    await this.#dlqProducer?.close(true).catch(() => undefined);
+    await this.#dlq.close();
     this.#options.metrics.sinkUp.set({ store: this.#options.store.name }, 0);
   }
 
-  /** Runs the stream; when it dies (broker gone, group lost), reconnects with backoff until stopped. */
-  async #supervise(first: MessagesStream<Buffer, Buffer, Buffer, Buffer>): Promise<void> {
+  /** Runs the stream; when it ends (broker gone, log changed, offsets rewound), connects again until stopped. */
+  async #supervise(first: Stream): Promise<void> {
     const { metrics, store } = this.#options;
     const signal = this.#stopping.signal;
-    let stream: MessagesStream<Buffer, Buffer, Buffer, Buffer> | null = first;
+    let stream: Stream | null = first;
     for (let attempt = 0; !signal.aborted; ) {
+      let immediate = false;
       if (stream) {
         attempt = 0;
         await this.#run(stream);
         if (signal.aborted) return;
         metrics.sinkUp.set({ store: store.name }, 0);
-        this.#log.warn('consumer stream ended: reconnecting');
+        const restart = this.#restart;
+        if (restart) this.#log.warn({ code: restart.code, reason: restart.message }, 'starting again from the stored offsets');
+        else this.#log.warn('consumer stream ended: reconnecting');
         await this.#disconnect();
+        // A restart asked for by a check connects again at once; a lost broker backs off.
+        immediate = restart !== null;
       }
-      const wait = Math.min(250 * 2 ** Math.min(attempt++, 5), 5000);
+      this.#restart = null;
+      const wait = immediate ? 0 : Math.min(250 * 2 ** Math.min(attempt++, 5), 5000);
       await sleep(wait, undefined, { signal }).catch(() => undefined);
       if (signal.aborted) return;
       stream = await this.#connect().catch((error: unknown) => {
@@ -112,9 +146,15 @@ export class Sink {
     }
   }
 
-  async #connect(): Promise<MessagesStream<Buffer, Buffer, Buffer, Buffer>> {
+  /**
+   * A consumer positioned from the database: the log's identity from fresh metadata, each partition's
+   * bounds, then the stored offsets judged against both (offsets of a gone log are replaced).
+   */
+  async #connect(): Promise<Stream> {
     const { kafka, consumerGroup, store, metrics } = this.#options;
-    await this.#reloadOffsets();
+    const topic = kafka.KAFKA_TOPIC;
+    // A topic deleted by hand (or a new, empty cluster) is created again, as `migrate` would.
+    await ensureTopics(kafka);
     const consumer = new Consumer({
       ...baseClientOptions(kafka, `sink-${store.name}`),
       groupId: consumerGroup,
@@ -124,31 +164,63 @@ export class Sink {
       maxWaitTime: 100,
       autocommit: false,
     });
-    consumer.on('consumer:group:join', () => {
-      this.#reloadOffsets().catch((error) => this.#log.warn({ err: describeError(error) }, 'offset reload failed'));
-    });
-    consumer.on('consumer:lag', (lag) => {
-      for (const [, partitions] of lag) {
-        partitions.forEach((value, partition) =>
-          metrics.consumerLag.set({ store: store.name, partition: String(partition) }, Number(value < 0n ? 0n : value)),
-        );
-      }
-    });
     this.#consumer = consumer;
     try {
+      const { logId, bounds } = await readLog(consumer, topic);
+      const plan = planStartPositions(logId, bounds, await store.readOffsets(consumerGroup, topic));
+      for (const finding of plan.findings) {
+        metrics.logResets.inc({ stage: 'sink', store: store.name, reason: finding.reason });
+        this.#log.warn(
+          {
+            code: finding.code,
+            partition: finding.partition,
+            storedOffset: finding.storedOffset.toString(),
+            storedLog: finding.storedLogId,
+            log: logId,
+            startOffset: finding.startOffset.toString(),
+          },
+          finding.code === ErrorCodes.LOG_CHANGED
+            ? 'stored offset belongs to another log (new cluster or recreated topic): reading the new log from its start'
+            : 'stored offset lies outside the log: reading from the start of what the log holds (run reconcile)',
+        );
+      }
+      await store.resetOffsets(consumerGroup, topic, logId, plan.resets);
+      const stored = new Set([...(await store.readOffsets(consumerGroup, topic)).map((o) => o.partition)]);
+      this.#logId = logId;
+      this.#applied = new Map(plan.starts.filter((s) => stored.has(s.partition)).map((s) => [s.partition, s.offset]));
+      this.#delivered = new Map(plan.starts.map((s) => [s.partition, s.offset]));
+      this.#pending = [];
+      this.#held.clear();
       const stream = await consumer.consume({
-        topics: [kafka.KAFKA_TOPIC],
-        mode: 'committed',
+        topics: [topic],
+        mode: 'manual',
+        offsets: plan.starts.map((s) => ({ topic, partition: s.partition, offset: s.offset })),
+        // A partition added while running starts at its beginning.
         fallbackMode: 'earliest',
         autocommit: false,
         maxWaitTime: 100,
       });
       stream.on('error', (error) => this.#log.error({ err: collectMessages(error) }, 'consumer stream error'));
-      consumer.startLagMonitoring({ topics: [kafka.KAFKA_TOPIC] }, 5000);
+      consumer.on('client:metadata', (metadata) => {
+        const current = metadata.topics.get(topic);
+        if (current && `${metadata.id}/${current.id}` !== this.#logId) {
+          this.#requestRestart(ErrorCodes.LOG_CHANGED, `the topic is now log ${metadata.id}/${current.id}, not ${this.#logId}`);
+        }
+      });
+      consumer.on('consumer:lag', (lag) => {
+        for (const [, partitions] of lag) {
+          partitions.forEach((value, partition) =>
+            metrics.consumerLag.set({ store: store.name, partition: String(partition) }, Number(value < 0n ? 0n : value)),
+          );
+        }
+      });
+      consumer.startLagMonitoring({ topics: [topic] }, 5000);
       metrics.sinkUp.set({ store: store.name }, 1);
       this.#stream = stream;
       this.#commitTimer = setInterval(() => this.#flushKafkaCommits(), kafkaCommitIntervalMs);
       this.#commitTimer.unref();
+      this.#checkTimer = setInterval(() => void this.#checkPositions(), this.#options.offsetCheckIntervalMs ?? 5000);
+      this.#checkTimer.unref();
       return stream;
     } catch (error) {
       await this.#disconnect();
@@ -158,9 +230,12 @@ export class Sink {
 
   async #disconnect(): Promise<void> {
     if (this.#commitTimer) clearInterval(this.#commitTimer);
+    if (this.#checkTimer) clearInterval(this.#checkTimer);
     this.#commitTimer = null;
-    // Messages of a closed stream cannot be committed; the next batches of the new one will be.
+    this.#checkTimer = null;
+    // Messages of a closed stream are not committed to Kafka; the database has what was applied.
     this.#uncommitted.clear();
+    this.#pending = [];
     const consumer = this.#consumer;
     this.#consumer = null;
     this.#stream = null;
@@ -169,50 +244,106 @@ export class Sink {
     await consumer.close(true).catch(() => undefined);
   }
 
-  async #reloadOffsets(): Promise<void> {
-    const { store, consumerGroup, kafka } = this.#options;
-    const offsets = await store.readOffsets(consumerGroup, kafka.KAFKA_TOPIC);
-    this.#storedOffsets = new Map(offsets.map((o) => [o.partition, o.nextOffset]));
+  /** Ends the current stream so the supervisor connects again from the database's offsets. */
+  #requestRestart(code: ErrorCode, reason: string): void {
+    if (this.#restart || this.#stopping.signal.aborted) return;
+    this.#restart = new EmpsyncError(code, reason);
+    if (code === ErrorCodes.OFFSETS_REWOUND) {
+      this.#options.metrics.logResets.inc({ stage: 'sink', store: this.#options.store.name, reason: 'rewound' });
+    }
+    const stream = this.#stream;
+    this.#wake?.();
+    void stream?.close().catch(() => undefined);
   }
 
-  async #run(stream: MessagesStream<Buffer, Buffer, Buffer, Buffer>): Promise<void> {
+  /**
+   * While the sink idles, nothing else would notice that the database went back (a restore) or that
+   * the topic was replaced: compare the stored offsets and the log's identity with what the sink holds.
+   */
+  async #checkPositions(): Promise<void> {
+    const { store, consumerGroup, kafka } = this.#options;
+    const consumer = this.#consumer;
+    if (!consumer || this.#restart) return;
+    try {
+      const problem = offsetProblem(this.#logId, this.#applied, await store.readOffsets(consumerGroup, kafka.KAFKA_TOPIC));
+      if (problem) return this.#requestRestart(problem.code, problem.reason);
+      // Fresh metadata: a changed topic id shows in the consumer's 'client:metadata' handler.
+      await consumer.metadata({ topics: [kafka.KAFKA_TOPIC], forceUpdate: true });
+    } catch (error) {
+      this.#log.debug({ err: describeError(error) }, 'position check failed (retried at the next one)');
+    }
+  }
+
+  async #run(stream: Stream): Promise<void> {
     const { maxBatch } = this.#options;
     const signal = this.#stopping.signal;
-    const buffer: Message[] = [];
-    let wake: (() => void) | null = null;
-    // Flowing mode with back-pressure: the stream pauses while two batches wait to be applied.
     stream.on('data', (message: Message) => {
-      buffer.push(message);
-      if (buffer.length >= maxBatch * 2) stream.pause();
-      wake?.();
+      if (stream !== this.#stream) return;
+      const expected = this.#delivered.get(message.partition);
+      if (expected !== undefined && message.offset < expected) {
+        // The stream stepped back: its position fell outside the log (a truncated or replaced log).
+        this.#requestRestart(ErrorCodes.LOG_CHANGED, `partition ${message.partition} went back from ${expected} to ${message.offset}`);
+        return;
+      }
+      this.#delivered.set(message.partition, message.offset + 1n);
+      this.#pending.push(message);
+      // Back-pressure: the stream pauses while two batches wait to be applied.
+      if (this.#pending.length >= maxBatch * 2) stream.pause();
+      this.#wake?.();
     });
     let ended = false;
-    const closed = new Promise<void>((resolve) => {
-      const end = () => {
-        ended = true;
-        resolve();
-      };
-      stream.once('close', end);
-      stream.once('error', end);
-      signal.addEventListener('abort', () => resolve(), { once: true });
-    });
-    while (!signal.aborted && !(ended && buffer.length === 0)) {
-      if (buffer.length === 0) {
-        await Promise.race([new Promise<void>((resolve) => (wake = resolve)), closed]);
-        wake = null;
+    const end = () => {
+      ended = true;
+      this.#wake?.();
+    };
+    stream.once('close', end);
+    stream.once('error', end);
+    while (!signal.aborted && !ended && !this.#restart) {
+      const batch = this.#takeBatch(maxBatch);
+      if (batch.length === 0) {
+        await new Promise<void>((resolve) => {
+          this.#wake = resolve;
+          const nextRetry = Math.min(...[...this.#held.values()].map((h) => h.until));
+          if (Number.isFinite(nextRetry)) setTimeout(resolve, Math.max(1, nextRetry - Date.now())).unref();
+        });
+        this.#wake = null;
         continue;
       }
-      const batch = buffer.splice(0, maxBatch);
-      if (stream.isPaused() && buffer.length < maxBatch) stream.resume();
+      if (stream.isPaused() && this.#pending.length < maxBatch) stream.resume();
       try {
         // Partitions are independent (key = id): disjoint groups of them apply in parallel transactions.
-        await Promise.all(this.#groupByPartition(batch).map((group) => this.#applyWithRetry(group)));
+        const held = await Promise.all(this.#groupByPartition(batch).map((group) => this.#applyWithRetry(group)));
+        // Messages of held partitions go back in front, in their order, for the next attempt.
+        this.#pending.unshift(...held.flat());
       } catch (error) {
+        if (isRestart(error)) {
+          this.#requestRestart((error as EmpsyncError).code, (error as Error).message);
+          break;
+        }
         // Never reached in normal operation (#applyWithRetry handles every failure); a bug must not stop the sink silently.
-        this.#log.error({ err: describeError(error) }, 'unexpected sink failure: stopping the stream');
-        stream.destroy(error as Error);
+        this.#log.error({ err: describeError(error) }, 'unexpected sink failure: starting again from the stored offsets');
+        this.#restart = new EmpsyncError(ErrorCodes.INTERNAL, describeError(error), { cause: error });
+        break;
       }
     }
+    // What was received and not applied is read again by the next stream, from the database's offsets.
+    this.#pending = [];
+  }
+
+  /** Up to `max` pending messages of partitions that are not held, in order; the rest stay pending. */
+  #takeBatch(max: number): Message[] {
+    const now = Date.now();
+    for (const [partition, hold] of this.#held) if (hold.until <= now) this.#held.delete(partition);
+    this.#options.metrics.heldPartitions.set({ store: this.#options.store.name }, this.#held.size);
+    if (this.#held.size === 0) return this.#pending.splice(0, max);
+    const batch: Message[] = [];
+    const rest: Message[] = [];
+    for (const message of this.#pending) {
+      if (batch.length < max && !this.#held.has(message.partition)) batch.push(message);
+      else rest.push(message);
+    }
+    this.#pending = rest;
+    return batch;
   }
 
   #groupByPartition(batch: Message[]): Message[][] {
@@ -228,19 +359,26 @@ export class Sink {
     return [...byGroup.values()];
   }
 
-  async #applyWithRetry(batch: Message[]): Promise<void> {
+  /** Applies a batch, retrying transient errors; returns the messages of partitions held by a failed DLQ publish. */
+  async #applyWithRetry(batch: Message[]): Promise<Message[]> {
     const { store, metrics } = this.#options;
     const signal = this.#stopping.signal;
-    for (let attempt = 1; !signal.aborted; attempt++) {
+    for (let attempt = 1; !signal.aborted && batch.length; attempt++) {
       try {
         await this.applyMessages(batch);
-        return;
+        return [];
       } catch (error) {
+        if (isRestart(error)) throw error;
+        if (isEmpsyncError(error, ErrorCodes.PUBLISH_FAILED)) {
+          // The DLQ did not take a poison event: hold its partition, apply the others now.
+          const held = this.#hold(error, batch);
+          const rest = batch.filter((message) => !held.includes(message));
+          return [...held, ...(rest.length ? await this.#applyWithRetry(rest) : [])];
+        }
         if (!isTransientError(error)) {
           // A value the store rejects: find the poison events one by one, park them, apply the rest.
           this.#log.warn({ err: describeError(error) }, 'batch rejected: applying its events one by one');
-          await this.#applyOneByOne(batch);
-          return;
+          return this.#applyOneByOne(batch);
         }
         metrics.sinkRetries.inc({ store: store.name });
         const wait = Math.min(100 * 2 ** Math.min(attempt, 6), 5000);
@@ -248,100 +386,139 @@ export class Sink {
         await sleep(wait, undefined, { signal }).catch(() => undefined);
       }
     }
+    return [];
   }
 
-  async #applyOneByOne(batch: Message[]): Promise<void> {
+  /** Holds the partitions a failed DLQ publish names (with backoff); returns their messages of `batch`. */
+  #hold(error: EmpsyncError, batch: Message[]): Message[] {
+    const { store, metrics } = this.#options;
+    const partitions = new Set((error.details.partitions as number[] | undefined) ?? batch.map((m) => m.partition));
+    for (const partition of partitions) {
+      const failures = (this.#held.get(partition)?.failures ?? 0) + 1;
+      const waitMs = Math.min(250 * 2 ** Math.min(failures, 5), 8000);
+      this.#held.set(partition, { until: Date.now() + waitMs, failures });
+      metrics.dlqPublishFailures.inc({ store: store.name });
+      this.#log.error(
+        { code: ErrorCodes.PUBLISH_FAILED, partition, failures, retryInMs: waitMs, err: error.message },
+        'poison event cannot be parked: partition held, retrying (other partitions go on)',
+      );
+    }
+    metrics.heldPartitions.set({ store: store.name }, this.#held.size);
+    return batch.filter((message) => partitions.has(message.partition));
+  }
+
+  async #applyOneByOne(batch: Message[]): Promise<Message[]> {
+    const held: Message[] = [];
     for (const message of batch) {
+      if (held.some((m) => m.partition === message.partition)) {
+        held.push(message); // after a held message of its partition: keeps the partition's order
+        continue;
+      }
       for (let attempt = 1; !this.#stopping.signal.aborted; attempt++) {
         try {
           await this.applyMessages([message]);
           break;
         } catch (error) {
-          if (isTransientError(error)) {
+          if (isRestart(error)) throw error;
+          if (isTransientError(error) && !isEmpsyncError(error, ErrorCodes.PUBLISH_FAILED)) {
             await sleep(Math.min(100 * 2 ** Math.min(attempt, 6), 5000)).catch(() => undefined);
             continue;
           }
-          await this.applyMessages([message], { reason: describeError(error), code: ErrorCodes.APPLY_REJECTED });
+          try {
+            await this.applyMessages([message], { reason: describeError(error), code: ErrorCodes.APPLY_REJECTED });
+          } catch (parkError) {
+            if (!isEmpsyncError(parkError, ErrorCodes.PUBLISH_FAILED)) throw parkError;
+            held.push(...this.#hold(parkError, [message]));
+          }
           break;
         }
       }
     }
+    return held;
   }
 
   /**
    * Applies one batch in one transaction with its offsets. With `forcePoison`, every message of the
-   * batch goes to the DLQ with that reason and only the offsets are stored.
+   * batch is parked with that reason and only the offsets move.
    */
   async applyMessages(batch: Message[], forcePoison?: { reason: string; code: string }): Promise<ApplyResult> {
     const { store, metrics, kafka, policy, consumerGroup } = this.#options;
     const started = performance.now();
-    const events: PositionedEvent[] = [];
-    const poison: PoisonMessage[] = [];
-    const nextOffsets = new Map<number, bigint>();
-    let alreadyApplied = 0;
-    for (const message of batch) {
+    const logId = this.#logId;
+    // Decoding needs no lock: done before the transaction.
+    const decoded = batch.map((message) => {
       metrics.kafkaMessagesReceived.inc({ topic: message.topic });
-      const stored = this.#storedOffsets.get(message.partition);
-      if (stored !== undefined && message.offset < stored) {
-        alreadyApplied += 1;
-        continue;
-      }
-      nextOffsets.set(message.partition, message.offset + 1n);
+      const result = decodeMessage(message);
       if (forcePoison) {
-        poison.push({ message, ...forcePoison });
-        continue;
+        return { message, result: { kind: 'poison' as const, ...forcePoison }, event: result.kind === 'event' ? result.event : null };
       }
-      if (message.value === null || message.value === undefined || message.value.length === 0) continue; // tombstone
-      try {
-        const event = decodeEnvelope(message.value);
-        if (message.key && message.key.toString() !== String(event.row.id)) {
-          throw new EmpsyncError(ErrorCodes.EVENT_INVALID, `message key ${message.key.toString()} is not row id ${event.row.id}`);
-        }
-        events.push({ event, partition: message.partition, offset: message.offset });
-      } catch (error) {
-        poison.push({
-          message,
-          reason: describeError(error),
-          code: isEmpsyncError(error) ? error.code : ErrorCodes.EVENT_INVALID,
-        });
-      }
-    }
+      return { message, result, event: result.kind === 'event' ? result.event : null };
+    });
     metrics.consumed.inc({ store: store.name }, batch.length);
-    if (nextOffsets.size === 0) {
-      if (alreadyApplied) metrics.skipped.inc({ store: store.name, reason: 'already-applied' }, alreadyApplied);
-      return { applied: 0, stale: 0, ownOrigin: 0, alreadyApplied, deadLettered: 0 };
-    }
-    if (poison.length) await this.#deadLetter(poison);
+    const partitions = [...new Set(batch.map((m) => m.partition))];
+    const ids = [...new Set(decoded.flatMap((d) => (d.event ? [d.event.row.id] : [])))];
+    const emails = [...new Set(decoded.flatMap((d) => (d.event && d.event.op !== 'd' ? [d.event.row.email] : [])))];
 
-    const offsets: PartitionOffset[] = [...nextOffsets].map(([partition, nextOffset]) => ({
-      topic: kafka.KAFKA_TOPIC,
-      partition,
-      nextOffset,
-    }));
     const outcome = await store.applyTransaction(async (tx) => {
-      const ids = [...new Set(events.map((e) => e.event.row.id))];
-      const emails = [...new Set(events.filter((e) => e.event.op !== 'd').map((e) => e.event.row.email))];
-      const current = events.length ? await tx.readCurrent(ids, emails) : { rows: [], tombstones: [], emailHolders: [] };
-      const result = planBatch({ target: store.name, policy, consumerGroup, events, offsets, current });
+      const state = await tx.readState({ ids, emails, offsets: { consumerGroup, topic: kafka.KAFKA_TOPIC, partitions } });
+      const problem = offsetProblem(logId, this.#applied, state.offsets, partitions);
+      if (problem) throw new EmpsyncError(problem.code, problem.reason);
+      const floor = new Map(state.offsets.map((o) => [o.partition, o.nextOffset]));
+      const fresh = decoded.filter((d) => d.message.offset >= (floor.get(d.message.partition) ?? 0n));
+      const poison: PoisonMessage[] = [];
+      const events: PositionedEvent[] = [];
+      for (const { message, result, event } of fresh) {
+        if (result.kind === 'poison') poison.push({ message, code: result.code, reason: result.reason, event });
+        else if (result.kind === 'event') events.push({ event: result.event, partition: message.partition, offset: message.offset });
+      }
+      // The DLQ first: offsets never pass an event that is neither applied nor parked.
+      if (poison.length) await this.#dlq.publish(poison, logId);
+      const next = new Map<number, bigint>();
+      for (const message of batch) {
+        if (message.offset + 1n > (next.get(message.partition) ?? -1n)) next.set(message.partition, message.offset + 1n);
+      }
+      const offsets: PartitionOffset[] = [...next].map(([partition, nextOffset]) => ({ topic: kafka.KAFKA_TOPIC, partition, nextOffset }));
+      const result = planBatch({
+        target: store.name,
+        policy,
+        consumerGroup,
+        events,
+        offsets,
+        logId,
+        current: state,
+        deadLetters: poison.map((p) => sinkDeadLetter(p, logId)),
+      });
       await tx.write(result.plan);
-      return result;
+      return { ...result, next, alreadyApplied: decoded.length - fresh.length, poison, events };
     });
     failpoint('sink.after-apply');
-    for (const [partition, next] of nextOffsets) this.#storedOffsets.set(partition, next);
+    for (const [partition, next] of outcome.next) {
+      if (next > (this.#applied.get(partition) ?? -1n)) this.#applied.set(partition, next);
+    }
     for (const message of batch) this.#uncommitted.set(message.partition, message);
 
-    const { plan, stats } = outcome;
+    const { plan, stats, poison, events, alreadyApplied } = outcome;
     const now = Date.now();
-    const applied = plan.upserts.length + plan.deletes.length;
-    const appliedIds = new Set([...plan.upserts.map((r) => r.id), ...plan.deletes.map((d) => d.id)]);
+    const written = new Map<number, string>([
+      ...plan.upserts.map((r) => [r.id, `${r.version}/${r.origin}`] as const),
+      ...plan.deletes.map((d) => [d.id, `${d.version}/${d.origin}`] as const),
+    ]);
     for (const { event } of events) {
-      if (!appliedIds.has(event.row.id)) continue;
+      // Counted once per written row: the event whose version was written.
+      if (written.get(event.row.id) !== `${event.row.version}/${event.row.origin}`) continue;
+      written.delete(event.row.id);
       metrics.applied.inc({ store: store.name, op: event.op });
       metrics.endToEndLag.observe({ store: store.name }, Math.max(0, now - Date.parse(event.committedAt)) / 1000);
-      appliedIds.delete(event.row.id);
     }
     for (const conflict of plan.conflicts) {
       metrics.conflicts.inc({ store: store.name, kind: conflict.kind, outcome: conflict.outcome });
+    }
+    for (const { code, reason, message } of poison) {
+      metrics.deadLettered.inc({ store: store.name, reason: code });
+      this.#log.warn(
+        { code, partition: message.partition, offset: message.offset.toString(), reason },
+        'event parked (sync_dead_letters and the DLQ topic)',
+      );
     }
     if (stats.stale) metrics.skipped.inc({ store: store.name, reason: 'stale' }, stats.stale);
     if (stats.ownOrigin) metrics.skipped.inc({ store: store.name, reason: 'own-origin' }, stats.ownOrigin);
@@ -350,52 +527,73 @@ export class Sink {
     metrics.sinkBatchSize.observe({ store: store.name }, batch.length);
     metrics.sinkBatchDuration.observe({ store: store.name }, (performance.now() - started) / 1000);
     metrics.lastAppliedTimestamp.set({ store: store.name }, now / 1000);
-    return { applied, stale: stats.stale, ownOrigin: stats.ownOrigin, alreadyApplied, deadLettered: poison.length };
-  }
-
-  async #deadLetter(poison: PoisonMessage[]): Promise<void> {
-    const { kafka, metrics, store } = this.#options;
-    this.#dlqProducer ??= new Producer({
-      ...baseClientOptions(kafka, `sink-${store.name}-dlq`),
-      idempotent: true,
-    });
-    await this.#dlqProducer
-      .send({
-      messages: poison.map(({ message, reason, code }) => ({
-        topic: kafka.KAFKA_DLQ_TOPIC,
-        key: message.key ?? undefined,
-        value: message.value ?? Buffer.alloc(0),
-        headers: bufferHeaders({
-          'empsync-error-code': code,
-          'empsync-error-reason': reason.slice(0, 2000),
-          'empsync-source-topic': message.topic,
-          'empsync-source-partition': String(message.partition),
-          'empsync-source-offset': message.offset.toString(),
-          'empsync-sink-store': store.name,
-        }),
-      })),
-      })
-      .catch((error: unknown) => {
-        // Nothing is stored until the DLQ has the event: the batch is retried as a whole.
-        throw new EmpsyncError(ErrorCodes.PUBLISH_FAILED, `DLQ publish failed: ${collectMessages(error)}`, {
-          cause: error,
-        });
-      });
-    for (const { reason, code, message } of poison) {
-      metrics.deadLettered.inc({ store: store.name, reason: code });
-      this.#log.warn({ partition: message.partition, offset: message.offset.toString(), reason }, 'event parked in the DLQ');
-    }
+    return {
+      applied: plan.upserts.length + plan.deletes.length,
+      stale: stats.stale,
+      ownOrigin: stats.ownOrigin,
+      alreadyApplied,
+      deadLettered: poison.length,
+    };
   }
 
   /**
    * Kafka's committed offsets trail the database's, which decide what is applied: they only serve the
-   * lag metric and a new consumer's starting point (the stored offsets then skip what was applied). So
-   * they are sent every `kafkaCommitIntervalMs`, one request for all partitions, not after every batch:
-   * with small batches that was one more request per transaction, for the sink and for the broker.
+   * lag metric and Kafka's own tools. So they are sent every `kafkaCommitIntervalMs`, one request for
+   * all partitions, not after every batch.
    */
   #flushKafkaCommits(): void {
     const messages = [...this.#uncommitted.values()];
     this.#uncommitted.clear();
     for (const message of messages) Promise.resolve(message.commit()).catch(() => undefined);
   }
+}
+
+/** The log's identity (`clusterId/topicId`, from fresh metadata) and the bounds of each partition. */
+async function readLog(consumer: Consumer, topic: string): Promise<{ logId: string; bounds: PartitionBounds[] }> {
+  const metadata = await consumer.metadata({ topics: [topic], forceUpdate: true });
+  const current = metadata.topics.get(topic);
+  if (!current) {
+    throw new EmpsyncError(ErrorCodes.DEPENDENCY_UNAVAILABLE, `topic ${topic} is missing`, { details: { dependency: 'kafka' } });
+  }
+  const [earliest, latest] = await Promise.all([
+    consumer.listOffsets({ topics: [topic], timestamp: ListOffsetTimestamps.EARLIEST }),
+    consumer.listOffsets({ topics: [topic], timestamp: ListOffsetTimestamps.LATEST }),
+  ]);
+  const starts = earliest.get(topic) ?? [];
+  const ends = latest.get(topic) ?? [];
+  const bounds = Array.from({ length: current.partitionsCount }, (_, partition) => ({
+    earliest: starts[partition] ?? 0n,
+    latest: ends[partition] ?? 0n,
+  }));
+  return { logId: `${metadata.id}/${current.id}`, bounds };
+}
+
+/**
+ * Whether the database's offsets still agree with what the sink read and applied: each of the log it
+ * reads, never below what it applied. `partitions` limits the check (a transaction checks its own).
+ */
+export function offsetProblem(
+  logId: string,
+  applied: ReadonlyMap<number, bigint>,
+  stored: readonly { partition: number; nextOffset: bigint; logId: string }[],
+  partitions: readonly number[] = [...new Set([...applied.keys(), ...stored.map((o) => o.partition)])],
+): { code: typeof ErrorCodes.LOG_CHANGED | typeof ErrorCodes.OFFSETS_REWOUND; reason: string } | null {
+  const byPartition = new Map(stored.map((o) => [o.partition, o]));
+  for (const partition of partitions) {
+    const offset = byPartition.get(partition);
+    const known = applied.get(partition);
+    if (offset && offset.logId !== logId) {
+      return {
+        code: ErrorCodes.LOG_CHANGED,
+        reason: `partition ${partition}: the database holds an offset of log ${offset.logId}, this sink reads ${logId}`,
+      };
+    }
+    if (known !== undefined && (!offset || offset.nextOffset < known)) {
+      return {
+        code: ErrorCodes.OFFSETS_REWOUND,
+        reason: `partition ${partition}: the database's offset went back from ${known} to ${offset?.nextOffset ?? 'none'} (restored from a dump?)`,
+      };
+    }
+  }
+  return null;
 }

@@ -9,6 +9,7 @@ import {
   type ExpressionBuilder,
   type Kysely,
   type RawBuilder,
+  type Selectable,
   type SelectQueryBuilder,
   type SqlBool,
   type Transaction,
@@ -20,13 +21,16 @@ import {
   employeeViewColumns,
   fromRawRow,
   fromRawView,
+  storedTimestamp,
   toIsoTimestamp,
   toSqlTimestamp,
 } from './row-format.ts';
-import type { Database } from './schema.ts';
+import type { Database, OutboxTable } from './schema.ts';
 import type {
   ApplyTransaction,
+  ApplyStateRequest,
   BackfillProgress,
+  DeadLetterQuery,
   EmployeeFilter,
   EmployeeListQuery,
   EmployeeOrder,
@@ -39,12 +43,16 @@ import type {
 import type {
   ApplyPlan,
   ConflictRecord,
+  DeadLetterRecord,
+  DeadLetterStage,
+  DeadLetterStatus,
   EmployeeFields,
   EmployeeRow,
   EmployeeView,
   OutboxRow,
-  PartitionOffset,
   StoreName,
+  StoredDeadLetter,
+  StoredOffset,
   StoredVersion,
   Tombstone,
 } from './types.ts';
@@ -67,6 +75,8 @@ export abstract class KyselyStore implements Store {
   protected abstract readonly newEventId: RawBuilder<string>;
   abstract applyTransaction<T>(work: (tx: ApplyTransaction) => Promise<T>): Promise<T>;
   protected abstract insertRow(trx: Transaction<Database>, fields: EmployeeFields): Promise<number>;
+  /** Parks these records in sync_dead_letters; a record parked before (same source key) is counted again. */
+  protected abstract upsertDeadLetters(trx: Kysely<Database>, records: DeadLetterRecord[]): Promise<void>;
 
   /**
    * Runs a read of the API outside any transaction. The PostgreSQL store batches it with the reads of
@@ -103,23 +113,64 @@ export abstract class KyselyStore implements Store {
 
   async readOutbox(limit: number): Promise<OutboxRow[]> {
     const rows = await this.db.selectFrom('employes_outbox').selectAll().orderBy('seq').limit(limit).execute();
-    return rows.map((raw) => {
-      const row = fromRawRow({
-        ...raw,
-        id: raw.employe_id,
-        sync_version: raw.row_version,
-        sync_origin: raw.row_origin,
-      });
-      return {
-        seq: BigInt(raw.seq),
-        eventId: raw.event_id,
-        op: raw.op,
-        row,
-        baseVersion: BigInt(raw.base_version),
-        capturedAt: fromRawRow({ ...raw, id: 0, sync_version: 0, sync_origin: raw.row_origin, created_at: raw.captured_at })
-          .createdAt,
-      };
+    return rows.map(outboxRowFromRaw);
+  }
+
+  async parkOutboxRows(parked: { seq: bigint; deadLetter: DeadLetterRecord }[]): Promise<void> {
+    if (parked.length === 0) return;
+    await this.db.transaction().execute(async (trx) => {
+      await this.upsertDeadLetters(
+        trx,
+        parked.map((p) => p.deadLetter),
+      );
+      await trx
+        .deleteFrom('employes_outbox')
+        .where(
+          'seq',
+          'in',
+          parked.map((p) => p.seq.toString()),
+        )
+        .execute();
     });
+  }
+
+  async readPublishedLog(topic: string): Promise<string | null> {
+    const row = await this.db.selectFrom('sync_log_identity').select('log_id').where('topic', '=', topic).executeTakeFirst();
+    return row?.log_id ?? null;
+  }
+
+  async adoptLog(topic: string, logId: string, resyncRun: string | null): Promise<void> {
+    await this.db.transaction().execute(async (trx) => {
+      await trx.deleteFrom('sync_log_identity').where('topic', '=', topic).execute();
+      await trx.insertInto('sync_log_identity').values({ topic, log_id: logId }).execute();
+      if (resyncRun === null) return;
+      // Rows follow in chunks (continueBackfill); deletes now: each tombstone re-published as a delete.
+      await trx.deleteFrom('sync_backfill').where('name', '=', resyncRun).execute();
+      await trx.insertInto('sync_backfill').values({ name: resyncRun, last_id: null, done: false }).execute();
+      await trx
+        .insertInto('employes_outbox')
+        .columns(['event_id', 'op', 'employe_id', 'row_version', 'base_version', 'row_origin'])
+        .expression(
+          trx
+            .selectFrom('employes_tombstones')
+            .select([
+              this.newEventId.as('event_id'),
+              sql.lit('d').as('op'),
+              'id',
+              'version',
+              sql.ref('version').as('base_version'),
+              'origin',
+            ])
+            .orderBy('id'),
+        )
+        .execute();
+    });
+    if (resyncRun !== null) this.localWrites.emit('write');
+  }
+
+  async unfinishedBackfill(run: string): Promise<boolean> {
+    const state = await this.db.selectFrom('sync_backfill').select('done').where('name', '=', run).executeTakeFirst();
+    return state !== undefined && !state.done;
   }
 
   async deleteOutbox(seqs: bigint[]): Promise<void> {
@@ -246,14 +297,110 @@ export abstract class KyselyStore implements Store {
     return Number(result.numInsertedOrUpdatedRows ?? 0n);
   }
 
-  async readOffsets(consumerGroup: string, topic: string): Promise<PartitionOffset[]> {
+  async readOffsets(consumerGroup: string, topic: string): Promise<StoredOffset[]> {
     const rows = await this.db
       .selectFrom('sync_offsets')
-      .select(['kafka_partition', 'next_offset'])
+      .select(['kafka_partition', 'next_offset', 'log_id'])
       .where('consumer_group', '=', consumerGroup)
       .where('topic', '=', topic)
       .execute();
-    return rows.map((r) => ({ topic, partition: r.kafka_partition, nextOffset: BigInt(r.next_offset) }));
+    return storedOffsets(rows, topic);
+  }
+
+  async resetOffsets(
+    consumerGroup: string,
+    topic: string,
+    logId: string,
+    offsets: { partition: number; nextOffset: bigint }[],
+  ): Promise<void> {
+    if (offsets.length === 0) return;
+    await this.db.transaction().execute(async (trx) => {
+      await trx
+        .deleteFrom('sync_offsets')
+        .where('consumer_group', '=', consumerGroup)
+        .where('topic', '=', topic)
+        .where(
+          'kafka_partition',
+          'in',
+          offsets.map((o) => o.partition),
+        )
+        .execute();
+      await trx
+        .insertInto('sync_offsets')
+        .values(
+          offsets.map((o) => ({
+            consumer_group: consumerGroup,
+            topic,
+            kafka_partition: o.partition,
+            next_offset: o.nextOffset.toString(),
+            log_id: logId,
+          })),
+        )
+        .execute();
+    });
+  }
+
+  async listDeadLetters(query: DeadLetterQuery): Promise<StoredDeadLetter[]> {
+    let builder = this.db
+      .selectFrom('sync_dead_letters as l')
+      .leftJoin('employes as e', 'e.id', 'l.employe_id')
+      .selectAll('l')
+      .select('e.sync_version as current_version')
+      .orderBy('l.id')
+      .limit(query.limit);
+    if (query.status) builder = builder.where('l.status', '=', query.status);
+    if (query.ids) {
+      if (query.ids.length === 0) return [];
+      builder = builder.where(
+        'l.id',
+        'in',
+        query.ids.map((id) => id.toString()),
+      );
+    }
+    if (query.afterId !== undefined) builder = builder.where('l.id', '>', query.afterId.toString());
+    const rows = await builder.execute();
+    return rows.map((r) => ({
+      store: this.name,
+      id: BigInt(r.id),
+      stage: r.stage as DeadLetterStage,
+      sourceKey: r.source_key,
+      source: JSON.parse(r.source) as Record<string, string>,
+      code: r.code,
+      reason: r.reason,
+      eventId: r.event_id,
+      employeId: r.employe_id === null ? null : Number(r.employe_id),
+      op: r.op as DeadLetterRecord['op'],
+      version: r.row_version === null ? null : BigInt(r.row_version),
+      origin: r.row_origin,
+      payload: r.payload,
+      payloadEncoding: r.payload_encoding === 'base64' ? 'base64' : 'utf8',
+      status: r.status as DeadLetterStatus,
+      seenCount: Number(r.seen_count),
+      firstSeenAt: toIsoTimestamp(r.first_seen_at),
+      lastSeenAt: toIsoTimestamp(r.last_seen_at),
+      resolvedAt: r.resolved_at === null ? null : toIsoTimestamp(r.resolved_at),
+      lastError: r.last_error,
+      currentVersion: r.current_version === null ? null : BigInt(r.current_version),
+    }));
+  }
+
+  async countDeadLetters(): Promise<{ stage: DeadLetterStage; parked: number }[]> {
+    const rows = await this.db
+      .selectFrom('sync_dead_letters')
+      .select((eb) => ['stage', eb.fn.countAll<string | number>().as('n')])
+      .where('status', '=', 'parked')
+      .groupBy('stage')
+      .execute();
+    return rows.map((r) => ({ stage: r.stage as DeadLetterStage, parked: Number(r.n) }));
+  }
+
+  async resolveDeadLetter(id: bigint, outcome: { replayed: true } | { replayed: false; error: string }): Promise<void> {
+    if (outcome.replayed) return markDeadLettersReplayed(this.db, [id]);
+    await this.db
+      .updateTable('sync_dead_letters')
+      .set({ last_error: outcome.error.slice(0, 4000) })
+      .where('id', '=', id.toString())
+      .execute();
   }
 
   async insertEmployee(fields: EmployeeFields): Promise<EmployeeRow> {
@@ -475,8 +622,8 @@ export abstract class KyselyApplyTransaction implements ApplyTransaction {
     this.trx = trx;
   }
 
-  readCurrent(ids: number[], emails: string[]) {
-    return readCurrentVersions(this.trx, ids, emails);
+  readState(request: ApplyStateRequest) {
+    return readApplyState(this.trx, request);
   }
 
   abstract write(plan: ApplyPlan): Promise<void>;
@@ -488,13 +635,14 @@ export interface CurrentVersions {
   emailHolders: StoredVersion[];
 }
 
-/** Locks and reads what the version guard needs (both dialects render this builder query). */
-export async function readCurrentVersions(
-  trx: Kysely<Database>,
-  ids: number[],
-  emails: string[],
-): Promise<CurrentVersions> {
-  // One locking read for the batch's rows and the holders of its emails, one for its tombstones.
+export interface ApplyState extends CurrentVersions {
+  offsets: StoredOffset[];
+}
+
+/** Locks and reads what the version guard and the offset check need (both dialects render this builder query). */
+export async function readApplyState(trx: Kysely<Database>, request: ApplyStateRequest): Promise<ApplyState> {
+  const { ids, emails, offsets } = request;
+  // One locking read for the batch's rows and the holders of its emails, one for its tombstones, one for its offsets.
   const locked =
     ids.length === 0 && emails.length === 0
       ? []
@@ -516,7 +664,29 @@ export async function readCurrentVersions(
         .forUpdate()
         .execute()
     : [];
-  return currentVersions(locked, tombstones, ids, emails);
+  const positions =
+    offsets && offsets.partitions.length
+      ? await trx
+          .selectFrom('sync_offsets')
+          .select(['kafka_partition', 'next_offset', 'log_id'])
+          .where('consumer_group', '=', offsets.consumerGroup)
+          .where('topic', '=', offsets.topic)
+          .where('kafka_partition', 'in', offsets.partitions)
+          .forUpdate()
+          .execute()
+      : [];
+  return {
+    ...currentVersions(locked, tombstones, ids, emails),
+    offsets: storedOffsets(positions, offsets?.topic ?? ''),
+  };
+}
+
+/** sync_offsets rows as StoredOffset. */
+export function storedOffsets(
+  rows: { kafka_partition: number; next_offset: string | number | bigint; log_id: string }[],
+  topic: string,
+): StoredOffset[] {
+  return rows.map((r) => ({ topic, partition: Number(r.kafka_partition), nextOffset: BigInt(r.next_offset), logId: r.log_id }));
 }
 
 /** The locked rows and tombstones of a batch, sorted into what planBatch reads. */
@@ -563,6 +733,38 @@ export async function insertConflicts(trx: Kysely<Database>, conflicts: Conflict
     .execute();
 }
 
+/** The columns of a sync_dead_letters row for a record (same in both dialects). */
+export function deadLetterValues(record: DeadLetterRecord) {
+  return {
+    stage: record.stage,
+    source_key: record.sourceKey.slice(0, 400),
+    source: JSON.stringify(record.source),
+    event_id: record.eventId,
+    employe_id: record.employeId,
+    op: record.op,
+    row_version: record.version?.toString() ?? null,
+    row_origin: record.origin,
+    code: record.code,
+    reason: record.reason.slice(0, 4000),
+    payload: record.payload,
+    payload_encoding: record.payloadEncoding,
+  };
+}
+
+/** Marks replayed dead letters (a sink transaction that applied them). */
+export async function markDeadLettersReplayed(trx: Kysely<Database>, ids: bigint[]): Promise<void> {
+  if (ids.length === 0) return;
+  await trx
+    .updateTable('sync_dead_letters')
+    .set({ status: 'replayed', resolved_at: toSqlTimestamp(new Date().toISOString()), last_error: null })
+    .where(
+      'id',
+      'in',
+      ids.map((id) => id.toString()),
+    )
+    .execute();
+}
+
 /** JSON.stringify replacer for rows that hold bigint versions. */
 export function bigintJson(_key: string, value: unknown): unknown {
   return typeof value === 'bigint' ? value.toString() : value;
@@ -581,4 +783,35 @@ export async function waitForEvent(emitter: EventEmitter, event: string, timeout
     // timed out: the caller polls as a backstop for writes made by other processes
     return false;
   }
+}
+
+/** An outbox row as the relay reads it; values are kept as stored (see storedTimestamp), so reading never fails on one. */
+function outboxRowFromRaw(raw: Selectable<OutboxTable>): OutboxRow {
+  const common = {
+    seq: BigInt(raw.seq),
+    eventId: raw.event_id,
+    baseVersion: BigInt(raw.base_version),
+    capturedAt: storedTimestamp(raw.captured_at),
+  };
+  const version = BigInt(raw.row_version);
+  const origin = raw.row_origin as StoreName;
+  if (raw.nom === null) {
+    // A delete re-published from a tombstone: no row, only what a delete needs.
+    return { ...common, op: 'd', row: { id: raw.employe_id, version, origin } };
+  }
+  const row = fromRawRow({
+    id: raw.employe_id,
+    nom: raw.nom,
+    prenom: raw.prenom ?? '',
+    email: raw.email ?? '',
+    poste: raw.poste ?? '',
+    salaire: raw.salaire ?? '',
+    department: raw.department ?? '',
+    date_embauche: raw.date_embauche ?? '',
+    created_at: raw.created_at ?? '',
+    updated_at: raw.updated_at ?? '',
+    sync_version: raw.row_version,
+    sync_origin: raw.row_origin,
+  });
+  return raw.op === 'd' ? { ...common, op: 'd', row } : { ...common, op: raw.op, row };
 }

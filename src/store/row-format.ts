@@ -12,6 +12,16 @@ export function toIsoTimestamp(value: string | Date): string {
   return `${match[1]}T${match[2]}.${(match[3] ?? '').padEnd(6, '0')}Z`;
 }
 
+/**
+ * A timestamp as a store returned it, in ISO-8601 UTC when it is one; any other value a column holds
+ * ('infinity', a year past 9999, a BC date, MariaDB's zero date) is kept as the driver's text, so
+ * reading a row never fails on one unusual value (the relay parks such a row, see portable-values.ts).
+ */
+export function storedTimestamp(value: string | Date): string {
+  if (value instanceof Date) return Number.isNaN(value.getTime()) ? String(value) : toIsoTimestamp(value);
+  return timestampPattern.test(value) ? toIsoTimestamp(value) : value;
+}
+
 /** ISO-8601 → 'YYYY-MM-DD HH:MM:SS.ffffff', the literal both MySQL and PostgreSQL read as UTC here. */
 export function toSqlTimestamp(iso: string): string {
   return toIsoTimestamp(normalizeIsoInput(iso)).replace('T', ' ').replace('Z', '');
@@ -51,14 +61,14 @@ export function fromRawView(raw: RawEmployeeView): EmployeeView {
     poste: raw.poste,
     salaire: typeof raw.salaire === 'number' ? raw.salaire.toFixed(2) : raw.salaire,
     department: raw.department,
-    dateEmbauche: toIsoTimestamp(raw.date_embauche),
+    dateEmbauche: storedTimestamp(raw.date_embauche),
     version: BigInt(raw.sync_version),
     origin: raw.sync_origin as StoreName,
   };
 }
 
 export function fromRawRow(raw: RawEmployeeRow): EmployeeRow {
-  return { ...fromRawView(raw), createdAt: toIsoTimestamp(raw.created_at), updatedAt: toIsoTimestamp(raw.updated_at) };
+  return { ...fromRawView(raw), createdAt: storedTimestamp(raw.created_at), updatedAt: storedTimestamp(raw.updated_at) };
 }
 
 /** What the API reads: no created_at, updated_at (never shown; their conversion was a third of a row's). */

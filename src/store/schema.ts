@@ -27,15 +27,16 @@ export interface OutboxTable {
   row_version: string;
   base_version: string;
   row_origin: string;
-  nom: string;
-  prenom: string;
-  email: string;
-  poste: string;
-  salaire: string;
-  department: string;
-  date_embauche: string;
-  created_at: string;
-  updated_at: string;
+  // Null only in a delete re-published from a tombstone (after a log change): it carries no row.
+  nom: string | null;
+  prenom: string | null;
+  email: string | null;
+  poste: string | null;
+  salaire: string | null;
+  department: string | null;
+  date_embauche: string | null;
+  created_at: string | null;
+  updated_at: string | null;
   captured_at: Timestamp;
 }
 
@@ -51,6 +52,37 @@ export interface SyncOffsetsTable {
   topic: string;
   kafka_partition: number;
   next_offset: string;
+  /** `clusterId/topicId` of the log the offset indexes; '' when stored before offsets knew their log. */
+  log_id: ColumnType<string, string | undefined, string>;
+  updated_at: Timestamp;
+}
+
+export interface SyncDeadLettersTable {
+  id: Generated<string>;
+  stage: string;
+  source_key: string;
+  source: string;
+  event_id: string | null;
+  employe_id: number | null;
+  op: string | null;
+  row_version: string | null;
+  row_origin: string | null;
+  code: string;
+  reason: string;
+  payload: string;
+  payload_encoding: string;
+  status: ColumnType<string, string | undefined, string>;
+  seen_count: ColumnType<number, number | undefined, number>;
+  first_seen_at: Timestamp;
+  last_seen_at: Timestamp;
+  resolved_at: ColumnType<string | null, string | null | undefined, string | null>;
+  last_error: ColumnType<string | null, string | null | undefined, string | null>;
+}
+
+/** The log (`clusterId/topicId`) a store's relay last published a topic to. */
+export interface SyncLogIdentityTable {
+  topic: string;
+  log_id: string;
   updated_at: Timestamp;
 }
 
@@ -83,4 +115,6 @@ export interface Database {
   sync_offsets: SyncOffsetsTable;
   sync_conflicts: SyncConflictsTable;
   sync_backfill: SyncBackfillTable;
+  sync_dead_letters: SyncDeadLettersTable;
+  sync_log_identity: SyncLogIdentityTable;
 }

@@ -2,12 +2,16 @@
 // sink, api — only speak this interface; dialect SQL lives in src/store/<dialect>/ alone.
 import type {
   ApplyPlan,
+  DeadLetterRecord,
+  DeadLetterStage,
+  DeadLetterStatus,
   EmployeeFields,
   EmployeeRow,
   EmployeeView,
   OutboxRow,
-  PartitionOffset,
   StoreName,
+  StoredDeadLetter,
+  StoredOffset,
   StoredVersion,
   Tombstone,
 } from './types.ts';
@@ -84,13 +88,34 @@ export interface StoredConflict {
   detectedAt: string;
 }
 
+/** What a sink transaction locks and reads before deciding. */
+export interface ApplyStateRequest {
+  ids: number[];
+  emails: string[];
+  /** The stored offsets of these partitions (checked against the batch: the database is the truth). */
+  offsets?: { consumerGroup: string; topic: string; partitions: number[] };
+}
+
 export interface ApplyTransaction {
-  /** Locks and returns the stored versions and tombstones of these ids, and the holders of these emails. */
-  readCurrent(
-    ids: number[],
-    emails: string[],
-  ): Promise<{ rows: StoredVersion[]; tombstones: Tombstone[]; emailHolders: StoredVersion[] }>;
+  /**
+   * Locks and returns the stored versions and tombstones of these ids, the holders of these emails,
+   * and the stored offsets of these partitions.
+   */
+  readState(request: ApplyStateRequest): Promise<{
+    rows: StoredVersion[];
+    tombstones: Tombstone[];
+    emailHolders: StoredVersion[];
+    offsets: StoredOffset[];
+  }>;
   write(plan: ApplyPlan): Promise<void>;
+}
+
+export interface DeadLetterQuery {
+  status?: DeadLetterStatus;
+  ids?: readonly bigint[];
+  /** Keyset paging: only ids above this one. */
+  afterId?: bigint;
+  limit: number;
 }
 
 export interface Store {
@@ -100,8 +125,21 @@ export interface Store {
   close(): Promise<void>;
 
   // capture → relay
+  /** The oldest captured changes; values are kept as stored, so one unusual value never fails the read. */
   readOutbox(limit: number): Promise<OutboxRow[]>;
   deleteOutbox(seqs: bigint[]): Promise<void>;
+  /** Moves outbox rows the relay cannot carry into sync_dead_letters (stage relay), in one transaction. */
+  parkOutboxRows(parked: { seq: bigint; deadLetter: DeadLetterRecord }[]): Promise<void>;
+  /** The log (`clusterId/topicId`) this store's relay last published `topic` to, or null. */
+  readPublishedLog(topic: string): Promise<string | null>;
+  /**
+   * Records that the relay now publishes `topic` to log `logId`. With `resyncRun`, queues in the same
+   * transaction a full re-publish of the store into the new log: every tombstone as a delete now,
+   * every row through the backfill run of that name (continued by continueBackfill).
+   */
+  adoptLog(topic: string, logId: string, resyncRun: string | null): Promise<void>;
+  /** True when the backfill run of that name was started and not finished (a crash interrupted it). */
+  unfinishedBackfill(run: string): Promise<boolean>;
   outboxBacklog(): Promise<number>;
   acquireRelayLease(): Promise<RelayLease | null>;
   /**
@@ -117,7 +155,10 @@ export interface Store {
   continueBackfill(run: string, chunk: number): Promise<BackfillProgress>;
 
   // sink
-  readOffsets(consumerGroup: string, topic: string): Promise<PartitionOffset[]>;
+  /** The offsets this group applied, each with the log it indexes. */
+  readOffsets(consumerGroup: string, topic: string): Promise<StoredOffset[]>;
+  /** Overwrites the stored offsets of these partitions with offsets of log `logId` (a sink starting on a new log). */
+  resetOffsets(consumerGroup: string, topic: string, logId: string, offsets: { partition: number; nextOffset: bigint }[]): Promise<void>;
   /** Runs `work` in one transaction with the sink's session marker set (its writes are not captured). */
   applyTransaction<T>(work: (tx: ApplyTransaction) => Promise<T>): Promise<T>;
 
@@ -135,6 +176,13 @@ export interface Store {
   countMatchingEmployees(filter?: EmployeeFilter): Promise<number>;
   /** The newest rows of sync_conflicts first. */
   listConflicts(limit: number): Promise<StoredConflict[]>;
+
+  // dead letters: events a stage parked in this store (the relay's it could not carry, the sink's it could not apply)
+  listDeadLetters(query: DeadLetterQuery): Promise<StoredDeadLetter[]>;
+  /** Parked (not yet replayed) dead letters, by stage. */
+  countDeadLetters(): Promise<{ stage: DeadLetterStage; parked: number }[]>;
+  /** Marks a dead letter replayed, or records why its replay did not go through (it stays parked). */
+  resolveDeadLetter(id: bigint, outcome: { replayed: true } | { replayed: false; error: string }): Promise<void>;
   /** Every row ordered by id, for comparisons and reconcile. */
   dumpEmployees(): Promise<EmployeeRow[]>;
 }

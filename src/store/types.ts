@@ -34,17 +34,23 @@ export interface EmployeeRow extends EmployeeView {
 /** c: create, u: update, d: delete, r: re-publish of the current row (backfill, full resync). */
 export type ChangeOp = 'c' | 'u' | 'd' | 'r';
 
+/**
+ * What a delete carries: the id, the delete's version and origin, and the row as it was before the
+ * delete when it is known (a tombstone re-published after a log change carries no row).
+ */
+export type DeletedRow = Pick<EmployeeRow, 'id' | 'version' | 'origin'> & Partial<EmployeeRow>;
+
+/** A change: a full row after a create, update or re-publish; the deleted row (maybe partial) for a delete. */
+export type RowChange = { op: 'c' | 'u' | 'r'; row: EmployeeRow } | { op: 'd'; row: DeletedRow };
+
 /** One captured change, written by the triggers in the same transaction as the change. */
-export interface OutboxRow {
+export type OutboxRow = RowChange & {
   seq: bigint;
   eventId: string;
-  op: ChangeOp;
-  /** The row after the change; for a delete, the row before it (with the delete's version). */
-  row: EmployeeRow;
   /** The version this change replaced (0 for a new row): tells a concurrent change from a later one. */
   baseVersion: bigint;
   capturedAt: string;
-}
+};
 
 export interface StoredVersion {
   id: number;
@@ -65,6 +71,54 @@ export interface PartitionOffset {
   nextOffset: bigint;
 }
 
+/**
+ * A consumed offset as a store keeps it: bound to the log it indexes (`clusterId/topicId`), so an
+ * offset of a log that is gone (new cluster, recreated topic) is never read as one of the new log.
+ * An empty logId was stored before offsets knew their log.
+ */
+export interface StoredOffset extends PartitionOffset {
+  logId: string;
+}
+
+/** The stage that parked an event: the relay (it could not carry the row) or a sink (it could not apply it). */
+export type DeadLetterStage = 'relay' | 'sink';
+export const deadLetterStages: readonly DeadLetterStage[] = ['relay', 'sink'];
+
+/** An event a stage could not carry or apply, parked with its reason in a store's sync_dead_letters. */
+export interface DeadLetterRecord {
+  stage: DeadLetterStage;
+  /** Unique per parked thing: `<topic>:<partition>:<offset>@<logId>` for a sink, `outbox:<eventId>` for a relay. */
+  sourceKey: string;
+  /** Where it came from, for a person: topic, partition, offset, log; or the outbox sequence. */
+  source: Record<string, string>;
+  code: string;
+  reason: string;
+  eventId: string | null;
+  employeId: number | null;
+  op: ChangeOp | null;
+  version: bigint | null;
+  origin: string | null;
+  /** The event as it was: the message value (sink) or the outbox row as JSON (relay). */
+  payload: string;
+  payloadEncoding: 'utf8' | 'base64';
+}
+
+export type DeadLetterStatus = 'parked' | 'replayed';
+
+export interface StoredDeadLetter extends DeadLetterRecord {
+  store: StoreName;
+  id: bigint;
+  status: DeadLetterStatus;
+  seenCount: number;
+  firstSeenAt: string;
+  lastSeenAt: string;
+  resolvedAt: string | null;
+  /** Why the last replay did not go through (null when none failed). */
+  lastError: string | null;
+  /** The version the store holds now for this row (null: no row): a newer one supersedes the parked event. */
+  currentVersion: bigint | null;
+}
+
 export type ConflictKind = 'update' | 'delete' | 'email';
 export type ConflictOutcome = 'incoming-applied' | 'local-kept' | 'local-displaced';
 
@@ -77,7 +131,8 @@ export interface ConflictRecord {
   localOrigin: StoreName;
   incomingVersion: bigint;
   incomingOrigin: StoreName;
-  incomingRow: EmployeeRow;
+  /** The incoming row (for a delete, what it carries: maybe only id, version and origin). */
+  incomingRow: EmployeeRow | DeletedRow;
   eventId: string;
 }
 
@@ -90,6 +145,23 @@ export interface ApplyPlan {
   /** Incoming rows whose stored email another incoming row takes: their email is parked first. */
   parkEmails: number[];
   conflicts: ConflictRecord[];
+  /** Events parked in this transaction (the offsets pass them only together with their record). */
+  deadLetters: DeadLetterRecord[];
+  /** Parked events that this transaction replayed (marked replayed). */
+  replayedDeadLetters: bigint[];
   offsets: PartitionOffset[];
+  /** The log the offsets index (StoredOffset.logId). */
+  logId: string;
   consumerGroup: string;
+}
+
+/** What replaying a parked event did. */
+export type ReplayOutcome = 'applied' | 'superseded' | 'requeued' | 'gone' | 'failed';
+
+export interface ReplayResult {
+  store: StoreName;
+  id: string;
+  outcome: ReplayOutcome;
+  /** Why it failed (it stays parked), or what happened. */
+  detail: string;
 }

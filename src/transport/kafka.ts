@@ -69,6 +69,25 @@ export async function pingKafka(config: KafkaConfig, timeoutMs = 3000): Promise<
   }
 }
 
+/**
+ * Headers of the tombstone that follows a delete: the delete itself, so a sink that only sees the
+ * tombstone (compaction removed the delete event) still applies the delete, with its version.
+ */
+export const tombstoneHeaders = {
+  op: 'empsync-op',
+  eventId: 'empsync-event-id',
+  version: 'empsync-version',
+  baseVersion: 'empsync-base-version',
+  origin: 'empsync-origin',
+} as const;
+
+/** The value of one header as text, or undefined. */
+export function readHeader(headers: Map<Buffer, Buffer> | undefined, name: string): string | undefined {
+  if (!headers) return undefined;
+  for (const [key, value] of headers) if (key.toString() === name) return value.toString();
+  return undefined;
+}
+
 /** Kafka headers as the client sends them: Buffer keys and values. */
 export function bufferHeaders(headers: Record<string, string>): Map<Buffer, Buffer> {
   return new Map(Object.entries(headers).map(([key, value]) => [Buffer.from(key), Buffer.from(value)]));

@@ -32,7 +32,7 @@ export async function startApi(config: Config): Promise<RunningApi> {
   const running = await startRole(
     'all',
     { config, logger: quietLogger(config), createGraphqlHandler },
-    undefined,
+    [],
   );
   const { port } = running.server!.address() as AddressInfo;
   const url = `http://127.0.0.1:${port}/graphql`;

@@ -33,7 +33,7 @@ describe('GraphQL API in production mode', () => {
     running = await startRole(
       'api',
       { config, logger: quietLogger(config), createGraphqlHandler },
-      undefined,
+      [],
     );
     url = `http://127.0.0.1:${(running.server!.address() as AddressInfo).port}/graphql`;
   });

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import fc from 'fast-check';
 import { planBatch, type PositionedEvent } from '../../src/sink/plan-batch.ts';
 import type { EmployeeRow, StoreName, StoredVersion } from '../../src/store/types.ts';
 import type { EmployeeChangedEvent } from '../../src/transport/envelope.ts';
@@ -34,6 +35,7 @@ const plan = (events: PositionedEvent[], current: Partial<Parameters<typeof plan
     consumerGroup: 'g',
     events,
     offsets: [],
+    logId: 'cluster/topic',
     current: { rows: [], tombstones: [], emailHolders: [], ...current },
   });
 
@@ -50,10 +52,22 @@ describe('planBatch (the sink version guard)', () => {
     assert.equal(stats.stale, 1);
   });
 
-  it('skips events born in the target store (loop prevention)', () => {
-    const { plan: p, stats } = plan([event('c', row(-1, 10n, 'postgres'))]);
+  it('skips events born in the target store when it holds that version (loop prevention)', () => {
+    const { plan: p, stats } = plan([event('c', row(-1, 10n, 'postgres'))], { rows: [stored(-1, 10n, 'postgres')] });
     assert.equal(p.upserts.length, 0);
     assert.equal(stats.ownOrigin, 1);
+    const newer = plan([event('u', row(-1, 10n, 'postgres'), 5n)], { rows: [stored(-1, 12n, 'mysql')] });
+    assert.equal(newer.plan.upserts.length, 0, 'a later change from the other side is never undone by its own change');
+    assert.equal(newer.plan.conflicts.length, 0, 'its own change coming back is never a conflict');
+  });
+
+  it('a target restored from an older dump takes its own lost changes back from the log', () => {
+    const lost = plan([event('c', row(-2, 10n, 'postgres'))]);
+    assert.deepEqual(lost.plan.upserts.map((r) => r.version), [10n]);
+    const older = plan([event('u', row(-2, 20n, 'postgres'), 10n)], { rows: [stored(-2, 10n, 'postgres')] });
+    assert.deepEqual(older.plan.upserts.map((r) => r.version), [20n]);
+    const deleted = plan([event('d', row(-2, 30n, 'postgres'), 20n)], { rows: [stored(-2, 20n, 'postgres')] });
+    assert.deepEqual(deleted.plan.deletes.map((d) => d.version), [30n]);
   });
 
   it('a re-publish of a row born in the target restores it when the target lost it', () => {
@@ -99,6 +113,7 @@ describe('planBatch (the sink version guard)', () => {
       consumerGroup: 'g',
       events: [event('u', row(1, 50n, 'postgres'), 40n)],
       offsets: [],
+      logId: 'cluster/topic',
       current: { rows: [stored(1, 30n, 'mysql')], tombstones: [], emailHolders: [] },
     }).plan;
     assert.equal(p.upserts.length, 0);
@@ -148,5 +163,95 @@ describe('planBatch (the sink version guard)', () => {
     assert.equal(p.upserts.length, 0);
     assert.equal(p.conflicts[0]?.kind, 'email');
     assert.equal(p.conflicts[0]?.outcome, 'local-kept');
+  });
+});
+
+describe('planBatch properties', () => {
+  type State = { version: bigint; origin: StoreName; row: boolean } | null;
+  const origins: StoreName[] = ['mysql', 'postgres'];
+  const arbitraryEvent = fc.record({
+    op: fc.constantFrom('c', 'u', 'd', 'r') as fc.Arbitrary<EmployeeChangedEvent['op']>,
+    version: fc.bigInt({ min: 1n, max: 12n }),
+    origin: fc.constantFrom(...origins),
+    base: fc.option(fc.bigInt({ min: 0n, max: 12n }), { nil: null }),
+  });
+  const arbitraryState: fc.Arbitrary<State> = fc.option(
+    fc.record({ version: fc.bigInt({ min: 1n, max: 12n }), origin: fc.constantFrom(...origins), row: fc.boolean() }),
+    { nil: null },
+  );
+
+  /** Events of row 7; a null base means "built on the previous event" (a chain). */
+  function events(specs: { op: EmployeeChangedEvent['op']; version: bigint; origin: StoreName; base: bigint | null }[]) {
+    let previous = 0n;
+    return specs.map((spec, i) => {
+      const built = event(spec.op, row(7, spec.version, spec.origin), spec.base ?? previous);
+      previous = spec.version;
+      return { ...built, offset: BigInt(i) };
+    });
+  }
+
+  function current(state: State) {
+    if (!state) return {};
+    return state.row ? { rows: [stored(7, state.version, state.origin)] } : { tombstones: [{ id: 7, version: state.version, origin: state.origin }] };
+  }
+
+  function after(state: State, p: ReturnType<typeof plan>['plan']): State {
+    const upsert = p.upserts.find((r) => r.id === 7);
+    if (upsert) return { version: upsert.version, origin: upsert.origin, row: true };
+    const removed = p.deletes.find((d) => d.id === 7);
+    if (removed) return { version: removed.version, origin: removed.origin, row: false };
+    return state;
+  }
+
+  for (const policy of ['newer-wins', 'mysql-wins', 'postgres-wins'] as const) {
+    it(`a batch decides exactly what applying its events one by one decides (${policy})`, () => {
+      fc.assert(
+        fc.property(arbitraryState, fc.array(arbitraryEvent, { minLength: 1, maxLength: 8 }), (initial, specs) => {
+          const batch = events(specs);
+          const together = plan(batch, current(initial), policy).plan;
+          let state = initial;
+          let conflicts = 0;
+          for (const single of batch) {
+            const step = plan([single], current(state), policy).plan;
+            conflicts += step.conflicts.length;
+            state = after(state, step);
+          }
+          assert.deepEqual(after(initial, together), state);
+          assert.equal(together.conflicts.length, conflicts);
+        }),
+        { numRuns: 2000 },
+      );
+    });
+  }
+
+  it('an equal-version duplicate inside a chain neither breaks the chain nor makes a conflict', () => {
+    for (const policy of ['newer-wins', 'mysql-wins', 'postgres-wins'] as const) {
+      // MySQL holds v10 (its own); PostgreSQL changes it twice, and a relay restart delivers events again.
+      const first = event('u', row(1, 20n, 'postgres'), 10n);
+      const second = event('u', row(1, 30n, 'postgres'), 20n);
+      const again = (e: PositionedEvent) => ({ ...e, offset: offset++ });
+      for (const batch of [[first, again(first), second], [first, second, again(second)], [first, second, again(first), again(second)]]) {
+        const p = planBatch({
+          target: 'mysql',
+          policy,
+          consumerGroup: 'g',
+          events: batch,
+          offsets: [],
+          logId: 'cluster/topic',
+          current: { rows: [stored(1, 10n, 'mysql')], tombstones: [], emailHolders: [] },
+        }).plan;
+        assert.deepEqual(p.upserts.map((r) => r.version), [30n], policy);
+        assert.equal(p.conflicts.length, 0, policy);
+      }
+    }
+  });
+
+  it('its own change coming back never undoes a later change from the other side', () => {
+    fc.assert(
+      fc.property(fc.bigInt({ min: 1n, max: 100n }), fc.bigInt({ min: 1n, max: 100n }), fc.constantFrom('c', 'u', 'd') as fc.Arbitrary<'c' | 'u' | 'd'>, (own, other, op) => {
+        const p = plan([event(op, row(3, own, 'postgres'), 0n)], { rows: [stored(3, other, 'mysql')] }).plan;
+        assert.equal(p.upserts.length + p.deletes.length + p.conflicts.length, 0);
+      }),
+    );
   });
 });

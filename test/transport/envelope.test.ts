@@ -35,7 +35,7 @@ describe('event envelope', () => {
   it('rejects bad JSON and schema violations with EMPSYNC_EVENT_INVALID', () => {
     assert.throws(() => decodeEnvelope('{nope'), (e) => isEmpsyncError(e, 'EMPSYNC_EVENT_INVALID'));
     const bad = JSON.parse(encodeEnvelope(change).toString());
-    bad.row.salaire = '-12345678901';
+    bad.row.salaire = '12,50';
     assert.throws(() => decodeEnvelope(JSON.stringify(bad)), (e) => isEmpsyncError(e, 'EMPSYNC_EVENT_INVALID'));
     bad.row.salaire = '1.00';
     bad.schema = 'other';

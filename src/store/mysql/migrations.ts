@@ -4,6 +4,7 @@
 // reserved for rows born in PostgreSQL, so an explicit id from the sink never moves the counter.
 import { sql, type Kysely } from 'kysely';
 import type { Migration } from 'kysely/migration';
+import { portableColumns, portableTimestampRange } from '../portable-values.ts';
 
 // HLC tick in microseconds: max(now, previous + 1). NOW(6) reads the session time zone, and
 // UNIX_TIMESTAMP reads it back the same way, so the value is the true epoch whatever the zone.
@@ -153,6 +154,97 @@ async function run(db: Kysely<unknown>, statements: string[]): Promise<void> {
   for (const statement of statements) await sql.raw(statement).execute(db);
 }
 
+// ---- 002: nothing silently lost (offsets bound to their log, dead letters, portable values) ----
+
+const outboxRowColumns = [
+  'nom VARCHAR(100)', 'prenom VARCHAR(100)', 'email VARCHAR(255)', 'poste VARCHAR(100)', 'salaire DECIMAL(10,2)',
+  'department VARCHAR(100)', 'date_embauche DATETIME(6)', 'created_at DATETIME(6)', 'updated_at DATETIME(6)',
+];
+
+const statements002 = [
+  `CREATE TABLE IF NOT EXISTS sync_dead_letters (
+     id BIGINT NOT NULL AUTO_INCREMENT,
+     stage VARCHAR(8) NOT NULL,
+     source_key VARCHAR(400) NOT NULL,
+     source TEXT NOT NULL,
+     event_id VARCHAR(64) NULL,
+     employe_id INT NULL,
+     op CHAR(1) NULL,
+     row_version BIGINT NULL,
+     row_origin VARCHAR(16) NULL,
+     code VARCHAR(64) NOT NULL,
+     reason TEXT NOT NULL,
+     payload LONGTEXT NOT NULL,
+     payload_encoding VARCHAR(8) NOT NULL,
+     status VARCHAR(16) NOT NULL DEFAULT 'parked',
+     seen_count INT NOT NULL DEFAULT 1,
+     first_seen_at DATETIME(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6),
+     last_seen_at DATETIME(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6),
+     resolved_at DATETIME(6) NULL,
+     last_error TEXT NULL,
+     PRIMARY KEY (id),
+     UNIQUE KEY sync_dead_letters_source_key (source_key),
+     KEY sync_dead_letters_status_idx (status, id)
+   ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin`,
+  `CREATE TABLE IF NOT EXISTS sync_log_identity (
+     topic VARCHAR(249) NOT NULL,
+     log_id VARCHAR(100) NOT NULL,
+     updated_at DATETIME(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6),
+     PRIMARY KEY (topic)
+   ) ENGINE=InnoDB`,
+  // A delete re-published from a tombstone carries no row.
+  `ALTER TABLE employes_outbox ${outboxRowColumns.map((column) => `MODIFY ${column} NULL`).join(', ')}`,
+];
+
+/** The CHECK each portable column needs here: MySQL holds U+0000 in text and, in MariaDB, zero dates. */
+function portableChecks(): { name: string; check: string }[] {
+  return portableColumns.flatMap(({ column, kind }) => {
+    const name = `employes_${column}_portable`;
+    if (kind === 'text') return [{ name, check: `LOCATE(CHAR(0 USING utf8mb4), ${column}) = 0` }];
+    if (kind === 'timestamp') return [{ name, check: `${column} >= '${portableTimestampRange.min}'` }];
+    return []; // DECIMAL(10,2) has no NaN here: every value is one PostgreSQL holds
+  });
+}
+
+async function existing(db: Kysely<unknown>, query: string, table: string): Promise<Set<string>> {
+  const { rows } = await sql.raw<{ name: string }>(query.replace('?', `'${table}'`)).execute(db);
+  return new Set(rows.map((r) => r.name));
+}
+
+async function migrate002(db: Kysely<unknown>): Promise<void> {
+  await run(db, statements002);
+  // Each step checks what exists first: MySQL DDL is not transactional, so a half-run migration re-runs.
+  const columns = await existing(
+    db,
+    'SELECT COLUMN_NAME AS name FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ?',
+    'sync_offsets',
+  );
+  if (!columns.has('log_id')) await run(db, [`ALTER TABLE sync_offsets ADD COLUMN log_id VARCHAR(100) NOT NULL DEFAULT ''`]);
+  const constraints = await existing(
+    db,
+    `SELECT CONSTRAINT_NAME AS name FROM information_schema.TABLE_CONSTRAINTS
+      WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ? AND CONSTRAINT_TYPE = 'CHECK'`,
+    'employes',
+  );
+  const missing = portableChecks().filter(({ name }) => !constraints.has(name));
+  if (missing.length === 0) return;
+  // MariaDB can add the constraints without judging the rows already there (those the relay parks);
+  // MySQL checks them, and names the constraint an existing row breaks.
+  const { rows } = await sql<{ version: string }>`SELECT VERSION() AS version`.execute(db);
+  const mariadb = /mariadb/i.test(rows[0]?.version ?? '');
+  const alter = `ALTER TABLE employes ${missing.map(({ name, check }) => `ADD CONSTRAINT ${name} CHECK (${check})`).join(', ')}`;
+  // One session: the setting must hold for the ALTER that follows it.
+  await db.connection().execute(async (session) => {
+    if (mariadb) await sql`SET SESSION check_constraint_checks = 0`.execute(session);
+    try {
+      await run(session, [alter]);
+    } finally {
+      if (mariadb) await sql`SET SESSION check_constraint_checks = 1`.execute(session);
+    }
+  });
+}
+
 export const mysqlMigrations: Record<string, Migration> = {
   '001_employes_sync': { up: (db) => run(db, statements001) },
+  '002_offsets_log_dead_letters_portable_values': { up: migrate002 },
 };

@@ -5,8 +5,10 @@ import { Kysely, MysqlDialect, sql, type Transaction } from 'kysely';
 import { createConnection, createPool, type Connection } from 'mysql2';
 import { databaseName } from '../../config.ts';
 import {
+  deadLetterValues,
   insertConflicts,
   KyselyStore,
+  markDeadLettersReplayed,
   pickFields,
   KyselyApplyTransaction,
   waitForEvent,
@@ -14,7 +16,7 @@ import {
 import { toSqlTimestamp } from '../row-format.ts';
 import type { Database } from '../schema.ts';
 import type { ApplyTransaction, RelayLease } from '../store.ts';
-import type { ApplyPlan, EmployeeFields } from '../types.ts';
+import type { ApplyPlan, DeadLetterRecord, EmployeeFields } from '../types.ts';
 import { mysqlMigrations } from './migrations.ts';
 
 export interface MysqlStoreOptions {
@@ -54,6 +56,10 @@ export class MysqlStore extends KyselyStore {
     return Number(result.insertId);
   }
 
+  protected upsertDeadLetters(trx: Kysely<Database>, records: DeadLetterRecord[]): Promise<void> {
+    return upsertDeadLetters(trx, records);
+  }
+
   async acquireRelayLease(): Promise<RelayLease | null> {
     const connection = createConnection({ uri: this.#url });
     const query = <T>(text: string, values: unknown[] = []) =>
@@ -87,6 +93,23 @@ export class MysqlStore extends KyselyStore {
 }
 
 const idList = (ids: number[]) => sql.join(ids.map((id) => sql`${id}`));
+
+/** A record parked again (same source key) counts once more and is parked again if it was replayed. */
+async function upsertDeadLetters(trx: Kysely<Database>, records: DeadLetterRecord[]): Promise<void> {
+  if (records.length === 0) return;
+  await trx
+    .insertInto('sync_dead_letters')
+    .values(records.map(deadLetterValues))
+    .onDuplicateKeyUpdate({
+      seen_count: sql`seen_count + 1`,
+      last_seen_at: sql`NOW(6)`,
+      code: sql`VALUES(code)`,
+      reason: sql`VALUES(reason)`,
+      status: 'parked',
+      resolved_at: null,
+    })
+    .execute();
+}
 
 class MysqlApplyTransaction extends KyselyApplyTransaction {
   async write(plan: ApplyPlan): Promise<void> {
@@ -122,15 +145,20 @@ class MysqlApplyTransaction extends KyselyApplyTransaction {
           sync_version = VALUES(sync_version), sync_origin = VALUES(sync_origin)`.execute(trx);
     }
     await insertConflicts(trx, plan.conflicts);
+    await upsertDeadLetters(trx, plan.deadLetters);
+    await markDeadLettersReplayed(trx, plan.replayedDeadLetters);
     if (plan.offsets.length) {
       const values = sql.join(
-        plan.offsets.map((o) => sql`(${plan.consumerGroup}, ${o.topic}, ${o.partition}, ${o.nextOffset.toString()})`),
+        plan.offsets.map(
+          (o) => sql`(${plan.consumerGroup}, ${o.topic}, ${o.partition}, ${o.nextOffset.toString()}, ${plan.logId})`,
+        ),
       );
+      // Within one log an offset only grows; an offset of another log (a new cluster, a recreated topic) is replaced.
       await sql`
-        INSERT INTO sync_offsets (consumer_group, topic, kafka_partition, next_offset) VALUES ${values}
-        ON DUPLICATE KEY UPDATE next_offset = GREATEST(next_offset, VALUES(next_offset)), updated_at = NOW(6)`.execute(
-        trx,
-      );
+        INSERT INTO sync_offsets (consumer_group, topic, kafka_partition, next_offset, log_id) VALUES ${values}
+        ON DUPLICATE KEY UPDATE
+          next_offset = IF(log_id = VALUES(log_id), GREATEST(next_offset, VALUES(next_offset)), VALUES(next_offset)),
+          log_id = VALUES(log_id), updated_at = NOW(6)`.execute(trx);
     }
   }
 }

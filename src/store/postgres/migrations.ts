@@ -4,6 +4,7 @@
 // positive AUTO_INCREMENT range of MySQL.
 import { sql, type Kysely } from 'kysely';
 import type { Migration } from 'kysely/migration';
+import { portableColumns, portableDecimal, portableTimestampRange } from '../portable-values.ts';
 
 export const outboxChannel = 'empsync_outbox';
 
@@ -183,8 +184,65 @@ const statements003 = [
    END $$`,
 ];
 
+// ---- 004: nothing silently lost (offsets bound to their log, dead letters, portable values) ----
+
+/**
+ * The CHECK each portable column needs here: PostgreSQL's timestamptz reaches past MySQL's DATETIME
+ * (±infinity, BC, years after 9999) and its numeric has NaN. NOT VALID: rows already there are not
+ * judged (the relay parks those), new writes are.
+ */
+const portableChecks = portableColumns.flatMap(({ column, kind }) => {
+  const name = `employes_${column}_portable`;
+  if (kind === 'timestamp') {
+    return [`ALTER TABLE employes ADD CONSTRAINT ${name}
+               CHECK (${column} BETWEEN '${portableTimestampRange.min}+00' AND '${portableTimestampRange.max}+00') NOT VALID`];
+  }
+  if (kind === 'decimal') {
+    return [`ALTER TABLE employes ADD CONSTRAINT ${name}
+               CHECK (${column} BETWEEN -${portableDecimal.max} AND ${portableDecimal.max}) NOT VALID`];
+  }
+  return []; // text: PostgreSQL cannot hold U+0000, and MySQL's utf8mb4 holds everything else
+});
+
+const outboxRowColumns = ['nom', 'prenom', 'email', 'poste', 'salaire', 'department', 'date_embauche', 'created_at', 'updated_at'];
+
+const statements004 = [
+  `ALTER TABLE sync_offsets ADD COLUMN IF NOT EXISTS log_id varchar(100) NOT NULL DEFAULT ''`,
+  `CREATE TABLE IF NOT EXISTS sync_dead_letters (
+     id bigserial PRIMARY KEY,
+     stage varchar(8) NOT NULL,
+     source_key varchar(400) NOT NULL UNIQUE,
+     source text NOT NULL,
+     event_id varchar(64),
+     employe_id integer,
+     op char(1),
+     row_version bigint,
+     row_origin varchar(16),
+     code varchar(64) NOT NULL,
+     reason text NOT NULL,
+     payload text NOT NULL,
+     payload_encoding varchar(8) NOT NULL,
+     status varchar(16) NOT NULL DEFAULT 'parked',
+     seen_count integer NOT NULL DEFAULT 1,
+     first_seen_at timestamptz(6) NOT NULL DEFAULT now(),
+     last_seen_at timestamptz(6) NOT NULL DEFAULT now(),
+     resolved_at timestamptz(6),
+     last_error text
+   )`,
+  `CREATE INDEX IF NOT EXISTS sync_dead_letters_status_idx ON sync_dead_letters (status, id)`,
+  `CREATE TABLE IF NOT EXISTS sync_log_identity (
+     topic varchar(249) PRIMARY KEY,
+     log_id varchar(100) NOT NULL,
+     updated_at timestamptz(6) NOT NULL DEFAULT now()
+   )`,
+  // A delete re-published from a tombstone carries no row.
+  `ALTER TABLE employes_outbox ${outboxRowColumns.map((column) => `ALTER COLUMN ${column} DROP NOT NULL`).join(', ')}`,
+  ...portableChecks,
+];
+
 export const postgresMigrations: Record<string, Migration> = {
   '001_employes_sync': { up: (db) => run(db, statements001) },
   '002_department_id_index': { up: (db) => run(db, statements002) },
   '003_notify_only_a_sleeping_relay': { up: (db) => run(db, statements003) },
+  '004_offsets_log_dead_letters_portable_values': { up: (db) => run(db, statements004) },
 };

@@ -4,19 +4,22 @@ import { EventEmitter } from 'node:events';
 import { Kysely, PostgresDialect, sql, type Transaction } from 'kysely';
 import pg from 'pg';
 import {
+  deadLetterValues,
   insertConflicts,
   KyselyStore,
+  markDeadLettersReplayed,
   pickFields,
   KyselyApplyTransaction,
+  storedOffsets,
   waitForEvent,
   currentVersions,
-  type CurrentVersions,
+  type ApplyState,
   type ReadQuery,
 } from '../kysely-store.ts';
 import { employeeViewColumns, fromRawView, type RawEmployeeView } from '../row-format.ts';
 import type { Database } from '../schema.ts';
-import type { ApplyTransaction, RelayLease } from '../store.ts';
-import type { ApplyPlan, EmployeeFields, EmployeeView } from '../types.ts';
+import type { ApplyStateRequest, ApplyTransaction, RelayLease } from '../store.ts';
+import type { ApplyPlan, DeadLetterRecord, EmployeeFields, EmployeeView } from '../types.ts';
 import { outboxChannel, postgresMigrations, relayWakeupTable } from './migrations.ts';
 import { ReadBatcher } from './read-batcher.ts';
 
@@ -93,6 +96,10 @@ export class PostgresStore extends KyselyStore {
     return rows.map(fromRawView);
   }
 
+  protected upsertDeadLetters(trx: Kysely<Database>, records: DeadLetterRecord[]): Promise<void> {
+    return upsertDeadLetters(trx, records);
+  }
+
   async acquireRelayLease(): Promise<RelayLease | null> {
     const client = new pg.Client({ connectionString: this.#url, types, options: '-c TimeZone=UTC' });
     client.on('error', () => undefined);
@@ -134,27 +141,69 @@ export class PostgresStore extends KyselyStore {
 }
 
 
+/** A record parked again (same source key) counts once more and is parked again if it was replayed. */
+async function upsertDeadLetters(trx: Kysely<Database>, records: DeadLetterRecord[]): Promise<void> {
+  if (records.length === 0) return;
+  await trx
+    .insertInto('sync_dead_letters')
+    .values(records.map(deadLetterValues))
+    .onConflict((oc) =>
+      oc.column('source_key').doUpdateSet((eb) => ({
+        seen_count: sql`sync_dead_letters.seen_count + 1`,
+        last_seen_at: sql`now()`,
+        code: eb.ref('excluded.code'),
+        reason: eb.ref('excluded.reason'),
+        status: 'parked',
+        resolved_at: null,
+      })),
+    )
+    .execute();
+}
+
 class PostgresApplyTransaction extends KyselyApplyTransaction {
-  /** The batch's rows, the holders of its emails and its tombstones, locked, in one statement. */
-  override async readCurrent(ids: number[], emails: string[]): Promise<CurrentVersions> {
-    if (ids.length === 0 && emails.length === 0) return currentVersions([], [], ids, emails);
-    const { rows } = await sql<{ kind: 'row' | 'tombstone'; id: number; version: string; origin: string; email: string }>`
+  /** The batch's rows, the holders of its emails, its tombstones and its stored offsets, locked, in one statement. */
+  override async readState(request: ApplyStateRequest): Promise<ApplyState> {
+    const { ids, emails } = request;
+    const offsets = request.offsets ?? { consumerGroup: '', topic: '', partitions: [] };
+    if (ids.length === 0 && emails.length === 0 && offsets.partitions.length === 0) {
+      return { ...currentVersions([], [], ids, emails), offsets: [] };
+    }
+    const { rows } = await sql<{
+      kind: 'row' | 'tombstone' | 'offset';
+      id: number;
+      version: string;
+      origin: string;
+      email: string;
+    }>`
       WITH locked AS (
              SELECT id, sync_version, sync_origin, email FROM employes
               WHERE id = ANY(${ids}::int[]) OR email = ANY(${emails}::text[]) FOR UPDATE),
            buried AS (
-             SELECT id, version, origin FROM employes_tombstones WHERE id = ANY(${ids}::int[]) FOR UPDATE)
+             SELECT id, version, origin FROM employes_tombstones WHERE id = ANY(${ids}::int[]) FOR UPDATE),
+           positions AS (
+             SELECT kafka_partition, next_offset, log_id FROM sync_offsets
+              WHERE consumer_group = ${offsets.consumerGroup} AND topic = ${offsets.topic}
+                AND kafka_partition = ANY(${offsets.partitions}::int[]) FOR UPDATE)
       SELECT 'row' AS kind, id, sync_version AS version, sync_origin AS origin, email FROM locked
       UNION ALL
-      SELECT 'tombstone', id, version, origin, NULL FROM buried`.execute(this.trx);
+      SELECT 'tombstone', id, version, origin, NULL FROM buried
+      UNION ALL
+      SELECT 'offset', kafka_partition, next_offset, log_id, NULL FROM positions`.execute(this.trx);
     const locked = rows.filter((r) => r.kind === 'row');
     const tombstones = rows.filter((r) => r.kind === 'tombstone');
-    return currentVersions(
-      locked.map((r) => ({ id: r.id, sync_version: r.version, sync_origin: r.origin, email: r.email })),
-      tombstones,
-      ids,
-      emails,
-    );
+    const positions = rows.filter((r) => r.kind === 'offset');
+    return {
+      ...currentVersions(
+        locked.map((r) => ({ id: r.id, sync_version: r.version, sync_origin: r.origin, email: r.email })),
+        tombstones,
+        ids,
+        emails,
+      ),
+      offsets: storedOffsets(
+        positions.map((r) => ({ kafka_partition: r.id, next_offset: r.version, log_id: r.origin })),
+        offsets.topic,
+      ),
+    };
   }
 
   async write(plan: ApplyPlan): Promise<void> {
@@ -176,6 +225,8 @@ class PostgresApplyTransaction extends KyselyApplyTransaction {
                                        origin = EXCLUDED.origin`.execute(trx);
     }
     await insertConflicts(trx, plan.conflicts);
+    await upsertDeadLetters(trx, plan.deadLetters);
+    await markDeadLettersReplayed(trx, plan.replayedDeadLetters);
     const rows = plan.upserts;
     const upsert = sql`
       INSERT INTO employes (id, nom, prenom, email, poste, salaire, department, date_embauche, created_at,
@@ -192,12 +243,16 @@ class PostgresApplyTransaction extends KyselyApplyTransaction {
         date_embauche = EXCLUDED.date_embauche, created_at = EXCLUDED.created_at, updated_at = EXCLUDED.updated_at,
         sync_version = EXCLUDED.sync_version, sync_origin = EXCLUDED.sync_origin`;
     const offsets = plan.offsets;
+    // Within one log an offset only grows; an offset of another log (a new cluster, a recreated topic) is replaced.
     const storeOffsets = sql`
-      INSERT INTO sync_offsets (consumer_group, topic, kafka_partition, next_offset)
-      SELECT ${plan.consumerGroup}, * FROM unnest(${offsets.map((o) => o.topic)}::text[],
+      INSERT INTO sync_offsets (consumer_group, topic, kafka_partition, next_offset, log_id)
+      SELECT ${plan.consumerGroup}, *, ${plan.logId} FROM unnest(${offsets.map((o) => o.topic)}::text[],
         ${offsets.map((o) => o.partition)}::int[], ${offsets.map((o) => o.nextOffset.toString())}::bigint[])
       ON CONFLICT (consumer_group, topic, kafka_partition) DO UPDATE
-        SET next_offset = greatest(sync_offsets.next_offset, EXCLUDED.next_offset), updated_at = now()`;
+        SET next_offset = CASE WHEN sync_offsets.log_id = EXCLUDED.log_id
+                               THEN greatest(sync_offsets.next_offset, EXCLUDED.next_offset)
+                               ELSE EXCLUDED.next_offset END,
+            log_id = EXCLUDED.log_id, updated_at = now()`;
     // The upsert and the offsets in one statement (a data-modifying WITH): one round trip fewer.
     if (rows.length && offsets.length) await sql`WITH upserted AS (${upsert} RETURNING 1) ${storeOffsets}`.execute(trx);
     else if (rows.length) await upsert.execute(trx);
