@@ -6,6 +6,7 @@ import './queries.ts';
 import './employees-connection.ts';
 import './sync-status.ts';
 import './mutations.ts';
+import './dead-letters.ts';
 import './subscriptions.ts';
 
 let schema: GraphQLSchema | undefined;

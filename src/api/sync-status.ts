@@ -15,6 +15,10 @@ interface DirectionStatus {
   source: StoreName;
   target: StoreName;
   outboxBacklog: number;
+  /** Changes the source's relay parked (values the target cannot store), waiting in the source. */
+  parkedAtRelay: number;
+  /** Events the target's sink parked (it could not apply them), waiting in the target. */
+  parkedAtSink: number;
   consumerLag: number | null;
   lastAppliedAt: string | null;
   lag: { p50: number | null; p99: number | null; samples: number };
@@ -60,6 +64,7 @@ async function directionStatus(
   source: StoreName,
   target: StoreName,
   outboxBacklog: number,
+  parked: { relay: number; sink: number },
 ): Promise<DirectionStatus> {
   const [lag, lastApplied, endToEnd] = await Promise.all([
     metrics.consumerLag.get(),
@@ -79,6 +84,8 @@ async function directionStatus(
     source,
     target,
     outboxBacklog,
+    parkedAtRelay: parked.relay,
+    parkedAtSink: parked.sink,
     consumerLag: lagValues.length ? lagValues.reduce((sum, v) => sum + v.value, 0) : null,
     lastAppliedAt: lastAppliedSeconds > 0 ? new Date(lastAppliedSeconds * 1000).toISOString() : null,
     lag: {
@@ -100,6 +107,12 @@ const DirectionStatusType = builder.objectRef<DirectionStatus>('SyncDirectionSta
     target: t.exposeString('target'),
     outboxBacklog: t.exposeInt('outboxBacklog', {
       description: 'Captured changes of the source not yet published to Kafka (counted now).',
+    }),
+    parkedAtRelay: t.exposeInt('parkedAtRelay', {
+      description: 'Changes of the source its relay parked: values the target cannot store (counted now; deadLetters lists them).',
+    }),
+    parkedAtSink: t.exposeInt('parkedAtSink', {
+      description: "Events the target's sink parked: it could not apply them (counted now; deadLetters lists them).",
     }),
     consumerLag: t.int({
       nullable: true,
@@ -168,15 +181,18 @@ builder.queryFields((t) => ({
     resolve: async (_root, _args, ctx) => {
       requireRole(ctx.principal, 'reader', 'syncStatus');
       const { stores, metrics } = ctx.app;
-      const [mysqlBacklog, postgresBacklog, dlq] = await Promise.all([
+      const [mysqlBacklog, postgresBacklog, dlq, mysqlParked, postgresParked] = await Promise.all([
         stores.mysql.outboxBacklog(),
         stores.postgres.outboxBacklog(),
         metrics.dlqSize.get(),
+        stores.mysql.countDeadLetters(),
+        stores.postgres.countDeadLetters(),
       ]);
+      const parked = (list: typeof mysqlParked, stage: string) => list.find((p) => p.stage === stage)?.parked ?? 0;
       return {
         directions: await Promise.all([
-          directionStatus(metrics, 'mysql', 'postgres', mysqlBacklog),
-          directionStatus(metrics, 'postgres', 'mysql', postgresBacklog),
+          directionStatus(metrics, 'mysql', 'postgres', mysqlBacklog, { relay: parked(mysqlParked, 'relay'), sink: parked(postgresParked, 'sink') }),
+          directionStatus(metrics, 'postgres', 'mysql', postgresBacklog, { relay: parked(postgresParked, 'relay'), sink: parked(mysqlParked, 'sink') }),
         ]),
         dlqMessages: dlq.values[0]?.value ?? 0,
         metricsSince: new Date(performance.timeOrigin).toISOString(),

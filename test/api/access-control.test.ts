@@ -118,6 +118,23 @@ describe('GraphQL API access control', () => {
     assert.equal((await api.gql(`mutation { healthCheck }`, undefined, bearer(keys.reader))).errors, undefined);
   });
 
+  it('keeps dead letters and their replay to admins', async () => {
+    for (const key of [keys.reader, keys.writer]) {
+      const list = await api.gql(`{ deadLetters { id payload } }`, undefined, bearer(key));
+      assert.equal(list.errors?.[0]?.extensions?.code, 'FORBIDDEN');
+      const replay = await api.gql(`mutation { replayDeadLetters(all: true) { id } }`, undefined, bearer(key));
+      assert.equal(replay.errors?.[0]?.extensions?.code, 'FORBIDDEN');
+    }
+    const admin = await api.gql<{ deadLetters: unknown[] }>(`{ deadLetters { id } }`, undefined, bearer(keys.admin));
+    assert.deepEqual(admin, { status: 200, data: { deadLetters: [] } });
+    const unknown = await api.gql(`mutation { replayDeadLetters(ids: ["mysql:424242"]) { id } }`, undefined, bearer(keys.admin));
+    assert.equal(unknown.errors?.[0]?.extensions?.code, 'NOT_FOUND');
+    const malformed = await api.gql(`mutation { replayDeadLetters(ids: ["42"]) { id } }`, undefined, bearer(keys.admin));
+    assert.equal(malformed.errors?.[0]?.extensions?.code, 'BAD_USER_INPUT');
+    const neither = await api.gql(`mutation { replayDeadLetters { id } }`, undefined, bearer(keys.admin));
+    assert.equal(neither.errors?.[0]?.extensions?.code, 'BAD_USER_INPUT');
+  });
+
   it('answers UNAUTHENTICATED (401) for an unknown key or a malformed header, even on public fields', async () => {
     for (const headers of [{ 'x-api-key': 'not-a-known-key-at-all' }, bearer('nope'), { authorization: 'Basic abc' }]) {
       const { status, errors } = await api.gql(`{ statsEmployes }`, undefined, headers);

@@ -47,11 +47,28 @@ describe('relay: values the other engine cannot store', () => {
     assert.equal(list.errors, undefined, JSON.stringify(list.errors));
     assert.equal(list.data?.employes.find((e) => e.id === id)?.dateEmbauche, 'infinity');
 
+    // syncStatus counts it; deadLetters shows it with its reason.
+    const status = await api.gql<{ syncStatus: { directions: { direction: string; parkedAtRelay: number; parkedAtSink: number }[] } }>(
+      '{ syncStatus { directions { direction parkedAtRelay parkedAtSink } } }',
+    );
+    assert.deepEqual(status.data?.syncStatus.directions, [
+      { direction: 'mysql->postgres', parkedAtRelay: 0, parkedAtSink: 0 },
+      { direction: 'postgres->mysql', parkedAtRelay: 1, parkedAtSink: 0 },
+    ]);
+    const letters = await api.gql<{ deadLetters: { id: string; code: string; stage: string; employeId: number; superseded: boolean }[] }>(
+      '{ deadLetters { id code stage employeId superseded } }',
+    );
+    assert.deepEqual(letters.data?.deadLetters, [
+      { id: `postgres:${parked!.id}`, code: 'EMPSYNC_VALUE_NOT_PORTABLE', stage: 'relay', employeId: id, superseded: false },
+    ]);
+
     // Fixed at the source: the fix itself is a change that crosses (a full row supersedes the parked one).
     await sql`UPDATE employes SET date_embauche = '2020-01-01 00:00:00+00' WHERE id = ${id}`.execute(postgres.db);
     await waitFor('the fixed row in MariaDB', async () => (await mysql.findEmployee(id))?.dateEmbauche === '2020-01-01T00:00:00.000000Z');
-    const [result] = await replayDeadLetters(api.running.stores, 'newer-wins', { keys: [`postgres:${parked!.id}`] });
-    assert.equal(result?.outcome, 'requeued');
+    const replay = await api.gql<{ replayDeadLetters: { id: string; outcome: string }[] }>(
+      `mutation { replayDeadLetters(ids: ["postgres:${parked!.id}"]) { id outcome } }`,
+    );
+    assert.deepEqual(replay.data?.replayDeadLetters, [{ id: `postgres:${parked!.id}`, outcome: 'requeued' }]);
     assert.deepEqual(await listDeadLetters(api.running.stores), [], 'nothing parked any more');
     assert.equal((await listDeadLetters(api.running.stores, { includeReplayed: true }))[0]?.status, 'replayed');
     await waitForConvergence(api.running.stores);
