@@ -1,5 +1,6 @@
 // The command line: a bad config value or a missing dependency gives one clear line, not a stack trace;
-// reconcile prints its report and says in its exit code whether the stores differ.
+// reconcile prints its report and says in its exit code whether the stores differ; dlq lists and
+// replays parked events, and says in its exit code whether a replay still fails.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
@@ -81,6 +82,51 @@ describe('empsync command line', () => {
       const repaired = await run(['reconcile', '--repair'], env);
       assert.equal(repaired.code, 0, repaired.stderr);
       assert.equal((JSON.parse(repaired.stdout) as { republished: number }).republished, 1);
+    });
+  });
+
+  describe('dlq', () => {
+    const config = testConfig('cli_dlq');
+    const env = {
+      MYSQL_URL: config.MYSQL_URL,
+      POSTGRES_URL: config.POSTGRES_URL,
+      KAFKA_TOPIC: config.KAFKA_TOPIC,
+      KAFKA_DLQ_TOPIC: config.KAFKA_DLQ_TOPIC,
+    };
+    after(() => dropTestDatabases(config));
+
+    it('lists parked events as JSON, replays them by id (exit 3 while one still fails), and explains bad arguments', async () => {
+      await dropTestDatabases(config);
+      assert.equal((await run(['migrate'], env)).code, 0);
+      // An event the PostgreSQL sink parked: its message is not an event at all.
+      const client = new pg.Client({ connectionString: config.POSTGRES_URL });
+      await client.connect();
+      try {
+        await client.query(
+          `INSERT INTO sync_dead_letters (stage, source_key, source, code, reason, payload, payload_encoding)
+           VALUES ('sink', 't:0:7@c/t', '{"topic":"t","partition":"0","offset":"7","key":"","timestamp":"0","headers":"{}"}',
+                   'EMPSYNC_EVENT_INVALID', 'event is not JSON', '{garbage', 'utf8')`,
+        );
+      } finally {
+        await client.end();
+      }
+      const listed = await run(['dlq', 'list'], env);
+      assert.equal(listed.code, 0, listed.stderr);
+      const [letter] = JSON.parse(listed.stdout) as { store: string; id: string; reason: string; firstSeenAt: string; status: string }[];
+      assert.deepEqual([letter?.store, letter?.reason, letter?.status], ['postgres', 'event is not JSON', 'parked']);
+      assert.match(letter?.firstSeenAt ?? '', /^\d{4}-\d{2}-\d{2}T/);
+
+      const replayed = await run(['dlq', 'replay', '--id', `postgres:${letter!.id}`], env);
+      assert.equal(replayed.code, 3, 'the message is still not an event: it stays parked');
+      assert.deepEqual((JSON.parse(replayed.stdout) as { outcome: string }[]).map((r) => r.outcome), ['failed']);
+      assert.equal((JSON.parse((await run(['dlq', 'list'], env)).stdout) as unknown[]).length, 1);
+
+      const unknown = await run(['dlq', 'replay', '--id', 'mysql:999'], env);
+      assert.equal(unknown.code, 1);
+      assert.match(unknown.stderr, /NOT_FOUND: no dead letter mysql:999/);
+      const usage = await run(['dlq', 'replay'], env);
+      assert.equal(usage.code, 1);
+      assert.match(usage.stderr, /usage: empsync dlq list \[--all\]/);
     });
   });
 });
