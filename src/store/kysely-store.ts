@@ -622,9 +622,8 @@ export abstract class KyselyApplyTransaction implements ApplyTransaction {
     this.trx = trx;
   }
 
-  readState(request: ApplyStateRequest) {
-    return readApplyState(this.trx, request);
-  }
+  /** Locks and reads, in one statement, what the version guard and the offset check need. */
+  abstract readState(request: ApplyStateRequest): Promise<ApplyState>;
 
   abstract write(plan: ApplyPlan): Promise<void>;
 }
@@ -639,45 +638,32 @@ export interface ApplyState extends CurrentVersions {
   offsets: StoredOffset[];
 }
 
-/** Locks and reads what the version guard and the offset check need (both dialects render this builder query). */
-export async function readApplyState(trx: Kysely<Database>, request: ApplyStateRequest): Promise<ApplyState> {
-  const { ids, emails, offsets } = request;
-  // One locking read for the batch's rows and the holders of its emails, one for its tombstones, one for its offsets.
-  const locked =
-    ids.length === 0 && emails.length === 0
-      ? []
-      : await trx
-          .selectFrom('employes')
-          .select(['id', 'sync_version', 'sync_origin', 'email'])
-          .where((eb) => {
-            const byId = ids.length ? [eb('id', 'in', ids)] : [];
-            const byEmail = emails.length ? [eb('email', 'in', emails)] : [];
-            return eb.or([...byId, ...byEmail]);
-          })
-          .forUpdate()
-          .execute();
-  const tombstones = ids.length
-    ? await trx
-        .selectFrom('employes_tombstones')
-        .select(['id', 'version', 'origin'])
-        .where('id', 'in', ids)
-        .forUpdate()
-        .execute()
-    : [];
-  const positions =
-    offsets && offsets.partitions.length
-      ? await trx
-          .selectFrom('sync_offsets')
-          .select(['kafka_partition', 'next_offset', 'log_id'])
-          .where('consumer_group', '=', offsets.consumerGroup)
-          .where('topic', '=', offsets.topic)
-          .where('kafka_partition', 'in', offsets.partitions)
-          .forUpdate()
-          .execute()
-      : [];
+/** A row of the one locking read of a sink transaction (each dialect writes it its own way). */
+export interface ApplyStateRow {
+  kind: 'row' | 'tombstone' | 'offset';
+  /** Row id, or partition for an offset. */
+  id: number | string;
+  /** sync_version, tombstone version, or next offset. */
+  version: string | number | bigint;
+  /** Origin, or log id for an offset. */
+  origin: string;
+  email: string | null;
+}
+
+/** The locked rows, tombstones and offsets of a sink transaction, sorted into what the sink decides with. */
+export function applyState(rows: ApplyStateRow[], request: ApplyStateRequest): ApplyState {
+  const of = (kind: ApplyStateRow['kind']) => rows.filter((r) => r.kind === kind);
   return {
-    ...currentVersions(locked, tombstones, ids, emails),
-    offsets: storedOffsets(positions, offsets?.topic ?? ''),
+    ...currentVersions(
+      of('row').map((r) => ({ id: Number(r.id), sync_version: r.version, sync_origin: r.origin, email: r.email ?? '' })),
+      of('tombstone').map((r) => ({ id: Number(r.id), version: r.version, origin: r.origin })),
+      request.ids,
+      request.emails,
+    ),
+    offsets: storedOffsets(
+      of('offset').map((r) => ({ kafka_partition: Number(r.id), next_offset: r.version, log_id: r.origin })),
+      request.offsets?.topic ?? '',
+    ),
   };
 }
 

@@ -5,6 +5,7 @@ import { Kysely, MysqlDialect, sql, type Transaction } from 'kysely';
 import { createConnection, createPool, type Connection } from 'mysql2';
 import { databaseName } from '../../config.ts';
 import {
+  applyState,
   deadLetterValues,
   insertConflicts,
   KyselyStore,
@@ -12,10 +13,12 @@ import {
   pickFields,
   KyselyApplyTransaction,
   waitForEvent,
+  type ApplyState,
+  type ApplyStateRow,
 } from '../kysely-store.ts';
 import { toSqlTimestamp } from '../row-format.ts';
 import type { Database } from '../schema.ts';
-import type { ApplyTransaction, RelayLease } from '../store.ts';
+import type { ApplyStateRequest, ApplyTransaction, RelayLease } from '../store.ts';
 import type { ApplyPlan, DeadLetterRecord, EmployeeFields } from '../types.ts';
 import { mysqlMigrations } from './migrations.ts';
 
@@ -112,6 +115,31 @@ async function upsertDeadLetters(trx: Kysely<Database>, records: DeadLetterRecor
 }
 
 class MysqlApplyTransaction extends KyselyApplyTransaction {
+  /** The batch's rows, the holders of its emails, its tombstones and its stored offsets, locked, in one statement. */
+  async readState(request: ApplyStateRequest): Promise<ApplyState> {
+    const { ids, emails, offsets } = request;
+    const branches = [];
+    if (ids.length || emails.length) {
+      const byId = ids.length ? [sql`id IN (${idList(ids)})`] : [];
+      const byEmail = emails.length ? [sql`email IN (${sql.join(emails.map((e) => sql`${e}`))})`] : [];
+      branches.push(sql`(SELECT 'row' AS kind, id, sync_version AS version, sync_origin AS origin, email
+                         FROM employes WHERE ${sql.join([...byId, ...byEmail], sql` OR `)} FOR UPDATE)`);
+    }
+    if (ids.length) {
+      branches.push(sql`(SELECT 'tombstone', id, version, origin, NULL FROM employes_tombstones
+                         WHERE id IN (${idList(ids)}) FOR UPDATE)`);
+    }
+    if (offsets?.partitions.length) {
+      branches.push(sql`(SELECT 'offset', kafka_partition, next_offset, log_id, NULL FROM sync_offsets
+                         WHERE consumer_group = ${offsets.consumerGroup} AND topic = ${offsets.topic}
+                           AND kafka_partition IN (${idList(offsets.partitions)}) FOR UPDATE)`);
+    }
+    const { rows } = branches.length
+      ? await sql<ApplyStateRow>`${sql.join(branches, sql` UNION ALL `)}`.execute(this.trx)
+      : { rows: [] };
+    return applyState(rows, request);
+  }
+
   async write(plan: ApplyPlan): Promise<void> {
     const trx = this.trx;
     if (plan.displaced.length) await sql`DELETE FROM employes WHERE id IN (${idList(plan.displaced)})`.execute(trx);

@@ -10,10 +10,10 @@ import {
   markDeadLettersReplayed,
   pickFields,
   KyselyApplyTransaction,
-  storedOffsets,
   waitForEvent,
-  currentVersions,
+  applyState,
   type ApplyState,
+  type ApplyStateRow,
   type ReadQuery,
 } from '../kysely-store.ts';
 import { employeeViewColumns, fromRawView, type RawEmployeeView } from '../row-format.ts';
@@ -165,16 +165,8 @@ class PostgresApplyTransaction extends KyselyApplyTransaction {
   override async readState(request: ApplyStateRequest): Promise<ApplyState> {
     const { ids, emails } = request;
     const offsets = request.offsets ?? { consumerGroup: '', topic: '', partitions: [] };
-    if (ids.length === 0 && emails.length === 0 && offsets.partitions.length === 0) {
-      return { ...currentVersions([], [], ids, emails), offsets: [] };
-    }
-    const { rows } = await sql<{
-      kind: 'row' | 'tombstone' | 'offset';
-      id: number;
-      version: string;
-      origin: string;
-      email: string;
-    }>`
+    if (ids.length === 0 && emails.length === 0 && offsets.partitions.length === 0) return applyState([], request);
+    const { rows } = await sql<ApplyStateRow>`
       WITH locked AS (
              SELECT id, sync_version, sync_origin, email FROM employes
               WHERE id = ANY(${ids}::int[]) OR email = ANY(${emails}::text[]) FOR UPDATE),
@@ -189,21 +181,7 @@ class PostgresApplyTransaction extends KyselyApplyTransaction {
       SELECT 'tombstone', id, version, origin, NULL FROM buried
       UNION ALL
       SELECT 'offset', kafka_partition, next_offset, log_id, NULL FROM positions`.execute(this.trx);
-    const locked = rows.filter((r) => r.kind === 'row');
-    const tombstones = rows.filter((r) => r.kind === 'tombstone');
-    const positions = rows.filter((r) => r.kind === 'offset');
-    return {
-      ...currentVersions(
-        locked.map((r) => ({ id: r.id, sync_version: r.version, sync_origin: r.origin, email: r.email })),
-        tombstones,
-        ids,
-        emails,
-      ),
-      offsets: storedOffsets(
-        positions.map((r) => ({ kafka_partition: r.id, next_offset: r.version, log_id: r.origin })),
-        offsets.topic,
-      ),
-    };
+    return applyState(rows, request);
   }
 
   async write(plan: ApplyPlan): Promise<void> {
