@@ -93,7 +93,7 @@ const engineCases: EngineCase[] = [
   },
 ];
 
-const brokerOptions = { port: 19192, controllerPort: 19193 };
+const brokerOptions = { port: 19392, controllerPort: 19393 };
 const kafkaTimeoutMs = 2000;
 let proxy: TcpProxy | undefined;
 let dumps: string | undefined;
