@@ -59,6 +59,10 @@ export class PostgresStore extends KyselyStore {
       types,
       options: '-c TimeZone=UTC',
     });
+    // An idle client whose server went away (a restart, a crash, a restore ending sessions) emits
+    // 'error' on the pool, which drops it; unheard, that event would end the process. The next query
+    // opens a new connection, and the stage using it retries.
+    pool.on('error', () => undefined);
     super(new Kysely<Database>({ dialect: new PostgresDialect({ pool }) }), postgresMigrations);
     this.#url = options.url;
     this.#pool = pool;
