@@ -65,6 +65,8 @@ export class Sink {
   #loop: Promise<void> | null = null;
   /** The log (`clusterId/topicId`) the current stream reads. */
   #logId = '';
+  /** The topic's partitions when the stream started: partitions added later need a new assignment. */
+  #partitionCount = 0;
   /** Per partition, the next offset stored in the database as this sink last wrote or read it. */
   #applied = new Map<number, bigint>();
   /** Per partition, the offset after the last message delivered: a message below it means the log went back. */
@@ -74,7 +76,7 @@ export class Sink {
   /** Partitions whose poison event could not be parked (DLQ publish failed): retried after `until`. */
   #held = new Map<number, { until: number; failures: number }>();
   /** Set when the stream must be replaced (the log changed, the database's offsets went back). */
-  #restart: EmpsyncError | null = null;
+  #restart: { code: ErrorCode | null; reason: string } | null = null;
   #wake: (() => void) | null = null;
   /** The last applied message per partition, not yet committed to Kafka (see #flushKafkaCommits). */
   #uncommitted = new Map<number, Message>();
@@ -129,7 +131,7 @@ export class Sink {
         if (signal.aborted) return;
         metrics.sinkUp.set({ store: store.name }, 0);
         const restart = this.#restart;
-        if (restart) this.#log.warn({ code: restart.code, reason: restart.message }, 'starting again from the stored offsets');
+        if (restart) this.#log.warn({ code: restart.code ?? undefined, reason: restart.reason }, 'starting again from the stored offsets');
         else this.#log.warn('consumer stream ended: reconnecting');
         await this.#disconnect();
         // A restart asked for by a check connects again at once; a lost broker backs off.
@@ -187,6 +189,7 @@ export class Sink {
       await store.resetOffsets(consumerGroup, topic, logId, plan.resets);
       const stored = new Set([...(await store.readOffsets(consumerGroup, topic)).map((o) => o.partition)]);
       this.#logId = logId;
+      this.#partitionCount = plan.starts.length;
       this.#applied = new Map(plan.starts.filter((s) => stored.has(s.partition)).map((s) => [s.partition, s.offset]));
       this.#delivered = new Map(plan.starts.map((s) => [s.partition, s.offset]));
       this.#pending = [];
@@ -205,6 +208,10 @@ export class Sink {
         const current = metadata.topics.get(topic);
         if (current && `${metadata.id}/${current.id}` !== this.#logId) {
           this.#requestRestart(ErrorCodes.LOG_CHANGED, `the topic is now log ${metadata.id}/${current.id}, not ${this.#logId}`);
+        } else if (current && current.partitionsCount > this.#partitionCount) {
+          // The group assigned the partitions of the time it formed: partitions added since are read by
+          // nobody until the members join again, so this member joins again (from the stored offsets).
+          this.#requestRestart(null, `the topic grew from ${this.#partitionCount} to ${current.partitionsCount} partitions`);
         }
       });
       consumer.on('consumer:lag', (lag) => {
@@ -245,9 +252,9 @@ export class Sink {
   }
 
   /** Ends the current stream so the supervisor connects again from the database's offsets. */
-  #requestRestart(code: ErrorCode, reason: string): void {
+  #requestRestart(code: ErrorCode | null, reason: string): void {
     if (this.#restart || this.#stopping.signal.aborted) return;
-    this.#restart = new EmpsyncError(code, reason);
+    this.#restart = { code, reason };
     if (code === ErrorCodes.OFFSETS_REWOUND) {
       this.#options.metrics.logResets.inc({ stage: 'sink', store: this.#options.store.name, reason: 'rewound' });
     }
@@ -322,7 +329,7 @@ export class Sink {
         }
         // Never reached in normal operation (#applyWithRetry handles every failure); a bug must not stop the sink silently.
         this.#log.error({ err: describeError(error) }, 'unexpected sink failure: starting again from the stored offsets');
-        this.#restart = new EmpsyncError(ErrorCodes.INTERNAL, describeError(error), { cause: error });
+        this.#restart = { code: ErrorCodes.INTERNAL, reason: describeError(error) };
         break;
       }
     }

@@ -70,3 +70,37 @@ describe('offsets bound to their log', () => {
     assert.equal(await waitForConvergence(running.stores, 60_000), 36);
   });
 });
+
+describe('partitions added to the topic while the sinks run', () => {
+  const added = testConfig('partitions_added', { LOG_CHECK_INTERVAL_MS: '500' });
+  let stack: RunningRole;
+  before(async () => {
+    await dropTestDatabases(added);
+    stack = await startRole('all', { config: added, logger: quietLogger(added) });
+  });
+  after(async () => stack?.stop());
+
+  it('changes keyed to the new partitions cross too', async () => {
+    const { mysql } = stack.stores;
+    for (let i = 0; i < 10; i++) await mysql.insertEmployee(fields(`three.${i}@example.fr`));
+    await waitForConvergence(stack.stores);
+    const admin = new Admin(baseClientOptions(added, 'test-add-partitions'));
+    try {
+      await admin.createPartitions({ topics: [{ name: added.KAFKA_TOPIC, count: 6 }] });
+    } finally {
+      await admin.close();
+    }
+    // Until the relay's producer learns of the new partitions, keys still go to the first three.
+    let written = 10;
+    const group = `${added.SINK_GROUP_PREFIX}-postgres`;
+    await waitFor(
+      'a change applied from a new partition',
+      async () => {
+        for (let i = 0; i < 10; i++) await mysql.insertEmployee(fields(`six.${written++}@example.fr`));
+        return (await stack.stores.postgres.readOffsets(group, added.KAFKA_TOPIC)).some((o) => o.partition >= 3 && o.nextOffset > 0n);
+      },
+      60_000,
+    );
+    assert.equal(await waitForConvergence(stack.stores, 60_000), written);
+  });
+});
