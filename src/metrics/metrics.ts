@@ -228,7 +228,9 @@ export function initialiseKnownSeries(metrics: Metrics): void {
       metrics.applied.inc({ store, op }, 0);
     }
     for (const reason of ['stale', 'own-origin', 'superseded', 'already-applied']) metrics.skipped.inc({ store, reason }, 0);
-    for (const reason of ['log-changed', 'below-log-start', 'past-log-end', 'rewound']) metrics.logResets.inc({ stage: 'sink', store, reason }, 0);
+    for (const reason of ['log-changed', 'below-log-start', 'past-log-end', 'rewound', 'tombstones-expired']) {
+      metrics.logResets.inc({ stage: 'sink', store, reason }, 0);
+    }
     metrics.logResets.inc({ stage: 'relay', store, reason: 'log-changed' }, 0);
     metrics.relayParked.inc({ store, reason: 'EMPSYNC_VALUE_NOT_PORTABLE' }, 0);
     metrics.dlqPublishFailures.inc({ store }, 0);

@@ -16,13 +16,21 @@ import type { Logger } from '../logger.ts';
 import type { Metrics } from '../metrics/metrics.ts';
 import type { Store } from '../store/store.ts';
 import type { PartitionOffset } from '../store/types.ts';
-import { baseClientOptions, collectMessages, ensureTopics, type KafkaConfig } from '../transport/kafka.ts';
+import { baseClientOptions, collectMessages, ensureTopics, tombstoneRetentionMs, type KafkaConfig } from '../transport/kafka.ts';
 import type { ConflictPolicy } from './conflict-policy.ts';
 import { DeadLetterQueue, sinkDeadLetter, type PoisonMessage } from './dead-letter-queue.ts';
 import { decodeMessage } from './decode-message.ts';
 import { planBatch, type PositionedEvent } from './plan-batch.ts';
 import { planStartPositions, type PartitionBounds } from './start-positions.ts';
 import { isTransientError } from './transient-errors.ts';
+
+/** What a sink says about each finding on its start positions. */
+const startMessages = {
+  [ErrorCodes.LOG_CHANGED]: 'stored offset belongs to another log (new cluster or recreated topic): reading the new log from its start',
+  [ErrorCodes.OFFSET_OUT_OF_RANGE]: 'stored offset lies outside the log: reading from the start of what the log holds (run reconcile)',
+  [ErrorCodes.TOMBSTONES_EXPIRED]:
+    'this sink was away longer than the topic keeps tombstones (delete.retention.ms): compaction may have removed deletes it never saw (run reconcile --repair)',
+};
 
 /** How often the applied offsets are also committed to Kafka (lag metric, Kafka tools). */
 const kafkaCommitIntervalMs = 200;
@@ -169,7 +177,9 @@ export class Sink {
     this.#consumer = consumer;
     try {
       const { logId, bounds } = await readLog(consumer, topic);
-      const plan = planStartPositions(logId, bounds, await store.readOffsets(consumerGroup, topic));
+      const retentionMs = await tombstoneRetentionMs(kafka);
+      const tombstones = retentionMs === null ? undefined : { retentionMs, now: Date.now() };
+      const plan = planStartPositions(logId, bounds, await store.readOffsets(consumerGroup, topic), tombstones);
       for (const finding of plan.findings) {
         metrics.logResets.inc({ stage: 'sink', store: store.name, reason: finding.reason });
         this.#log.warn(
@@ -181,9 +191,7 @@ export class Sink {
             log: logId,
             startOffset: finding.startOffset.toString(),
           },
-          finding.code === ErrorCodes.LOG_CHANGED
-            ? 'stored offset belongs to another log (new cluster or recreated topic): reading the new log from its start'
-            : 'stored offset lies outside the log: reading from the start of what the log holds (run reconcile)',
+          startMessages[finding.code],
         );
       }
       await store.resetOffsets(consumerGroup, topic, logId, plan.resets);

@@ -13,12 +13,12 @@ export interface PartitionBounds {
 }
 
 export interface StartFinding {
-  code: typeof ErrorCodes.LOG_CHANGED | typeof ErrorCodes.OFFSET_OUT_OF_RANGE;
+  code: typeof ErrorCodes.LOG_CHANGED | typeof ErrorCodes.OFFSET_OUT_OF_RANGE | typeof ErrorCodes.TOMBSTONES_EXPIRED;
   partition: number;
   storedOffset: bigint;
   storedLogId: string;
   startOffset: bigint;
-  reason: 'log-changed' | 'below-log-start' | 'past-log-end';
+  reason: 'log-changed' | 'below-log-start' | 'past-log-end' | 'tombstones-expired';
 }
 
 export interface StartPlan {
@@ -32,8 +32,16 @@ export interface StartPlan {
 /**
  * Decides the start of each partition (`bounds[p]` for partition p) from the stored offsets. A stored
  * offset without a log (stored by a version that did not record logs) is adopted when it fits the log.
+ * With `tombstones` (the topic's delete.retention.ms and the time now), a partition whose sink was away
+ * longer than tombstones are kept, while records it has not read wait, is reported: compaction may
+ * have removed deletes it never saw.
  */
-export function planStartPositions(logId: string, bounds: PartitionBounds[], stored: StoredOffset[]): StartPlan {
+export function planStartPositions(
+  logId: string,
+  bounds: PartitionBounds[],
+  stored: StoredOffset[],
+  tombstones?: { retentionMs: number; now: number },
+): StartPlan {
   const byPartition = new Map(stored.map((offset) => [offset.partition, offset]));
   const plan: StartPlan = { starts: [], resets: [], findings: [] };
   bounds.forEach(({ earliest, latest }, partition) => {
@@ -50,6 +58,17 @@ export function planStartPositions(logId: string, bounds: PartitionBounds[], sto
     else {
       plan.starts.push({ partition, offset: offset.nextOffset });
       if (offset.logId === '') plan.resets.push({ partition, nextOffset: offset.nextOffset }); // adopt: record its log
+      const away = tombstones && offset.updatedAt ? tombstones.now - Date.parse(offset.updatedAt) : 0;
+      if (tombstones && offset.nextOffset < latest && away > tombstones.retentionMs) {
+        plan.findings.push({
+          code: ErrorCodes.TOMBSTONES_EXPIRED,
+          partition,
+          storedOffset: offset.nextOffset,
+          storedLogId: offset.logId,
+          startOffset: offset.nextOffset,
+          reason: 'tombstones-expired',
+        });
+      }
       return;
     }
     plan.starts.push({ partition, offset: earliest });

@@ -300,11 +300,11 @@ export abstract class KyselyStore implements Store {
   async readOffsets(consumerGroup: string, topic: string): Promise<StoredOffset[]> {
     const rows = await this.db
       .selectFrom('sync_offsets')
-      .select(['kafka_partition', 'next_offset', 'log_id'])
+      .select(['kafka_partition', 'next_offset', 'log_id', 'updated_at'])
       .where('consumer_group', '=', consumerGroup)
       .where('topic', '=', topic)
       .execute();
-    return storedOffsets(rows, topic);
+    return storedOffsets(rows, topic).map((offset, i) => ({ ...offset, updatedAt: toIsoTimestamp(rows[i]!.updated_at) }));
   }
 
   async resetOffsets(

@@ -78,6 +78,8 @@ export interface PartitionOffset {
  */
 export interface StoredOffset extends PartitionOffset {
   logId: string;
+  /** When a sink last moved it (ISO-8601), when read for a sink's start. */
+  updatedAt?: string;
 }
 
 /** The stage that parked an event: the relay (it could not carry the row) or a sink (it could not apply it). */

@@ -59,6 +59,22 @@ export async function ensureTopics(config: KafkaConfig): Promise<void> {
   }
 }
 
+/** How long the change topic keeps tombstones (its `delete.retention.ms`), or null when it cannot be read. */
+export async function tombstoneRetentionMs(config: KafkaConfig): Promise<number | null> {
+  const admin = new Admin({ ...baseClientOptions(config, 'admin'), retries: 0 });
+  try {
+    const [description] = await admin.describeConfigs({
+      resources: [{ resourceType: 2, resourceName: config.KAFKA_TOPIC, configurationKeys: ['delete.retention.ms'] }],
+    });
+    const value = description?.configs.find((c) => c.name === 'delete.retention.ms')?.value;
+    return value ? Number(value) : null;
+  } catch {
+    return null;
+  } finally {
+    await admin.close().catch(() => undefined);
+  }
+}
+
 /** Probes the brokers with a metadata request. */
 export async function pingKafka(config: KafkaConfig, timeoutMs = 3000): Promise<void> {
   const admin = new Admin({ ...baseClientOptions(config, 'probe'), timeout: timeoutMs, retries: 0 });

@@ -115,4 +115,22 @@ describe('deletes survive compaction', () => {
     assert.equal(rows, (await mysql.countEmployees()));
     assert.deepEqual(await sink.stores.postgres.findEmployees(deleted), []);
   });
+
+  it('a sink away longer than the topic keeps tombstones says so when it comes back', async () => {
+    const { mysql } = relay.stores;
+    await sink?.stop();
+    sink = null;
+    // Ten minutes of tombstones (delete.retention.ms above); this sink last moved two days ago.
+    const { Client } = (await import('pg')).default;
+    const client = new Client({ connectionString: config.POSTGRES_URL });
+    await client.connect();
+    await client.query(`UPDATE sync_offsets SET updated_at = now() - interval '2 days'`);
+    await client.end();
+    await mysql.insertEmployee({ nom: 'Late', prenom: 'P', email: `late.${Date.now()}@example.fr`, poste: 'Dev', salaire: '1.00', department: 'IT' });
+    sink = await startRole('sink', deps, ['postgres']);
+    const reported = async () =>
+      (await sink!.metrics.logResets.get()).values.filter((v) => v.labels.reason === 'tombstones-expired').reduce((n, v) => n + v.value, 0);
+    await waitFor('the expired tombstones reported', async () => (await reported()) >= 1);
+    await waitForConvergence({ mysql, postgres: sink.stores.postgres }, 60_000);
+  });
 });

@@ -42,6 +42,17 @@ describe('planStartPositions (where a sink starts each partition)', () => {
     assert.deepEqual(plan.findings.map((f) => f.reason), ['below-log-start', 'past-log-end']);
   });
 
+  it('reports a sink away longer than the topic keeps tombstones, when records wait for it', () => {
+    const day = 24 * 60 * 60 * 1000;
+    const now = Date.parse('2026-11-29T12:00:00Z');
+    const old = { ...stored(0, 5n), updatedAt: '2026-11-27T12:00:00.000000Z' };
+    const recent = { ...stored(1, 5n), updatedAt: '2026-11-29T11:00:00.000000Z' };
+    const idle = { ...stored(2, 9n), updatedAt: '2026-11-20T12:00:00.000000Z' };
+    const plan = planStartPositions(log, bounds([0, 9], [0, 9], [0, 9]), [old, recent, idle], { retentionMs: day, now });
+    assert.deepEqual(plan.findings.map((f) => [f.partition, f.code, f.reason]), [[0, 'EMPSYNC_TOMBSTONES_EXPIRED', 'tombstones-expired']]);
+    assert.deepEqual(plan.starts.map((s) => s.offset), [5n, 5n, 9n], 'it still reads from where it stopped');
+  });
+
   it('adopts an offset stored before offsets knew their log when it fits the log', () => {
     const plan = planStartPositions(log, bounds([0, 10]), [stored(0, 7n, '')]);
     assert.deepEqual(plan.starts, [{ partition: 0, offset: 7n }]);
