@@ -1,8 +1,12 @@
-// Builds both stores from the config, and creates their databases when missing (first start).
+// Builds both stores from the config, and creates their databases when missing (first start). The first
+// connections wait, within a bound, for a server that is still starting: in Docker Compose a database can
+// report healthy a moment before it accepts the connections of another container.
+import { setTimeout as sleep } from 'node:timers/promises';
 import mysql from 'mysql2/promise';
 import pg from 'pg';
 import { databaseName, type Config } from '../config.ts';
 import { EmpsyncError, ErrorCodes } from '../errors.ts';
+import { tableCollation } from './mysql/migrations.ts';
 import { MysqlStore } from './mysql/mysql-store.ts';
 import { PostgresStore } from './postgres/postgres-store.ts';
 
@@ -24,8 +28,23 @@ export async function closeStores(stores: Stores): Promise<void> {
 
 const safeName = /^[A-Za-z0-9_]+$/;
 
-/** CREATE DATABASE IF NOT EXISTS on both servers, connected without a database. */
-export async function ensureDatabases(config: Pick<Config, 'MYSQL_URL' | 'POSTGRES_URL'>): Promise<void> {
+export interface EnsureDatabasesOptions {
+  /** How long, in all, the first connections may keep finding a server not (yet) accepting them. */
+  waitForMs?: number;
+}
+
+/** 60 s: a database container's healthcheck runs every 5 s; a server that is not up by then is not starting. */
+export const defaultDatabaseWaitMs = 60_000;
+
+/**
+ * CREATE DATABASE IF NOT EXISTS on both servers, connected without a database. A server that refuses or
+ * drops the connection, or says it is starting, is tried again with backoff until `waitForMs` has passed;
+ * then, or at once for any other error (a wrong password), EMPSYNC_DEPENDENCY_UNAVAILABLE names it.
+ */
+export async function ensureDatabases(
+  config: Pick<Config, 'MYSQL_URL' | 'POSTGRES_URL'>,
+  options: EnsureDatabasesOptions = {},
+): Promise<void> {
   const mysqlName = databaseName(config.MYSQL_URL);
   const postgresName = databaseName(config.POSTGRES_URL);
   for (const name of [mysqlName, postgresName]) {
@@ -33,40 +52,92 @@ export async function ensureDatabases(config: Pick<Config, 'MYSQL_URL' | 'POSTGR
       throw new EmpsyncError(ErrorCodes.CONFIG_INVALID, `database name "${name}" must match ${safeName}`);
     }
   }
+  const deadline = Date.now() + (options.waitForMs ?? defaultDatabaseWaitMs);
   const mysqlServer = new URL(config.MYSQL_URL);
   mysqlServer.pathname = '/';
-  try {
-    const connection = await mysql.createConnection({ uri: mysqlServer.toString() });
+  await untilServerAnswers('mysql', mysqlServer.host, deadline, async (connectTimeout) => {
+    const connection = await mysql.createConnection({ uri: mysqlServer.toString(), connectTimeout });
     try {
       await connection.query(
-        `CREATE DATABASE IF NOT EXISTS \`${mysqlName}\` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin`,
+        `CREATE DATABASE IF NOT EXISTS \`${mysqlName}\` CHARACTER SET utf8mb4 COLLATE ${tableCollation}`,
       );
     } finally {
       await connection.end();
     }
-  } catch (error) {
-    throw new EmpsyncError(
-      ErrorCodes.DEPENDENCY_UNAVAILABLE,
-      `MySQL is unreachable at ${mysqlServer.host}: ${(error as Error).message}`,
-      { cause: error, details: { dependency: 'mysql' } },
-    );
-  }
+  });
   const postgresServer = new URL(config.POSTGRES_URL);
   postgresServer.pathname = '/postgres';
-  const client = new pg.Client({ connectionString: postgresServer.toString() });
-  try {
-    await client.connect();
-    const { rowCount } = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [postgresName]);
-    if (!rowCount) await client.query(`CREATE DATABASE "${postgresName}"`);
-  } catch (error) {
-    if ((error as { code?: string }).code !== '42P04') {
-      throw new EmpsyncError(
-        ErrorCodes.DEPENDENCY_UNAVAILABLE,
-        `PostgreSQL is unreachable at ${postgresServer.host}: ${(error as Error).message}`,
-        { cause: error, details: { dependency: 'postgres' } },
-      );
+  await untilServerAnswers('postgres', postgresServer.host, deadline, async (connectTimeout) => {
+    const client = new pg.Client({
+      connectionString: postgresServer.toString(),
+      connectionTimeoutMillis: connectTimeout,
+    });
+    try {
+      await client.connect();
+      const { rowCount } = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [postgresName]);
+      if (!rowCount) await client.query(`CREATE DATABASE "${postgresName}"`);
+    } catch (error) {
+      if ((error as { code?: string }).code !== '42P04') throw error; // another process created it first
+    } finally {
+      await client.end().catch(() => undefined);
     }
-  } finally {
-    await client.end().catch(() => undefined);
+  });
+}
+
+// Errors of a server that is not accepting connections yet (or any more): socket errors, mysql2's lost
+// connection, PostgreSQL's 57P03 "the database system is starting up", pg's closed or timed-out connection.
+const notYetAcceptingCodes = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EPIPE',
+  'PROTOCOL_CONNECTION_LOST',
+  'ER_CON_COUNT_ERROR',
+  'ER_SERVER_SHUTDOWN',
+  '57P03',
+]);
+const notYetAcceptingMessage = /^Connection terminated/;
+
+function notYetAccepting(error: unknown): boolean {
+  const code = (error as { code?: unknown }).code;
+  if (typeof code === 'string' && notYetAcceptingCodes.has(code)) return true;
+  return error instanceof Error && notYetAcceptingMessage.test(error.message);
+}
+
+const serverNames = { mysql: 'MySQL', postgres: 'PostgreSQL' } as const;
+
+/**
+ * Runs `attempt` until it succeeds, fails with another error, or `deadline` passes (a last attempt is
+ * made at the deadline). Waits 250 ms between attempts, doubling up to 4 s.
+ */
+async function untilServerAnswers(
+  dependency: keyof typeof serverNames,
+  host: string,
+  deadline: number,
+  attempt: (connectTimeoutMs: number) => Promise<void>,
+): Promise<void> {
+  const started = Date.now();
+  for (let attempts = 1, delay = 250; ; attempts++, delay = Math.min(delay * 2, 4000)) {
+    try {
+      await attempt(Math.min(10_000, Math.max(1000, deadline - Date.now())));
+      return;
+    } catch (error) {
+      const transient = notYetAccepting(error);
+      if (!transient || Date.now() >= deadline) {
+        const waited = transient
+          ? ` (${attempts} attempts in ${((Date.now() - started) / 1000).toFixed(1)} s)`
+          : '';
+        throw new EmpsyncError(
+          ErrorCodes.DEPENDENCY_UNAVAILABLE,
+          `${serverNames[dependency]} is unreachable at ${host}${waited}: ${(error as Error).message}`,
+          { cause: error, details: { dependency, attempts } },
+        );
+      }
+      await sleep(Math.min(delay, deadline - Date.now()));
+    }
   }
 }

@@ -21,6 +21,7 @@ export type ComposeDependsOn = string[] | Record<string, { condition?: string }>
 export type ComposeService = {
   image?: string;
   build?: string | { context?: string; dockerfile?: string };
+  pull_policy?: string;
   command?: string | string[];
   environment?: Record<string, string | number | boolean | null> | string[];
   ports?: (string | { target?: number; published?: string | number })[];
@@ -43,9 +44,81 @@ export function loadCompose(text = readRepoFile('docker-compose.yml')): ComposeF
   return parse(text, { merge: true }) as ComposeFile;
 }
 
-/** The empsync services: those built from the repository's Dockerfile. */
+/** The images some service builds (from the repository's Dockerfile). */
+export function builtImages(compose: ComposeFile): Set<string> {
+  return new Set(
+    Object.values(compose.services)
+      .filter((service) => service.build !== undefined && service.image)
+      .map((service) => service.image!),
+  );
+}
+
+/** The empsync services: those that build the repository's image or run the image another service builds. */
 export function empsyncServices(compose: ComposeFile): [string, ComposeService][] {
-  return Object.entries(compose.services).filter(([, service]) => service.build !== undefined);
+  const images = builtImages(compose);
+  return Object.entries(compose.services).filter(
+    ([, service]) => service.build !== undefined || (service.image !== undefined && images.has(service.image)),
+  );
+}
+
+/**
+ * Image tags that more than one service builds. Compose builds through buildx bake, which exports those
+ * targets in parallel; on a clean machine the second export fails with `image "…": already exists`.
+ */
+export function imagesBuiltTwice(compose: ComposeFile): string[] {
+  const builders = new Map<string, string[]>();
+  for (const [name, service] of Object.entries(compose.services)) {
+    if (service.build === undefined) continue;
+    const image = service.image ?? name;
+    builders.set(image, [...(builders.get(image) ?? []), name]);
+  }
+  return [...builders].filter(([, names]) => names.length > 1).map(([image]) => image);
+}
+
+/** The healthcheck command as one string (CMD / CMD-SHELL forms joined). */
+export function healthcheckCommand(service: ComposeService): string {
+  const test = service.healthcheck?.test ?? [];
+  return (Array.isArray(test) ? test.filter((word) => !/^(CMD|CMD-SHELL)$/.test(word)) : [test]).join(' ');
+}
+
+/**
+ * Why a database healthcheck could pass before the server takes TCP connections, or null. Both images run
+ * a first-start server on the Unix socket only (mysql: --skip-networking; postgres: listen_addresses=''),
+ * so the check must connect to a loopback address: for MySQL clients the host `localhost` means the socket.
+ */
+export function healthcheckOverTcpProblem(service: ComposeService, client: 'mysqladmin' | 'pg_isready'): string | null {
+  const command = healthcheckCommand(service);
+  if (!new RegExp(`\\b${client}\\b`).test(command)) return `the healthcheck does not run ${client}`;
+  if (!/(^|\s)(-h\s*|--host[=\s])(127\.0\.0\.1|::1)(\s|$)/.test(command)) {
+    return `${client} does not connect to 127.0.0.1 (-h 127.0.0.1): without it, or with localhost, it may ask the socket`;
+  }
+  return null;
+}
+
+/** The `--name=value` options of a service's command. */
+export function commandOptions(service: ComposeService): Map<string, string> {
+  const words = Array.isArray(service.command) ? service.command : (service.command ?? '').split(/\s+/);
+  return new Map(
+    words.flatMap((word) => {
+      const match = /^--([a-z0-9_-]+)=(.*)$/i.exec(word);
+      return match ? [[match[1]!.replace(/_/g, '-'), match[2]!] as [string, string]] : [];
+    }),
+  );
+}
+
+/** The variables that Compose requires (`${VAR:?message}`): it refuses to start while one is unset. */
+export function requiredVariables(composeText: string): string[] {
+  return [...new Set([...composeText.matchAll(/\$\{([A-Z0-9_]+):\?/g)].map((match) => match[1]!))].sort();
+}
+
+/** The text of a Markdown section (from its `## heading` to the next heading of the same or a higher level). */
+export function markdownSection(markdown: string, heading: string): string {
+  const lines = markdown.split('\n');
+  const start = lines.findIndex((line) => line.replace(/^#+\s*/, '') === heading && /^#+\s/.test(line));
+  if (start < 0) return '';
+  const level = /^#+/.exec(lines[start]!)![0].length;
+  const end = lines.findIndex((line, index) => index > start && /^#+\s/.test(line) && /^#+/.exec(line)![0].length <= level);
+  return lines.slice(start, end < 0 ? undefined : end).join('\n');
 }
 
 export function environmentKeys(service: ComposeService): string[] {

@@ -15,6 +15,13 @@ const outboxColumns =
 const outboxValues = (op: string, ref: 'NEW' | 'OLD', version: string, base: string) =>
   `UUID(), '${op}', ${ref}.id, ${version}, ${base}, 'mysql', ${ref}.nom, ${ref}.prenom, ${ref}.email, ${ref}.poste, ${ref}.salaire, ${ref}.department, ${ref}.date_embauche, ${ref}.created_at, ${ref}.updated_at`;
 
+// Every table names its character set and collation: without them a table takes the database's default,
+// which is the server's when the database was made by someone else (the mysql image's MYSQL_DATABASE makes it
+// with MySQL 8.4's utf8mb4_0900_ai_ci: case- and accent-insensitive). utf8mb4_bin compares code points, as
+// MariaDB does locally and PostgreSQL does (docs/type-mapping.md, "Comparison rules").
+export const tableCollation = 'utf8mb4_bin';
+const tableOptions = `ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=${tableCollation}`;
+
 // The version a change replaced ("what it saw"): a sink tells a concurrent change from a later one by it.
 const tombstoneOf = (id: string) => `COALESCE((SELECT t.version FROM employes_tombstones t WHERE t.id = ${id}), 0)`;
 
@@ -35,7 +42,7 @@ const statements001 = [
      PRIMARY KEY (id),
      UNIQUE KEY employes_email_key (email),
      KEY employes_department_idx (department)
-   ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin`,
+   ) ${tableOptions}`,
   `CREATE TABLE IF NOT EXISTS employes_outbox (
      seq BIGINT NOT NULL AUTO_INCREMENT,
      event_id CHAR(36) NOT NULL,
@@ -55,14 +62,14 @@ const statements001 = [
      updated_at DATETIME(6) NOT NULL,
      captured_at DATETIME(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6),
      PRIMARY KEY (seq)
-   ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin`,
+   ) ${tableOptions}`,
   `CREATE TABLE IF NOT EXISTS employes_tombstones (
      id INT NOT NULL,
      version BIGINT NOT NULL,
      origin VARCHAR(16) NOT NULL,
      deleted_at DATETIME(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6),
      PRIMARY KEY (id)
-   ) ENGINE=InnoDB`,
+   ) ${tableOptions}`,
   `CREATE TABLE IF NOT EXISTS sync_offsets (
      consumer_group VARCHAR(200) NOT NULL,
      topic VARCHAR(249) NOT NULL,
@@ -70,7 +77,7 @@ const statements001 = [
      next_offset BIGINT NOT NULL,
      updated_at DATETIME(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6),
      PRIMARY KEY (consumer_group, topic, kafka_partition)
-   ) ENGINE=InnoDB`,
+   ) ${tableOptions}`,
   `CREATE TABLE IF NOT EXISTS sync_conflicts (
      id BIGINT NOT NULL AUTO_INCREMENT,
      employe_id INT NOT NULL,
@@ -86,14 +93,14 @@ const statements001 = [
      detected_at DATETIME(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6),
      PRIMARY KEY (id),
      KEY sync_conflicts_employe_idx (employe_id)
-   ) ENGINE=InnoDB`,
+   ) ${tableOptions}`,
   `CREATE TABLE IF NOT EXISTS sync_backfill (
      name VARCHAR(64) NOT NULL,
      last_id INT NULL,
      done TINYINT NOT NULL DEFAULT 0,
      updated_at DATETIME(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6),
      PRIMARY KEY (name)
-   ) ENGINE=InnoDB`,
+   ) ${tableOptions}`,
   // Capture. @sync_origin is set only by the sink's session: its writes carry the event's version
   // and origin and are not captured again (loop prevention).
   `DROP TRIGGER IF EXISTS employes_before_insert`,
@@ -185,13 +192,13 @@ const statements002 = [
      PRIMARY KEY (id),
      UNIQUE KEY sync_dead_letters_source_key (source_key),
      KEY sync_dead_letters_status_idx (status, id)
-   ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin`,
+   ) ${tableOptions}`,
   `CREATE TABLE IF NOT EXISTS sync_log_identity (
      topic VARCHAR(249) NOT NULL,
      log_id VARCHAR(100) NOT NULL,
      updated_at DATETIME(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6),
      PRIMARY KEY (topic)
-   ) ENGINE=InnoDB`,
+   ) ${tableOptions}`,
   // A delete re-published from a tombstone carries no row.
   `ALTER TABLE employes_outbox ${outboxRowColumns.map((column) => `MODIFY ${column} NULL`).join(', ')}`,
 ];
@@ -244,7 +251,49 @@ async function migrate002(db: Kysely<unknown>): Promise<void> {
   });
 }
 
+// ---- 003: explicit collations. Before 001 and 002 named theirs, six tables took the database default:
+// utf8mb4_bin where ensureDatabases made the database, utf8mb4_0900_ai_ci where the mysql image did. ----
+
+/** The tables 001 and 002 create (kysely's own bookkeeping tables aside): 003 brings each to tableCollation. */
+export const mysqlTables = [
+  'employes',
+  'employes_outbox',
+  'employes_tombstones',
+  'sync_offsets',
+  'sync_conflicts',
+  'sync_backfill',
+  'sync_dead_letters',
+  'sync_log_identity',
+] as const;
+
+async function migrate003(db: Kysely<unknown>): Promise<void> {
+  // Each step reads information_schema first: MySQL DDL is not transactional, so a half-run migration re-runs.
+  const { rows } = await sql<{ collation: string }>`
+    SELECT DEFAULT_COLLATION_NAME AS collation FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = DATABASE()`.execute(db);
+  // The database default decides what a table created later without a collation gets.
+  if (rows[0]?.collation !== tableCollation) {
+    await run(db, [`ALTER DATABASE CHARACTER SET utf8mb4 COLLATE ${tableCollation}`]);
+  }
+  // CONVERT TO rewrites the table default and every text column; a table already right is left alone.
+  for (const table of await tablesWithOtherCollation(db)) {
+    await run(db, [`ALTER TABLE ${table} CONVERT TO CHARACTER SET utf8mb4 COLLATE ${tableCollation}`]);
+  }
+}
+
+/** The tables of mysqlTables whose default collation, or one of whose text columns, is not tableCollation. */
+export async function tablesWithOtherCollation(db: Kysely<unknown>): Promise<string[]> {
+  const tables = sql.join(mysqlTables.map((table) => sql`${table}`));
+  const { rows } = await sql<{ name: string }>`
+    SELECT TABLE_NAME AS name FROM information_schema.TABLES
+     WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME IN (${tables}) AND TABLE_COLLATION <> ${tableCollation}
+    UNION
+    SELECT TABLE_NAME FROM information_schema.COLUMNS
+     WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME IN (${tables}) AND COLLATION_NAME <> ${tableCollation}`.execute(db);
+  return rows.map((r) => r.name).sort();
+}
+
 export const mysqlMigrations: Record<string, Migration> = {
   '001_employes_sync': { up: (db) => run(db, statements001) },
   '002_offsets_log_dead_letters_portable_values': { up: migrate002 },
+  '003_explicit_collations': { up: migrate003 },
 };

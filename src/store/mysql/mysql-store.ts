@@ -97,6 +97,11 @@ export class MysqlStore extends KyselyStore {
 
 const idList = (ids: number[]) => sql.join(ids.map((id) => sql`${id}`));
 
+// The upserts below (and the capture triggers) read the incoming row with VALUES(col). MySQL 8.4 deprecates
+// it in favour of a row alias (`INSERT … VALUES (…) AS new … UPDATE c = new.c`) and answers warning 1287,
+// but still runs it; MariaDB 10.11 has no row alias (a syntax error there). One statement for both engines
+// keeps VALUES() until MySQL removes it (docs/docker.md, "MySQL 8.4 against the local MariaDB").
+
 /** A record parked again (same source key) counts once more and is parked again if it was replayed. */
 async function upsertDeadLetters(trx: Kysely<Database>, records: DeadLetterRecord[]): Promise<void> {
   if (records.length === 0) return;
