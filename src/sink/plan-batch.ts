@@ -13,6 +13,9 @@
 // - a re-publish ('r': backfill, resync, repair): applied when newer, never a conflict;
 // - built on the version the target holds (baseVersion = stored): a later change: applied;
 // - an older or equal version from the same origin: a replay or a reordering: skipped as stale;
+// - a version of the other store the row already went past (at or below what the row has seen of
+//   that store: a duplicate or a late delivery of a change it applied before changing the row
+//   itself): skipped as stale, never a conflict;
 // - otherwise the two changes are concurrent: a conflict, resolved by the policy and recorded;
 // - a tombstone counts as the stored version, so a late update cannot resurrect a deleted row;
 // - a row whose email another incoming row takes yields it by the same rules (newer holder keeps it).
@@ -55,6 +58,8 @@ interface LocalState {
   origin: StoreName;
   /** True when the state is a row, false when it is a tombstone. */
   row: boolean;
+  /** The newest version of the other store this state includes. */
+  seen: bigint;
 }
 
 /** The events of each id in log order (offset order within a partition; version order if an id spans partitions). */
@@ -93,12 +98,15 @@ export function planBatch(input: {
   const conflicts: ConflictRecord[] = [];
   const upserts = new Map<number, { row: EmployeeRow; eventId: string }>();
   const deletes: ApplyPlan['deletes'] = [];
+  const seenById = new Map<number, bigint>();
 
   for (const [id, events] of eventsById(input.events)) {
     const row = stored.get(id);
     const tomb = tombstones.get(id);
     const newest = row && tomb ? (row.version >= tomb.version ? row : tomb) : (row ?? tomb);
-    let local: LocalState | null = newest ? { version: newest.version, origin: newest.origin, row: newest === row } : null;
+    const seen = max(row?.seen ?? 0n, tomb?.seen ?? 0n);
+    let local: LocalState | null = newest ? { version: newest.version, origin: newest.origin, row: newest === row, seen } : null;
+    let seenAfter = seen;
     let last: EmployeeChangedEvent | null = null;
     for (const { event } of events) {
       const incoming = event.row;
@@ -120,6 +128,8 @@ export function planBatch(input: {
         apply = true; // built on exactly what the target holds: a later change, not a concurrent one
       } else if (incoming.origin === local.origin) {
         apply = incoming.version > local.version; // same writer, older: a replay or a reordering
+      } else if (incoming.version <= local.seen) {
+        apply = false; // the row already went past this change of the other store: a late duplicate
       } else {
         apply = incomingWins(policy, incoming, local);
         conflicts.push(conflictRecord(event, local, event.op === 'd' || !local.row ? 'delete' : 'update', apply, policy));
@@ -130,9 +140,11 @@ export function planBatch(input: {
       }
       if (last) stats.superseded += 1;
       last = event;
-      local = { version: incoming.version, origin: incoming.origin, row: event.op !== 'd' };
+      if (incoming.origin !== target) seenAfter = max(seenAfter, incoming.version);
+      local = { version: incoming.version, origin: incoming.origin, row: event.op !== 'd', seen: seenAfter };
     }
     if (!last) continue;
+    seenById.set(id, seenAfter);
     if (last.op === 'd') deletes.push({ id, version: last.row.version, origin: last.row.origin });
     else upserts.set(id, { row: last.row, eventId: last.eventId });
   }
@@ -181,6 +193,7 @@ export function planBatch(input: {
       deletes,
       displaced,
       parkEmails,
+      seen: seenById,
       conflicts,
       deadLetters: input.deadLetters ?? [],
       replayedDeadLetters: input.replayedDeadLetters ?? [],
@@ -191,6 +204,8 @@ export function planBatch(input: {
     stats,
   };
 }
+
+const max = (a: bigint, b: bigint) => (a > b ? a : b);
 
 function compareVersions(a: EmployeeRow, b: EmployeeRow): number {
   return a.version === b.version ? 0 : a.version > b.version ? 1 : -1;

@@ -628,13 +628,11 @@ export abstract class KyselyApplyTransaction implements ApplyTransaction {
   abstract write(plan: ApplyPlan): Promise<void>;
 }
 
-export interface CurrentVersions {
+
+export interface ApplyState {
   rows: StoredVersion[];
   tombstones: Tombstone[];
   emailHolders: StoredVersion[];
-}
-
-export interface ApplyState extends CurrentVersions {
   offsets: StoredOffset[];
 }
 
@@ -648,18 +646,31 @@ export interface ApplyStateRow {
   /** Origin, or log id for an offset. */
   origin: string;
   email: string | null;
+  /** sync_seen_version, or the tombstone's seen_version (0 for an offset). */
+  seen: string | number | bigint | null;
 }
 
 /** The locked rows, tombstones and offsets of a sink transaction, sorted into what the sink decides with. */
 export function applyState(rows: ApplyStateRow[], request: ApplyStateRequest): ApplyState {
   const of = (kind: ApplyStateRow['kind']) => rows.filter((r) => r.kind === kind);
+  const versions = of('row').map((r) => ({
+    id: Number(r.id),
+    version: BigInt(r.version),
+    origin: r.origin as StoreName,
+    email: r.email ?? '',
+    seen: BigInt(r.seen ?? 0),
+  }));
+  const ids = new Set(request.ids);
+  const emails = new Set(request.emails);
   return {
-    ...currentVersions(
-      of('row').map((r) => ({ id: Number(r.id), sync_version: r.version, sync_origin: r.origin, email: r.email ?? '' })),
-      of('tombstone').map((r) => ({ id: Number(r.id), version: r.version, origin: r.origin })),
-      request.ids,
-      request.emails,
-    ),
+    rows: versions.filter((v) => ids.has(v.id)),
+    emailHolders: versions.filter((v) => emails.has(v.email)),
+    tombstones: of('tombstone').map((t) => ({
+      id: Number(t.id),
+      version: BigInt(t.version),
+      origin: t.origin as StoreName,
+      seen: BigInt(t.seen ?? 0),
+    })),
     offsets: storedOffsets(
       of('offset').map((r) => ({ kafka_partition: Number(r.id), next_offset: r.version, log_id: r.origin })),
       request.offsets?.topic ?? '',
@@ -673,28 +684,6 @@ export function storedOffsets(
   topic: string,
 ): StoredOffset[] {
   return rows.map((r) => ({ topic, partition: Number(r.kafka_partition), nextOffset: BigInt(r.next_offset), logId: r.log_id }));
-}
-
-/** The locked rows and tombstones of a batch, sorted into what planBatch reads. */
-export function currentVersions(
-  locked: { id: number; sync_version: string | number | bigint; sync_origin: string; email: string }[],
-  tombstones: { id: number; version: string | number | bigint; origin: string }[],
-  ids: number[],
-  emails: string[],
-): CurrentVersions {
-  const versions = locked.map((r) => ({
-    id: r.id,
-    version: BigInt(r.sync_version),
-    origin: r.sync_origin as StoreName,
-    email: r.email,
-  }));
-  const idSet = new Set(ids);
-  const emailSet = new Set(emails);
-  return {
-    rows: versions.filter((v) => idSet.has(v.id)),
-    emailHolders: versions.filter((v) => emailSet.has(v.email)),
-    tombstones: tombstones.map((t) => ({ id: t.id, version: BigInt(t.version), origin: t.origin as StoreName })),
-  };
 }
 
 /** Appends the batch's conflicts to sync_conflicts (same builder query in both dialects). */

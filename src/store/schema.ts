@@ -17,6 +17,8 @@ export interface EmployesTable {
   updated_at: Timestamp;
   sync_version: ColumnType<string, string | undefined, string>;
   sync_origin: ColumnType<string, string | undefined, string>;
+  /** The newest version made in the other store that the row's state includes (0: none known). */
+  sync_seen_version: ColumnType<string, string | undefined, string>;
 }
 
 export interface OutboxTable {
@@ -44,6 +46,8 @@ export interface TombstonesTable {
   id: number;
   version: string;
   origin: string;
+  /** The deleted row's sync_seen_version (or the other store's delete's own version). */
+  seen_version: ColumnType<string, string | undefined, string>;
   deleted_at: Timestamp;
 }
 

@@ -52,17 +52,24 @@ export type OutboxRow = RowChange & {
   capturedAt: string;
 };
 
+/**
+ * What a store holds for a row, for the version guard. `seen` is the newest version made in the
+ * other store that this state includes (a two-store version vector, with `version`): a change from the
+ * other store at or below it is one the row already went past, not a concurrent one.
+ */
 export interface StoredVersion {
   id: number;
   version: bigint;
   origin: StoreName;
   email: string;
+  seen: bigint;
 }
 
 export interface Tombstone {
   id: number;
   version: bigint;
   origin: StoreName;
+  seen: bigint;
 }
 
 export interface PartitionOffset {
@@ -146,6 +153,8 @@ export interface ApplyPlan {
   displaced: number[];
   /** Incoming rows whose stored email another incoming row takes: their email is parked first. */
   parkEmails: number[];
+  /** For each upserted or deleted id: the newest version of the other store its new state includes. */
+  seen: Map<number, bigint>;
   conflicts: ConflictRecord[];
   /** Events parked in this transaction (the offsets pass them only together with their record). */
   deadLetters: DeadLetterRecord[];

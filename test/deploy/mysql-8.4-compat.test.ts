@@ -57,7 +57,7 @@ describe('migration 003: a database made with another default collation', () => 
   });
 
   it('creates every table in utf8mb4_bin whatever the database default, and makes the default explicit', async () => {
-    assert.deepEqual(await store.migrate(), [
+    assert.deepEqual((await store.migrate()).slice(0, 3), [
       '001_employes_sync',
       '002_offsets_log_dead_letters_portable_values',
       '003_explicit_collations',
@@ -80,7 +80,7 @@ describe('migration 003: a database made with another default collation', () => 
         `ALTER TABLE \`${database}\`.${table} CONVERT TO CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci`,
       );
     }
-    await rootQuery(`DELETE FROM \`${database}\`.empsync_migrations WHERE name = '003_explicit_collations'`);
+    await rootQuery(`DELETE FROM \`${database}\`.empsync_migrations WHERE name >= '003_explicit_collations'`);
     assert.deepEqual(await tablesWithOtherCollation(db()), [
       'employes_tombstones',
       'sync_backfill',
@@ -95,14 +95,14 @@ describe('migration 003: a database made with another default collation', () => 
       /Duplicate entry/,
     );
 
-    assert.deepEqual(await store.migrate(), ['003_explicit_collations']);
+    assert.deepEqual((await store.migrate()).slice(0, 1), ['003_explicit_collations']);
     assert.deepEqual(await tablesWithOtherCollation(db()), []);
     assert.equal(await schemaCollation(), tableCollation);
     await rootQuery(`INSERT INTO \`${database}\`.sync_backfill (name) VALUES ('run')`);
 
     // MySQL DDL is not transactional: 003 re-runs safely after a crash half-way.
-    await rootQuery(`DELETE FROM \`${database}\`.empsync_migrations WHERE name = '003_explicit_collations'`);
-    assert.deepEqual(await store.migrate(), ['003_explicit_collations']);
+    await rootQuery(`DELETE FROM \`${database}\`.empsync_migrations WHERE name >= '003_explicit_collations'`);
+    assert.deepEqual((await store.migrate()).slice(0, 1), ['003_explicit_collations']);
     assert.deepEqual(await tablesWithOtherCollation(db()), []);
   });
 });
@@ -155,6 +155,10 @@ describe("the MySQL store under MySQL 8.4's default sql_mode", () => {
       deletes: [{ id: -8, version, origin: 'postgres' }],
       displaced: [],
       parkEmails: [],
+      seen: new Map([
+        [-7, version],
+        [-8, version],
+      ]),
       conflicts: [
         {
           employeId: -7,

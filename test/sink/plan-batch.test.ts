@@ -26,7 +26,13 @@ const event = (op: EmployeeChangedEvent['op'], r: EmployeeRow, baseVersion = 0n)
   partition: 0,
   offset: offset++,
 });
-const stored = (id: number, version: bigint, origin: StoreName, email = `e${id}@x.io`): StoredVersion => ({ id, version, origin, email });
+const stored = (id: number, version: bigint, origin: StoreName, email = `e${id}@x.io`, seen = 0n): StoredVersion => ({
+  id,
+  version,
+  origin,
+  email,
+  seen,
+});
 
 const plan = (events: PositionedEvent[], current: Partial<Parameters<typeof planBatch>[0]['current']> = {}, policy: 'newer-wins' | 'mysql-wins' | 'postgres-wins' = 'newer-wins') =>
   planBatch({
@@ -77,7 +83,7 @@ describe('planBatch (the sink version guard)', () => {
   });
 
   it('a tombstone stops a late update from resurrecting the row', () => {
-    const { plan: p } = plan([event('u', row(1, 10n, 'mysql'), 5n)], { tombstones: [{ id: 1, version: 11n, origin: 'mysql' }] });
+    const { plan: p } = plan([event('u', row(1, 10n, 'mysql'), 5n)], { tombstones: [{ id: 1, version: 11n, origin: 'mysql', seen: 0n }] });
     assert.equal(p.upserts.length, 0);
   });
 
@@ -167,7 +173,7 @@ describe('planBatch (the sink version guard)', () => {
 });
 
 describe('planBatch properties', () => {
-  type State = { version: bigint; origin: StoreName; row: boolean } | null;
+  type State = { version: bigint; origin: StoreName; row: boolean; seen: bigint } | null;
   const origins: StoreName[] = ['mysql', 'postgres'];
   const arbitraryEvent = fc.record({
     op: fc.constantFrom('c', 'u', 'd', 'r') as fc.Arbitrary<EmployeeChangedEvent['op']>,
@@ -176,30 +182,43 @@ describe('planBatch properties', () => {
     base: fc.option(fc.bigInt({ min: 0n, max: 12n }), { nil: null }),
   });
   const arbitraryState: fc.Arbitrary<State> = fc.option(
-    fc.record({ version: fc.bigInt({ min: 1n, max: 12n }), origin: fc.constantFrom(...origins), row: fc.boolean() }),
+    fc.record({
+      version: fc.bigInt({ min: 1n, max: 12n }),
+      origin: fc.constantFrom(...origins),
+      row: fc.boolean(),
+      seen: fc.bigInt({ min: 0n, max: 12n }),
+    }),
     { nil: null },
   );
 
-  /** Events of row 7; a null base means "built on the previous event" (a chain). */
+  /**
+   * Events of row 7; a null base means "built on the previous event" (a chain). As with the hybrid
+   * logical clock, a change's version is above the version it was built on.
+   */
   function events(specs: { op: EmployeeChangedEvent['op']; version: bigint; origin: StoreName; base: bigint | null }[]) {
     let previous = 0n;
     return specs.map((spec, i) => {
-      const built = event(spec.op, row(7, spec.version, spec.origin), spec.base ?? previous);
-      previous = spec.version;
+      const base = spec.base ?? previous;
+      const version = spec.version > base ? spec.version : base + 1n;
+      const built = event(spec.op, row(7, version, spec.origin), base);
+      previous = version;
       return { ...built, offset: BigInt(i) };
     });
   }
 
   function current(state: State) {
     if (!state) return {};
-    return state.row ? { rows: [stored(7, state.version, state.origin)] } : { tombstones: [{ id: 7, version: state.version, origin: state.origin }] };
+    return state.row
+      ? { rows: [stored(7, state.version, state.origin, 'e7@x.io', state.seen)] }
+      : { tombstones: [{ id: 7, version: state.version, origin: state.origin, seen: state.seen }] };
   }
 
   function after(state: State, p: ReturnType<typeof plan>['plan']): State {
     const upsert = p.upserts.find((r) => r.id === 7);
-    if (upsert) return { version: upsert.version, origin: upsert.origin, row: true };
+    const seen = p.seen.get(7) ?? 0n;
+    if (upsert) return { version: upsert.version, origin: upsert.origin, row: true, seen };
     const removed = p.deletes.find((d) => d.id === 7);
-    if (removed) return { version: removed.version, origin: removed.origin, row: false };
+    if (removed) return { version: removed.version, origin: removed.origin, row: false, seen };
     return state;
   }
 
@@ -223,6 +242,73 @@ describe('planBatch properties', () => {
       );
     });
   }
+
+  for (const policy of ['newer-wins', 'mysql-wins', 'postgres-wins'] as const) {
+    it(`delivering an applied change again, later, changes nothing and claims no conflict (${policy})`, () => {
+      fc.assert(
+        fc.property(
+          arbitraryState,
+          fc.array(arbitraryEvent, { minLength: 1, maxLength: 8 }),
+          fc.array(fc.tuple(fc.nat(), fc.nat()), { maxLength: 4 }),
+          (initial, specs, copies) => {
+            const once = (batch: PositionedEvent[]) => {
+              let state = initial;
+              let conflicts = 0;
+              const applied: number[] = [];
+              batch.forEach((single, i) => {
+                const step = plan([single], current(state), policy).plan;
+                conflicts += step.conflicts.length;
+                // Copies of changes from the other store (the target is PostgreSQL): what a relay that
+                // crashed between publish and delete sends again. Re-publishes ('r') are left out: a
+                // re-publish is the source's state, applied whenever newer.
+                const remote = single.event.row.origin !== 'postgres' && single.event.op !== 'r';
+                if (step.upserts.length + step.deletes.length && remote) applied.push(i);
+                state = after(state, step);
+              });
+              return { state, conflicts, applied };
+            };
+            const batch = events(specs);
+            const first = once(batch);
+            if (first.applied.length === 0) return;
+            // Each copy: an applied event delivered again somewhere after it (a relay that published twice).
+            const keyed = batch.map((e, i) => ({ e, key: i }));
+            for (const [pick, at] of copies) {
+              const original = first.applied[pick % first.applied.length]!;
+              keyed.push({ e: batch[original]!, key: original + 0.5 + (at % (batch.length - original)) });
+            }
+            const withCopies = keyed.sort((a, b) => a.key - b.key).map(({ e }, i) => ({ ...e, offset: BigInt(i) }));
+            const again = once(withCopies);
+            assert.deepEqual(again.state, first.state);
+            assert.equal(again.conflicts, first.conflicts);
+          },
+        ),
+        { numRuns: 2000 },
+      );
+    });
+  }
+
+  it('a late duplicate of a change the row went past is stale under every policy (a relay republished it)', () => {
+    for (const policy of ['newer-wins', 'mysql-wins', 'postgres-wins'] as const) {
+      // MySQL applied PostgreSQL's v20 (built on v10), then changed the row itself (v30, having seen v20).
+      const current = { rows: [stored(8, 30n, 'mysql', 'e8@x.io', 20n)] };
+      for (const late of [event('u', row(8, 20n, 'postgres'), 10n), event('u', row(8, 10n, 'postgres'), 5n)]) {
+        const p = planBatch({
+          target: 'mysql', policy, consumerGroup: 'g', events: [late], offsets: [], logId: 'cluster/topic',
+          current: { tombstones: [], emailHolders: [], ...current },
+        });
+        assert.equal(p.plan.upserts.length, 0, policy);
+        assert.equal(p.plan.conflicts.length, 0, policy);
+        assert.equal(p.stats.stale, 1, policy);
+      }
+      // A change PostgreSQL made after v20, unseen by MySQL, is concurrent: the policy decides.
+      const concurrent = planBatch({
+        target: 'mysql', policy, consumerGroup: 'g', events: [event('u', row(8, 25n, 'postgres'), 20n)], offsets: [],
+        logId: 'cluster/topic', current: { tombstones: [], emailHolders: [], ...current },
+      });
+      assert.equal(concurrent.plan.conflicts.length, 1, policy);
+      assert.equal(concurrent.plan.upserts.length, policy === 'postgres-wins' ? 1 : 0, policy);
+    }
+  });
 
   it('an equal-version duplicate inside a chain neither breaks the chain nor makes a conflict', () => {
     for (const policy of ['newer-wins', 'mysql-wins', 'postgres-wins'] as const) {

@@ -101,61 +101,101 @@ const statements001 = [
      updated_at DATETIME(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6),
      PRIMARY KEY (name)
    ) ${tableOptions}`,
-  // Capture. @sync_origin is set only by the sink's session: its writes carry the event's version
-  // and origin and are not captured again (loop prevention).
-  `DROP TRIGGER IF EXISTS employes_before_insert`,
-  `CREATE TRIGGER employes_before_insert BEFORE INSERT ON employes FOR EACH ROW
-   BEGIN
-     IF @sync_origin IS NULL THEN
-       SET NEW.sync_version = GREATEST(${nowMicros},
-         COALESCE((SELECT t.version + 1 FROM employes_tombstones t WHERE t.id = NEW.id), 0));
-       SET NEW.sync_origin = 'mysql';
-       SET NEW.updated_at = NOW(6);
-     END IF;
-   END`,
-  `DROP TRIGGER IF EXISTS employes_after_insert`,
-  `CREATE TRIGGER employes_after_insert AFTER INSERT ON employes FOR EACH ROW
-   BEGIN
-     IF @sync_origin IS NULL THEN
-       INSERT INTO employes_outbox (${outboxColumns}) VALUES (${outboxValues('c', 'NEW', 'NEW.sync_version', tombstoneOf('NEW.id'))});
-     END IF;
-   END`,
-  `DROP TRIGGER IF EXISTS employes_before_update`,
-  `CREATE TRIGGER employes_before_update BEFORE UPDATE ON employes FOR EACH ROW
-   BEGIN
-     IF @sync_origin IS NULL THEN
-       SET NEW.sync_version = GREATEST(${nowMicros}, OLD.sync_version + 1);
-       SET NEW.sync_origin = 'mysql';
-       SET NEW.updated_at = NOW(6);
-     END IF;
-   END`,
-  `DROP TRIGGER IF EXISTS employes_after_update`,
-  // An update that changes the id is a delete of the old id and a create of the new one.
-  `CREATE TRIGGER employes_after_update AFTER UPDATE ON employes FOR EACH ROW
-   BEGIN
-     IF @sync_origin IS NULL THEN
-       IF NEW.id <> OLD.id THEN
-         INSERT INTO employes_outbox (${outboxColumns}) VALUES (${outboxValues('d', 'OLD', 'NEW.sync_version', 'OLD.sync_version')});
-         INSERT INTO employes_tombstones (id, version, origin) VALUES (OLD.id, NEW.sync_version, 'mysql')
-           ON DUPLICATE KEY UPDATE version = GREATEST(version, VALUES(version)), origin = VALUES(origin);
-         INSERT INTO employes_outbox (${outboxColumns}) VALUES (${outboxValues('c', 'NEW', 'NEW.sync_version', '0')});
-       ELSE
-         INSERT INTO employes_outbox (${outboxColumns}) VALUES (${outboxValues('u', 'NEW', 'NEW.sync_version', 'OLD.sync_version')});
-       END IF;
-     END IF;
-   END`,
-  `DROP TRIGGER IF EXISTS employes_after_delete`,
-  `CREATE TRIGGER employes_after_delete AFTER DELETE ON employes FOR EACH ROW
-   BEGIN
-     DECLARE delete_version BIGINT;
-     IF @sync_origin IS NULL THEN
-       SET delete_version = GREATEST(${nowMicros}, OLD.sync_version + 1);
-       INSERT INTO employes_outbox (${outboxColumns}) VALUES (${outboxValues('d', 'OLD', 'delete_version', 'OLD.sync_version')});
-       INSERT INTO employes_tombstones (id, version, origin) VALUES (OLD.id, delete_version, 'mysql')
-         ON DUPLICATE KEY UPDATE version = GREATEST(version, VALUES(version)), origin = VALUES(origin);
-     END IF;
-   END`,
+  ...captureTriggers(false),
 ];
+
+/**
+ * Capture. @sync_origin is set only by the sink's session: its writes carry the event's version and
+ * origin and are not captured again (loop prevention). With `seen` (migration 004), a local change
+ * keeps sync_seen_version — the newest PostgreSQL version the row includes — and a tombstone keeps the
+ * deleted row's, so a late duplicate of a PostgreSQL change the row already went past is not taken
+ * for a concurrent one.
+ */
+function captureTriggers(seen: boolean): string[] {
+  const tombstone = (id: string, version: string, seenVersion: string) =>
+    seen
+      ? `INSERT INTO employes_tombstones (id, version, origin, seen_version) VALUES (${id}, ${version}, 'mysql', ${seenVersion})
+           ON DUPLICATE KEY UPDATE version = GREATEST(version, VALUES(version)), origin = VALUES(origin),
+                                   seen_version = GREATEST(seen_version, VALUES(seen_version));`
+      : `INSERT INTO employes_tombstones (id, version, origin) VALUES (${id}, ${version}, 'mysql')
+           ON DUPLICATE KEY UPDATE version = GREATEST(version, VALUES(version)), origin = VALUES(origin);`;
+  const seenOnInsert = seen
+    ? `SET NEW.sync_seen_version = COALESCE((SELECT t.seen_version FROM employes_tombstones t WHERE t.id = NEW.id), 0);`
+    : '';
+  return [
+    `DROP TRIGGER IF EXISTS employes_before_insert`,
+    `CREATE TRIGGER employes_before_insert BEFORE INSERT ON employes FOR EACH ROW
+     BEGIN
+       IF @sync_origin IS NULL THEN
+         SET NEW.sync_version = GREATEST(${nowMicros},
+           COALESCE((SELECT t.version + 1 FROM employes_tombstones t WHERE t.id = NEW.id), 0));
+         SET NEW.sync_origin = 'mysql';
+         SET NEW.updated_at = NOW(6);
+         ${seenOnInsert}
+       END IF;
+     END`,
+    `DROP TRIGGER IF EXISTS employes_after_insert`,
+    `CREATE TRIGGER employes_after_insert AFTER INSERT ON employes FOR EACH ROW
+     BEGIN
+       IF @sync_origin IS NULL THEN
+         INSERT INTO employes_outbox (${outboxColumns}) VALUES (${outboxValues('c', 'NEW', 'NEW.sync_version', tombstoneOf('NEW.id'))});
+       END IF;
+     END`,
+    `DROP TRIGGER IF EXISTS employes_before_update`,
+    `CREATE TRIGGER employes_before_update BEFORE UPDATE ON employes FOR EACH ROW
+     BEGIN
+       IF @sync_origin IS NULL THEN
+         SET NEW.sync_version = GREATEST(${nowMicros}, OLD.sync_version + 1);
+         SET NEW.sync_origin = 'mysql';
+         SET NEW.updated_at = NOW(6);
+       END IF;
+     END`,
+    `DROP TRIGGER IF EXISTS employes_after_update`,
+    // An update that changes the id is a delete of the old id and a create of the new one.
+    `CREATE TRIGGER employes_after_update AFTER UPDATE ON employes FOR EACH ROW
+     BEGIN
+       IF @sync_origin IS NULL THEN
+         IF NEW.id <> OLD.id THEN
+           INSERT INTO employes_outbox (${outboxColumns}) VALUES (${outboxValues('d', 'OLD', 'NEW.sync_version', 'OLD.sync_version')});
+           ${tombstone('OLD.id', 'NEW.sync_version', 'OLD.sync_seen_version')}
+           INSERT INTO employes_outbox (${outboxColumns}) VALUES (${outboxValues('c', 'NEW', 'NEW.sync_version', '0')});
+         ELSE
+           INSERT INTO employes_outbox (${outboxColumns}) VALUES (${outboxValues('u', 'NEW', 'NEW.sync_version', 'OLD.sync_version')});
+         END IF;
+       END IF;
+     END`,
+    `DROP TRIGGER IF EXISTS employes_after_delete`,
+    `CREATE TRIGGER employes_after_delete AFTER DELETE ON employes FOR EACH ROW
+     BEGIN
+       DECLARE delete_version BIGINT;
+       IF @sync_origin IS NULL THEN
+         SET delete_version = GREATEST(${nowMicros}, OLD.sync_version + 1);
+         INSERT INTO employes_outbox (${outboxColumns}) VALUES (${outboxValues('d', 'OLD', 'delete_version', 'OLD.sync_version')});
+         ${tombstone('OLD.id', 'delete_version', 'OLD.sync_seen_version')}
+       END IF;
+     END`,
+  ];
+}
+
+// ---- 004: what each row has seen of the other store (sync_seen_version), for the version guard ----
+
+async function migrate004(db: Kysely<unknown>): Promise<void> {
+  // Each step reads information_schema first: MySQL DDL is not transactional, so a half-run migration re-runs.
+  const columnsOf = (table: string) =>
+    existing(db, 'SELECT COLUMN_NAME AS name FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ?', table);
+  if (!(await columnsOf('employes')).has('sync_seen_version')) {
+    await run(db, [`ALTER TABLE employes ADD COLUMN sync_seen_version BIGINT NOT NULL DEFAULT 0 AFTER sync_origin`]);
+    // A row PostgreSQL wrote last holds PostgreSQL's version; rows MySQL wrote last start knowing none.
+    await run(db, [`UPDATE employes SET sync_seen_version = sync_version WHERE sync_origin = 'postgres'`]);
+  }
+  if (!(await columnsOf('employes_tombstones')).has('seen_version')) {
+    await run(db, [
+      `ALTER TABLE employes_tombstones ADD COLUMN seen_version BIGINT NOT NULL DEFAULT 0`,
+      `UPDATE employes_tombstones SET seen_version = version WHERE origin = 'postgres'`,
+    ]);
+  }
+  await run(db, captureTriggers(true));
+}
 
 async function run(db: Kysely<unknown>, statements: string[]): Promise<void> {
   for (const statement of statements) await sql.raw(statement).execute(db);
@@ -296,4 +336,5 @@ export const mysqlMigrations: Record<string, Migration> = {
   '001_employes_sync': { up: (db) => run(db, statements001) },
   '002_offsets_log_dead_letters_portable_values': { up: migrate002 },
   '003_explicit_collations': { up: migrate003 },
+  '004_seen_versions': { up: migrate004 },
 };

@@ -127,15 +127,16 @@ class MysqlApplyTransaction extends KyselyApplyTransaction {
     if (ids.length || emails.length) {
       const byId = ids.length ? [sql`id IN (${idList(ids)})`] : [];
       const byEmail = emails.length ? [sql`email IN (${sql.join(emails.map((e) => sql`${e}`))})`] : [];
-      branches.push(sql`(SELECT 'row' AS kind, id, sync_version AS version, sync_origin AS origin, email
+      branches.push(sql`(SELECT 'row' AS kind, id, sync_version AS version, sync_origin AS origin, email,
+                                sync_seen_version AS seen
                          FROM employes WHERE ${sql.join([...byId, ...byEmail], sql` OR `)} FOR UPDATE)`);
     }
     if (ids.length) {
-      branches.push(sql`(SELECT 'tombstone', id, version, origin, NULL FROM employes_tombstones
+      branches.push(sql`(SELECT 'tombstone', id, version, origin, NULL, seen_version FROM employes_tombstones
                          WHERE id IN (${idList(ids)}) FOR UPDATE)`);
     }
     if (offsets?.partitions.length) {
-      branches.push(sql`(SELECT 'offset', kafka_partition, next_offset, log_id, NULL FROM sync_offsets
+      branches.push(sql`(SELECT 'offset', kafka_partition, next_offset, log_id, NULL, 0 FROM sync_offsets
                          WHERE consumer_group = ${offsets.consumerGroup} AND topic = ${offsets.topic}
                            AND kafka_partition IN (${idList(offsets.partitions)}) FOR UPDATE)`);
     }
@@ -153,10 +154,13 @@ class MysqlApplyTransaction extends KyselyApplyTransaction {
     }
     if (plan.deletes.length) {
       await sql`DELETE FROM employes WHERE id IN (${idList(plan.deletes.map((d) => d.id))})`.execute(trx);
-      const values = sql.join(plan.deletes.map((d) => sql`(${d.id}, ${d.version.toString()}, ${d.origin})`));
+      const values = sql.join(
+        plan.deletes.map((d) => sql`(${d.id}, ${d.version.toString()}, ${d.origin}, ${(plan.seen.get(d.id) ?? 0n).toString()})`),
+      );
       await sql`
-        INSERT INTO employes_tombstones (id, version, origin) VALUES ${values}
-        ON DUPLICATE KEY UPDATE version = GREATEST(version, VALUES(version)), origin = VALUES(origin)`.execute(trx);
+        INSERT INTO employes_tombstones (id, version, origin, seen_version) VALUES ${values}
+        ON DUPLICATE KEY UPDATE version = GREATEST(version, VALUES(version)), origin = VALUES(origin),
+          seen_version = GREATEST(seen_version, VALUES(seen_version))`.execute(trx);
     }
     for (let start = 0; start < plan.upserts.length; start += 1000) {
       const values = sql.join(
@@ -166,16 +170,17 @@ class MysqlApplyTransaction extends KyselyApplyTransaction {
             (r) =>
               sql`(${r.id}, ${r.nom}, ${r.prenom}, ${r.email}, ${r.poste}, ${r.salaire}, ${r.department},
                    ${toSqlTimestamp(r.dateEmbauche)}, ${toSqlTimestamp(r.createdAt)}, ${toSqlTimestamp(r.updatedAt)},
-                   ${r.version.toString()}, ${r.origin})`,
+                   ${r.version.toString()}, ${r.origin}, ${(plan.seen.get(r.id) ?? 0n).toString()})`,
           ),
       );
       await sql`
         INSERT INTO employes (id, nom, prenom, email, poste, salaire, department, date_embauche, created_at,
-                              updated_at, sync_version, sync_origin) VALUES ${values}
+                              updated_at, sync_version, sync_origin, sync_seen_version) VALUES ${values}
         ON DUPLICATE KEY UPDATE nom = VALUES(nom), prenom = VALUES(prenom), email = VALUES(email),
           poste = VALUES(poste), salaire = VALUES(salaire), department = VALUES(department),
           date_embauche = VALUES(date_embauche), created_at = VALUES(created_at), updated_at = VALUES(updated_at),
-          sync_version = VALUES(sync_version), sync_origin = VALUES(sync_origin)`.execute(trx);
+          sync_version = VALUES(sync_version), sync_origin = VALUES(sync_origin),
+          sync_seen_version = GREATEST(sync_seen_version, VALUES(sync_seen_version))`.execute(trx);
     }
     await insertConflicts(trx, plan.conflicts);
     await upsertDeadLetters(trx, plan.deadLetters);

@@ -20,6 +20,65 @@ const isLocalWrite = `coalesce(current_setting('app.sync_origin', true), '') = '
 // The version a change replaced ("what it saw"): a sink tells a concurrent change from a later one by it.
 const tombstoneOf = 'coalesce((SELECT t.version FROM employes_tombstones t WHERE t.id = NEW.id), 0)';
 
+/**
+ * Capture: stamps the version of local writes and writes the outbox. With `seen` (migration 005), a
+ * local change keeps sync_seen_version — the newest MySQL version the row includes — and a tombstone
+ * keeps the deleted row's, so a late duplicate of a MySQL change the row already went past is not
+ * taken for a concurrent one.
+ */
+function captureFunctions(seen: boolean): string[] {
+  const tombstone = (id: string, version: string) =>
+    seen
+      ? `INSERT INTO employes_tombstones (id, version, origin, seen_version) VALUES (${id}, ${version}, 'postgres', OLD.sync_seen_version)
+           ON CONFLICT (id) DO UPDATE SET version = greatest(employes_tombstones.version, EXCLUDED.version),
+                                          origin = EXCLUDED.origin,
+                                          seen_version = greatest(employes_tombstones.seen_version, EXCLUDED.seen_version);`
+      : `INSERT INTO employes_tombstones (id, version, origin) VALUES (${id}, ${version}, 'postgres')
+           ON CONFLICT (id) DO UPDATE SET version = greatest(employes_tombstones.version, EXCLUDED.version),
+                                          origin = EXCLUDED.origin;`;
+  const seenOnInsert = seen
+    ? `NEW.sync_seen_version := coalesce((SELECT t.seen_version FROM employes_tombstones t WHERE t.id = NEW.id), 0);`
+    : '';
+  return [
+    `CREATE OR REPLACE FUNCTION empsync_stamp_version() RETURNS trigger LANGUAGE plpgsql AS $$
+     BEGIN
+       IF ${isLocalWrite} THEN
+         IF TG_OP = 'INSERT' THEN
+           NEW.sync_version := greatest(${nowMicros},
+             coalesce((SELECT t.version + 1 FROM employes_tombstones t WHERE t.id = NEW.id), 0));
+           ${seenOnInsert}
+         ELSE
+           NEW.sync_version := greatest(${nowMicros}, OLD.sync_version + 1);
+         END IF;
+         NEW.sync_origin := 'postgres';
+         NEW.updated_at := clock_timestamp();
+       END IF;
+       RETURN NEW;
+     END $$`,
+    `CREATE OR REPLACE FUNCTION empsync_capture_change() RETURNS trigger LANGUAGE plpgsql AS $$
+     DECLARE delete_version bigint;
+     BEGIN
+       IF NOT (${isLocalWrite}) THEN
+         RETURN NULL;
+       END IF;
+       IF TG_OP = 'INSERT' THEN
+         INSERT INTO employes_outbox (${outboxColumns}) VALUES (${outboxValues('c', 'NEW', 'NEW.sync_version', tombstoneOf)});
+       ELSIF TG_OP = 'UPDATE' AND NEW.id = OLD.id THEN
+         INSERT INTO employes_outbox (${outboxColumns}) VALUES (${outboxValues('u', 'NEW', 'NEW.sync_version', 'OLD.sync_version')});
+       ELSIF TG_OP = 'UPDATE' THEN
+         INSERT INTO employes_outbox (${outboxColumns}) VALUES (${outboxValues('d', 'OLD', 'NEW.sync_version', 'OLD.sync_version')});
+         ${tombstone('OLD.id', 'NEW.sync_version')}
+         INSERT INTO employes_outbox (${outboxColumns}) VALUES (${outboxValues('c', 'NEW', 'NEW.sync_version', '0')});
+       ELSE
+         delete_version := greatest(${nowMicros}, OLD.sync_version + 1);
+         INSERT INTO employes_outbox (${outboxColumns}) VALUES (${outboxValues('d', 'OLD', 'delete_version', 'OLD.sync_version')});
+         ${tombstone('OLD.id', 'delete_version')}
+       END IF;
+       RETURN NULL;
+     END $$`,
+  ];
+}
+
 const statements001 = [
   `CREATE SEQUENCE IF NOT EXISTS employes_id_seq AS integer
      INCREMENT BY -1 MINVALUE -2147483648 MAXVALUE -1 START WITH -1`,
@@ -94,45 +153,7 @@ const statements001 = [
      done boolean NOT NULL DEFAULT false,
      updated_at timestamptz(6) NOT NULL DEFAULT now()
    )`,
-  `CREATE OR REPLACE FUNCTION empsync_stamp_version() RETURNS trigger LANGUAGE plpgsql AS $$
-   BEGIN
-     IF ${isLocalWrite} THEN
-       IF TG_OP = 'INSERT' THEN
-         NEW.sync_version := greatest(${nowMicros},
-           coalesce((SELECT t.version + 1 FROM employes_tombstones t WHERE t.id = NEW.id), 0));
-       ELSE
-         NEW.sync_version := greatest(${nowMicros}, OLD.sync_version + 1);
-       END IF;
-       NEW.sync_origin := 'postgres';
-       NEW.updated_at := clock_timestamp();
-     END IF;
-     RETURN NEW;
-   END $$`,
-  `CREATE OR REPLACE FUNCTION empsync_capture_change() RETURNS trigger LANGUAGE plpgsql AS $$
-   DECLARE delete_version bigint;
-   BEGIN
-     IF NOT (${isLocalWrite}) THEN
-       RETURN NULL;
-     END IF;
-     IF TG_OP = 'INSERT' THEN
-       INSERT INTO employes_outbox (${outboxColumns}) VALUES (${outboxValues('c', 'NEW', 'NEW.sync_version', tombstoneOf)});
-     ELSIF TG_OP = 'UPDATE' AND NEW.id = OLD.id THEN
-       INSERT INTO employes_outbox (${outboxColumns}) VALUES (${outboxValues('u', 'NEW', 'NEW.sync_version', 'OLD.sync_version')});
-     ELSIF TG_OP = 'UPDATE' THEN
-       INSERT INTO employes_outbox (${outboxColumns}) VALUES (${outboxValues('d', 'OLD', 'NEW.sync_version', 'OLD.sync_version')});
-       INSERT INTO employes_tombstones (id, version, origin) VALUES (OLD.id, NEW.sync_version, 'postgres')
-         ON CONFLICT (id) DO UPDATE SET version = greatest(employes_tombstones.version, EXCLUDED.version),
-                                        origin = EXCLUDED.origin;
-       INSERT INTO employes_outbox (${outboxColumns}) VALUES (${outboxValues('c', 'NEW', 'NEW.sync_version', '0')});
-     ELSE
-       delete_version := greatest(${nowMicros}, OLD.sync_version + 1);
-       INSERT INTO employes_outbox (${outboxColumns}) VALUES (${outboxValues('d', 'OLD', 'delete_version', 'OLD.sync_version')});
-       INSERT INTO employes_tombstones (id, version, origin) VALUES (OLD.id, delete_version, 'postgres')
-         ON CONFLICT (id) DO UPDATE SET version = greatest(employes_tombstones.version, EXCLUDED.version),
-                                        origin = EXCLUDED.origin;
-     END IF;
-     RETURN NULL;
-   END $$`,
+  ...captureFunctions(false),
   `CREATE OR REPLACE FUNCTION empsync_notify_outbox() RETURNS trigger LANGUAGE plpgsql AS $$
    BEGIN
      IF ${isLocalWrite} THEN
@@ -240,9 +261,21 @@ const statements004 = [
   ...portableChecks,
 ];
 
+// ---- 005: what each row has seen of the other store (sync_seen_version), for the version guard ----
+
+const statements005 = [
+  `ALTER TABLE employes ADD COLUMN IF NOT EXISTS sync_seen_version bigint NOT NULL DEFAULT 0`,
+  // A row MySQL wrote last holds MySQL's version; rows PostgreSQL wrote last start knowing none.
+  `UPDATE employes SET sync_seen_version = sync_version WHERE sync_origin = 'mysql'`,
+  `ALTER TABLE employes_tombstones ADD COLUMN IF NOT EXISTS seen_version bigint NOT NULL DEFAULT 0`,
+  `UPDATE employes_tombstones SET seen_version = version WHERE origin = 'mysql'`,
+  ...captureFunctions(true),
+];
+
 export const postgresMigrations: Record<string, Migration> = {
   '001_employes_sync': { up: (db) => run(db, statements001) },
   '002_department_id_index': { up: (db) => run(db, statements002) },
   '003_notify_only_a_sleeping_relay': { up: (db) => run(db, statements003) },
   '004_offsets_log_dead_letters_portable_values': { up: (db) => run(db, statements004) },
+  '005_seen_versions': { up: (db) => run(db, statements005) },
 };

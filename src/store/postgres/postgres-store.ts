@@ -59,10 +59,12 @@ export class PostgresStore extends KyselyStore {
       types,
       options: '-c TimeZone=UTC',
     });
-    // An idle client whose server went away (a restart, a crash, a restore ending sessions) emits
-    // 'error' on the pool, which drops it; unheard, that event would end the process. The next query
-    // opens a new connection, and the stage using it retries.
+    // A client whose server went away (a restart, a crash, a restore ending sessions) emits 'error':
+    // on the pool while idle (the pool drops it), on the client itself while checked out between two
+    // queries (pg-pool listens only to idle clients). Unheard, either ends the process. A query in
+    // flight still gets its error; the next one opens a new connection, and its stage retries.
     pool.on('error', () => undefined);
+    pool.on('connect', (client) => client.on('error', () => undefined));
     super(new Kysely<Database>({ dialect: new PostgresDialect({ pool }) }), postgresMigrations);
     this.#url = options.url;
     this.#pool = pool;
@@ -131,7 +133,10 @@ export class PostgresStore extends KyselyStore {
   async applyTransaction<T>(work: (tx: ApplyTransaction) => Promise<T>): Promise<T> {
     return this.db.connection().execute(async (connection) => {
       // One simple-protocol query: BEGIN and the transaction-local marker the capture triggers skip on.
-      await sql.raw(`BEGIN; SELECT set_config('app.sync_origin', 'sink', true)`).execute(connection);
+      // REPEATABLE READ: when the locking read waits for a local transaction that deletes or changes a
+      // locked row, PostgreSQL then fails this one (40001, retried as transient) instead of going on with
+      // a snapshot that lacks what that transaction wrote with it (the tombstone of a deleted row).
+      await sql.raw(`BEGIN ISOLATION LEVEL REPEATABLE READ; SELECT set_config('app.sync_origin', 'sink', true)`).execute(connection);
       try {
         const result = await work(new PostgresApplyTransaction(connection));
         await sql.raw('COMMIT').execute(connection);
@@ -164,6 +169,21 @@ async function upsertDeadLetters(trx: Kysely<Database>, records: DeadLetterRecor
     .execute();
 }
 
+/**
+ * Ids born here come from a descending sequence, which explicit ids never move. Rows (and deletes) of
+ * this store that the sink writes back — a database restored from a dump getting its own lost changes
+ * from the log — may hold ids below the restored sequence: it is moved past them, or the next insert
+ * would take an id that a row (or a tombstone) already has.
+ */
+async function moveIdSequencePast(trx: Kysely<Database>, plan: ApplyPlan): Promise<void> {
+  const own = [...plan.upserts, ...plan.deletes].filter((r) => r.origin === 'postgres' && r.id < 0).map((r) => r.id);
+  if (own.length === 0) return;
+  await sql`
+    SELECT setval('employes_id_seq', lowest.id, true)
+      FROM (SELECT min(id) AS id FROM unnest(${own}::int[]) AS id) AS lowest, employes_id_seq AS seq
+     WHERE lowest.id <= seq.last_value`.execute(trx);
+}
+
 class PostgresApplyTransaction extends KyselyApplyTransaction {
   /** The batch's rows, the holders of its emails, its tombstones and its stored offsets, locked, in one statement. */
   override async readState(request: ApplyStateRequest): Promise<ApplyState> {
@@ -172,19 +192,19 @@ class PostgresApplyTransaction extends KyselyApplyTransaction {
     if (ids.length === 0 && emails.length === 0 && offsets.partitions.length === 0) return applyState([], request);
     const { rows } = await sql<ApplyStateRow>`
       WITH locked AS (
-             SELECT id, sync_version, sync_origin, email FROM employes
+             SELECT id, sync_version, sync_origin, email, sync_seen_version FROM employes
               WHERE id = ANY(${ids}::int[]) OR email = ANY(${emails}::text[]) FOR UPDATE),
            buried AS (
-             SELECT id, version, origin FROM employes_tombstones WHERE id = ANY(${ids}::int[]) FOR UPDATE),
+             SELECT id, version, origin, seen_version FROM employes_tombstones WHERE id = ANY(${ids}::int[]) FOR UPDATE),
            positions AS (
              SELECT kafka_partition, next_offset, log_id FROM sync_offsets
               WHERE consumer_group = ${offsets.consumerGroup} AND topic = ${offsets.topic}
                 AND kafka_partition = ANY(${offsets.partitions}::int[]) FOR UPDATE)
-      SELECT 'row' AS kind, id, sync_version AS version, sync_origin AS origin, email FROM locked
+      SELECT 'row' AS kind, id, sync_version AS version, sync_origin AS origin, email, sync_seen_version AS seen FROM locked
       UNION ALL
-      SELECT 'tombstone', id, version, origin, NULL FROM buried
+      SELECT 'tombstone', id, version, origin, NULL, seen_version FROM buried
       UNION ALL
-      SELECT 'offset', kafka_partition, next_offset, log_id, NULL FROM positions`.execute(this.trx);
+      SELECT 'offset', kafka_partition, next_offset, log_id, NULL, 0 FROM positions`.execute(this.trx);
     return applyState(rows, request);
   }
 
@@ -200,11 +220,13 @@ class PostgresApplyTransaction extends KyselyApplyTransaction {
       const ids = plan.deletes.map((d) => d.id);
       await sql`DELETE FROM employes WHERE id = ANY(${ids}::int[])`.execute(trx);
       await sql`
-        INSERT INTO employes_tombstones (id, version, origin)
+        INSERT INTO employes_tombstones (id, version, origin, seen_version)
         SELECT * FROM unnest(${ids}::int[], ${plan.deletes.map((d) => d.version.toString())}::bigint[],
-                             ${plan.deletes.map((d) => d.origin)}::text[])
+                             ${plan.deletes.map((d) => d.origin)}::text[],
+                             ${plan.deletes.map((d) => (plan.seen.get(d.id) ?? 0n).toString())}::bigint[])
         ON CONFLICT (id) DO UPDATE SET version = greatest(employes_tombstones.version, EXCLUDED.version),
-                                       origin = EXCLUDED.origin`.execute(trx);
+                                       origin = EXCLUDED.origin,
+                                       seen_version = greatest(employes_tombstones.seen_version, EXCLUDED.seen_version)`.execute(trx);
     }
     await insertConflicts(trx, plan.conflicts);
     await upsertDeadLetters(trx, plan.deadLetters);
@@ -212,18 +234,19 @@ class PostgresApplyTransaction extends KyselyApplyTransaction {
     const rows = plan.upserts;
     const upsert = sql`
       INSERT INTO employes (id, nom, prenom, email, poste, salaire, department, date_embauche, created_at,
-                            updated_at, sync_version, sync_origin)
+                            updated_at, sync_version, sync_origin, sync_seen_version)
       SELECT * FROM unnest(
         ${rows.map((r) => r.id)}::int[], ${rows.map((r) => r.nom)}::text[], ${rows.map((r) => r.prenom)}::text[],
         ${rows.map((r) => r.email)}::text[], ${rows.map((r) => r.poste)}::text[],
         ${rows.map((r) => r.salaire)}::numeric[], ${rows.map((r) => r.department)}::text[],
         ${rows.map((r) => r.dateEmbauche)}::timestamptz[], ${rows.map((r) => r.createdAt)}::timestamptz[],
         ${rows.map((r) => r.updatedAt)}::timestamptz[], ${rows.map((r) => r.version.toString())}::bigint[],
-        ${rows.map((r) => r.origin)}::text[])
+        ${rows.map((r) => r.origin)}::text[], ${rows.map((r) => (plan.seen.get(r.id) ?? 0n).toString())}::bigint[])
       ON CONFLICT (id) DO UPDATE SET nom = EXCLUDED.nom, prenom = EXCLUDED.prenom, email = EXCLUDED.email,
         poste = EXCLUDED.poste, salaire = EXCLUDED.salaire, department = EXCLUDED.department,
         date_embauche = EXCLUDED.date_embauche, created_at = EXCLUDED.created_at, updated_at = EXCLUDED.updated_at,
-        sync_version = EXCLUDED.sync_version, sync_origin = EXCLUDED.sync_origin`;
+        sync_version = EXCLUDED.sync_version, sync_origin = EXCLUDED.sync_origin,
+        sync_seen_version = greatest(employes.sync_seen_version, EXCLUDED.sync_seen_version)`;
     const offsets = plan.offsets;
     // Within one log an offset only grows; an offset of another log (a new cluster, a recreated topic) is replaced.
     const storeOffsets = sql`
@@ -239,6 +262,7 @@ class PostgresApplyTransaction extends KyselyApplyTransaction {
     if (rows.length && offsets.length) await sql`WITH upserted AS (${upsert} RETURNING 1) ${storeOffsets}`.execute(trx);
     else if (rows.length) await upsert.execute(trx);
     else if (offsets.length) await storeOffsets.execute(trx);
+    await moveIdSequencePast(trx, plan);
   }
 }
 

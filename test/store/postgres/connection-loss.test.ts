@@ -2,6 +2,7 @@
 // an administrator's pg_terminate_backend) made an idle pooled client emit 'error' on the pool with no
 // listener, which ends the process. Now the pool drops the client, and sync goes on.
 import assert from 'node:assert/strict';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
 import { sql } from 'kysely';
 import { startRole, type RunningRole } from '../../../src/roles/roles.ts';
@@ -45,5 +46,25 @@ describe('PostgreSQL ends the sessions of empsync', () => {
       return true;
     });
     await waitForConvergence(running.stores, 60_000);
+  });
+
+  it('a session ended while its client is checked out between two queries does not end the process', async () => {
+    const { postgres } = running.stores;
+    const pg = (await import('pg')).default;
+    const admin = new pg.Client({ connectionString: config.POSTGRES_URL });
+    await admin.connect();
+    try {
+      await assert.rejects(
+        postgres.db.connection().execute(async (session) => {
+          const { rows } = await sql<{ pid: number }>`SELECT pg_backend_pid() AS pid`.execute(session);
+          await admin.query('SELECT pg_terminate_backend($1)', [rows[0]!.pid]);
+          await sleep(300); // the checked-out client learns of it while no query runs (a workload step)
+          await sql`SELECT 1`.execute(session);
+        }),
+      );
+    } finally {
+      await admin.end();
+    }
+    assert.equal(Number((await sql<{ one: number }>`SELECT 1 AS one`.execute(postgres.db)).rows[0]!.one), 1);
   });
 });
