@@ -35,6 +35,7 @@ import {
 } from './fault-context.ts';
 
 const nothing = async () => undefined;
+const json = (value: unknown) => JSON.stringify(value, (_, v: unknown) => (typeof v === 'bigint' ? v.toString() : v));
 
 /** SIGKILL of the private broker mid-load, then `restart`: the same broker (its logs recovered) or an empty one. */
 function brokerKill(
@@ -123,12 +124,23 @@ function restoreFromDump(engine: 'mariadb' | 'postgres', quick: boolean): FaultC
       }
       const target = engine === 'mariadb' ? stores.mysql : stores.postgres;
       const probe = { nom: 'After', prenom: 'Restore', email: 'after.restore@faults.example', poste: 'Dev', salaire: '1.00', department: 'IT' };
+      const problems: string[] = [];
       try {
-        ctx.facts.insertAfterRestore = `ok (id ${(await target.insertEmployee(probe)).id})`;
+        const id = (await target.insertEmployee(probe)).id;
+        ctx.facts.insertAfterRestore = `ok (id ${id})`;
+        // The id generator must be past every id the log brought back (rows, and for PostgreSQL tombstones).
+        const generator = ctx.facts.idGeneratorAfterRestore as { lowest?: number | null; lowestTombstone?: number | null; highest?: number | null };
+        if (engine === 'postgres' && [generator.lowest, generator.lowestTombstone].some((low) => low !== null && low !== undefined && id >= low)) {
+          problems.push(`the next PostgreSQL id ${id} is not below the ids that came back (${json(generator)})`);
+        }
+        if (engine === 'mariadb' && generator.highest !== null && generator.highest !== undefined && id <= generator.highest) {
+          problems.push(`the next MariaDB id ${id} is not above the ids that came back (${json(generator)})`);
+        }
       } catch (error) {
         ctx.facts.insertAfterRestore = `failed: ${(error as Error).message.slice(0, 160)}`;
+        problems.push(`an insert after the restore failed: ${ctx.facts.insertAfterRestore}`);
       }
-      return [];
+      return problems;
     },
   };
 }
