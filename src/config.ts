@@ -74,6 +74,9 @@ export const configSchema = z.object({
   BACKFILL_CHUNK_SIZE: positiveInt.default(5000),
   METRICS_REFRESH_MS: positiveInt.default(5000),
   LOG_CHECK_INTERVAL_MS: positiveInt.default(5000),
+  // Synced tables beyond `employes`: a JSON file of declarations (docs/tables.md).
+  SYNC_TABLES_FILE: z.string().min(1).optional(),
+  SCHEMA_CHECK_INTERVAL_MS: positiveInt.default(2000),
   // Access control of the API (docs/api.md). Auth is on as soon as one credential source is set;
   // the API refuses to start in production without one.
   AUTH_API_KEYS: apiKeys.optional(),

@@ -13,6 +13,7 @@ export const ErrorCodes = {
   OFFSETS_REWOUND: 'EMPSYNC_OFFSETS_REWOUND',
   TOMBSTONES_EXPIRED: 'EMPSYNC_TOMBSTONES_EXPIRED',
   VALUE_NOT_PORTABLE: 'EMPSYNC_VALUE_NOT_PORTABLE',
+  SCHEMA_MISMATCH: 'EMPSYNC_SCHEMA_MISMATCH',
   BAD_USER_INPUT: 'BAD_USER_INPUT',
   CONFLICT: 'CONFLICT',
   NOT_FOUND: 'NOT_FOUND',
@@ -27,17 +28,22 @@ export interface EmpsyncErrorOptions {
   cause?: unknown;
   /** Structured details safe to show to the caller (field names, limits). */
   details?: Record<string, unknown>;
+  /** True when the same operation may succeed if tried again as it is (a lost connection, a deadlock). */
+  retryable?: boolean;
 }
 
 export class EmpsyncError extends Error {
   readonly code: ErrorCode;
   readonly details: Record<string, unknown>;
+  /** True when the same operation may succeed if tried again as it is (as platformatic/kafka's `canRetry`). */
+  readonly retryable: boolean;
 
   constructor(code: ErrorCode, message: string, options: EmpsyncErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'EmpsyncError';
     this.code = code;
     this.details = options.details ?? {};
+    this.retryable = options.retryable ?? false;
   }
 }
 

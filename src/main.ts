@@ -4,7 +4,7 @@ import { loadConfig } from './config.ts';
 import { describeError, isEmpsyncError } from './errors.ts';
 import { createLogger } from './logger.ts';
 import { roles, startRole, type Role } from './roles/roles.ts';
-import { bigintJson } from './store/kysely-store.ts';
+import { bigintJson } from './store/kysely/conflicts.ts';
 
 const usage = `usage: empsync <role> [store]
   all                 relay + sink for both stores, and the API (default)
@@ -12,12 +12,14 @@ const usage = `usage: empsync <role> [store]
   relay [store]       outbox → Kafka for mysql, postgres or both (default both)
   sink [store]        Kafka → database for mysql, postgres or both (default both)
   migrate             create databases, run migrations, create topics, then exit
-  backfill            re-publish every MySQL row (resumable), then exit
+  backfill            re-publish every MySQL row of every synced table (resumable), then exit
   reconcile [--repair]  compare both stores row by row (JSON report on stdout; exit 3 when rows differ
                       and were not repaired); --repair re-publishes what differs
   dlq list [--all]    parked events of both stores (JSON on stdout); --all includes replayed ones
   dlq replay --all | --id <store>:<id>[,…]
-                      re-inject parked events through their stage (exit 3 when one still fails)`;
+                      re-inject parked events through their stage (exit 3 when one still fails)
+  schema drop-column <table> <column>
+                      drop a column a DBA added, on both databases, capture first`;
 
 async function main(argv: string[]): Promise<number> {
   const [roleArgument = 'all', ...roleArguments] = argv;
@@ -54,8 +56,9 @@ async function main(argv: string[]): Promise<number> {
     const report = running.reconcileReport;
     if (!report) return 0;
     process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
-    // Divergences left as they are (no --repair) exit 3, so a scheduled check can alert on them.
-    return report.divergent > report.republished ? 3 : 0;
+    // Divergences left as they are (no --repair), or columns left out of the sync, exit 3, so a scheduled
+    // check can alert on them.
+    return report.divergent > report.republished || report.columnsLeftOut.length > 0 ? 3 : 0;
   }
   const base = `http://${config.HTTP_HOST === '0.0.0.0' ? 'localhost' : config.HTTP_HOST}:${config.HTTP_PORT}`;
   logger.info({ graphql: `${base}/graphql`, metrics: `${base}/metrics`, readyz: `${base}/readyz` }, `empsync ${role} running`);

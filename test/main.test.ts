@@ -30,11 +30,14 @@ describe('empsync command line', () => {
   });
 
   it('explains an unreachable Kafka in one line and exits 1', async () => {
+    const config = testConfig('cli');
+    await dropTestDatabases(config); // a database some other version migrated would fail first
     const { code, stderr } = await run(['migrate'], {
       KAFKA_BROKERS: '127.0.0.1:1',
-      MYSQL_URL: 'mysql://root@127.0.0.1:3306/empsync_test_cli',
-      POSTGRES_URL: 'postgres://postgres@127.0.0.1:5432/empsync_test_cli',
+      MYSQL_URL: config.MYSQL_URL,
+      POSTGRES_URL: config.POSTGRES_URL,
     });
+    await dropTestDatabases(config);
     assert.equal(code, 1);
     assert.match(stderr, /EMPSYNC_DEPENDENCY_UNAVAILABLE: Kafka is unreachable at 127\.0\.0\.1:1/);
     assert.doesNotMatch(stderr, /^\s+at /m, 'no stack trace');

@@ -46,7 +46,7 @@ export async function seedReadModel(connectionString: string, rows: number): Pro
     );
     await client.query('COMMIT');
     await client.query('ANALYZE employes');
-    const { rows: outbox } = await client.query<{ count: string }>('SELECT count(*) FROM employes_outbox');
+    const { rows: outbox } = await client.query<{ count: string }>('SELECT count(*) FROM sync_outbox');
     return { rows, seconds: (performance.now() - started) / 1000, outboxRows: Number(outbox[0]!.count) };
   } catch (error) {
     await client.query('ROLLBACK').catch(() => undefined);

@@ -6,10 +6,12 @@
 import { randomUUID } from 'node:crypto';
 import mysql from 'mysql2/promise';
 import pg from 'pg';
-import { planBatch, type PositionedEvent } from '../../src/sink/plan-batch.ts';
+import { planBatch, uniqueRequest, type PositionedEvent } from '../../src/sink/plan-batch.ts';
 import { ensureDatabases } from '../../src/store/create-stores.ts';
 import { PostgresStore } from '../../src/store/postgres/postgres-store.ts';
 import type { OutboxRow } from '../../src/store/types.ts';
+import { employesTable } from '../../src/tables/employes.ts';
+import { declaredSchema } from '../../src/tables/table-schema.ts';
 import { decodeEnvelope, encodeEnvelope } from '../../src/transport/envelope.ts';
 import { upsertCeiling } from './postgres-probes.ts';
 import { median, round } from './statistics.ts';
@@ -17,6 +19,7 @@ import { median, round } from './statistics.ts';
 const database = 'empsync_bench_breakdown';
 const postgresUrl = `postgres://postgres@127.0.0.1:5432/${database}`;
 const sizes = [20, 2000];
+const schema = declaredSchema(employesTable('breakdown'));
 
 let nextId = 1;
 function outboxRows(size: number): OutboxRow[] {
@@ -26,29 +29,32 @@ function outboxRows(size: number): OutboxRow[] {
     return {
       seq: BigInt(id),
       eventId: randomUUID(),
+      table: 'employes',
       op: 'c',
       baseVersion: 0n,
       capturedAt: now,
       row: {
         id,
-        nom: `Nom${id}`,
-        prenom: `Prenom${id}`,
-        email: `breakdown.${id}@bench.example`,
-        poste: 'Dev',
-        salaire: '1000.00',
-        department: `D${id % 7}`,
-        dateEmbauche: now,
-        createdAt: now,
-        updatedAt: now,
         version: 1_764_000_000_000_000n + BigInt(id),
         origin: 'mysql',
+        values: {
+          nom: `Nom${id}`,
+          prenom: `Prenom${id}`,
+          email: `breakdown.${id}@bench.example`,
+          poste: 'Dev',
+          salaire: '1000.00',
+          department: `D${id % 7}`,
+          date_embauche: now,
+          created_at: now,
+          updated_at: now,
+        },
       },
     };
   });
 }
 
 function timeDecode(size: number, repeats: number) {
-  const buffers = outboxRows(size).map(encodeEnvelope);
+  const buffers = outboxRows(size).map((row) => encodeEnvelope(row, schema.version));
   const parseMs: number[] = [];
   const decodeMs: number[] = [];
   for (let r = 0; r < repeats + 3; r++) {
@@ -75,22 +81,27 @@ async function timeTransaction(store: PostgresStore, size: number, repeats: numb
   };
   for (let r = 0; r < repeats; r++) {
     const events: PositionedEvent[] = outboxRows(size).map((row, i) => ({
-      event: decodeEnvelope(encodeEnvelope(row)),
+      event: decodeEnvelope(encodeEnvelope(row, schema.version)),
       partition: i % 6,
       offset: row.seq,
     }));
     const started = performance.now();
-    await store.applyTransaction(async (tx) => {
+    await store.apply.transaction(async (tx) => {
       let t = performance.now();
       const current = await tx.readState({
+        table: 'employes',
         ids: events.map((e) => e.event.row.id),
-        emails: events.flatMap((e) => (e.event.op === 'd' ? [] : [e.event.row.email])),
+        unique: uniqueRequest(
+          schema,
+          events.map((e) => e.event),
+        ),
         offsets: { consumerGroup: 'breakdown', topic: 'breakdown', partitions: [0] },
       });
       steps.readCurrentMs.push(performance.now() - t);
       t = performance.now();
       const offsets = [{ topic: 'breakdown', partition: 0, nextOffset: BigInt(nextId) }];
       const { plan } = planBatch({
+        schema,
         target: 'postgres',
         policy: 'newer-wins',
         consumerGroup: 'breakdown',

@@ -7,6 +7,7 @@ import type { GraphqlHandlerContext } from '../roles/roles.ts';
 import type { EmployeeView } from '../store/types.ts';
 import type { Principal } from './authentication.ts';
 import type { EmployeeChangeFeed } from './employee-change-feed.ts';
+import type { ExtraField } from './extra-fields.ts';
 
 export interface ApiContext {
   app: GraphqlHandlerContext;
@@ -20,6 +21,8 @@ export interface ApiContext {
   principal: Principal;
   /** The Kafka-fed source of subscriptions (one per API process). */
   changeFeed: EmployeeChangeFeed;
+  /** The fields of columns a DBA added that this request's schema shows (src/api/extra-fields.ts). */
+  extraFields: readonly ExtraField[];
 }
 
 export interface ApiSchemaTypes {

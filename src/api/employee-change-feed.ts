@@ -9,7 +9,8 @@ import { createPubSub, SlidingBuffer } from 'graphql-yoga';
 import { describeError } from '../errors.ts';
 import type { Logger } from '../logger.ts';
 import type { EmployeeRow } from '../store/types.ts';
-import { decodeEnvelope, hasFullRow } from '../transport/envelope.ts';
+import { employeeFromValues } from '../store/row-format.ts';
+import { decodeEnvelope } from '../transport/envelope.ts';
 import { baseClientOptions, collectMessages, type KafkaConfig } from '../transport/kafka.ts';
 
 /** A change as subscribers see it. Re-publish events (backfill, full resync) are not changes and are left out. */
@@ -115,10 +116,11 @@ export class EmployeeChangeFeed {
     try {
       const event = decodeEnvelope(message.value);
       // Re-publishes are not changes; a delete re-published from a tombstone (after a log change) has no row to show.
-      if (event.op === 'r' || !hasFullRow(event.row)) return;
+      const row = event.op === 'r' ? null : employeeFromValues(event.row);
+      if (event.op === 'r' || row === null) return;
       this.pubSub.publish('employeChanged', {
         op: event.op,
-        row: event.row,
+        row,
         committedAt: event.committedAt,
         eventId: event.eventId,
       });

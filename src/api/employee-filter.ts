@@ -1,6 +1,6 @@
 // EmployeFilter and EmployeOrder: what `employes` and `employesConnection` may filter and sort by. The
 // input is checked here and handed to the store as dialect-agnostic conditions (src/store/store.ts).
-import type { EmployeeFilter, EmployeeOrder } from '../store/store.ts';
+import type { EmployeeFilter, EmployeeOrder } from '../store/ports.ts';
 import { builder } from './builder.ts';
 import { badUserInput, maxSalaire } from './employee-input.ts';
 import './date-time-scalar.ts';

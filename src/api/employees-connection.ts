@@ -1,7 +1,7 @@
 // employesConnection: Relay-style pages of employees read from PostgreSQL, with keyset pagination. The
 // cursor is opaque to clients (base64url JSON of the order, the sort value and the id of the last row),
 // so a page never skips or repeats rows when rows are inserted or deleted between requests.
-import type { EmployeeFilter, EmployeeKeyset, EmployeeOrder, EmployeePage } from '../store/store.ts';
+import type { EmployeeFilter, EmployeeKeyset, EmployeeOrder, EmployeePage } from '../store/ports.ts';
 import type { EmployeeView } from '../store/types.ts';
 import { requireRole } from './authentication.ts';
 import { builder } from './builder.ts';
@@ -99,7 +99,7 @@ const EmployeConnection = builder.objectRef<ConnectionResult>('EmployeConnection
     pageInfo: t.field({ type: PageInfo, resolve: (result) => result }),
     totalCount: t.int({
       description: 'Employees matching the filter, all pages together.',
-      resolve: (result, _args, ctx) => ctx.app.stores.postgres.countMatchingEmployees(result.filter),
+      resolve: (result, _args, ctx) => ctx.app.stores.postgres.employees.countMatching(result.filter),
     }),
   }),
 });
@@ -123,7 +123,7 @@ builder.queryFields((t) => ({
       const filter = toStoreFilter(args.filter);
       if (usesSalary(filter, orderBy)) requireRole(ctx.principal, 'reader', 'Filtering or sorting by salaire');
       const after = args.after != null ? decodeCursor(args.after, orderBy) : undefined;
-      const page = await ctx.app.stores.postgres.pageEmployees({
+      const page = await ctx.app.stores.postgres.employees.page({
         first,
         orderBy,
         ...(filter ? { filter } : {}),

@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { setImmediate } from 'node:timers/promises';
-import { GraphQLError } from 'graphql';
+import { GraphQLError, type GraphQLSchema } from 'graphql';
 import { createYoga, type Plugin } from 'graphql-yoga';
 import { ErrorCodes } from '../errors.ts';
 import type { RequestHandler } from '../http/http-server.ts';
@@ -15,6 +15,7 @@ import { createAuthenticator } from './authentication.ts';
 import type { ApiContext } from './builder.ts';
 import { createDirectPost } from './direct-post.ts';
 import { EmployeeChangeFeed } from './employee-change-feed.ts';
+import { extraFields, withExtraFields, type ExtraField } from './extra-fields.ts';
 import { requestEmployeeLoader, sharedEmployeeLoader } from './employee-loaders.ts';
 import { useAuthentication } from './plugins/use-authentication.ts';
 import { useCompiledExecution } from './plugins/use-compiled-execution.ts';
@@ -57,7 +58,6 @@ export function createGraphqlHandler(
   options: GraphqlHandlerOptions = {},
 ): RequestHandler {
   const { config, logger, metrics } = context;
-  const schema = apiSchema();
   const production = config.NODE_ENV === 'production';
   // Refuses to build in production without credentials (EMPSYNC_CONFIG_INVALID naming AUTH_API_KEYS).
   const authenticator = createAuthenticator(config, logger);
@@ -74,60 +74,94 @@ export function createGraphqlHandler(
     await setImmediate();
     for (const [socket, inFlight] of sockets) if (inFlight === 0) socket.destroy();
   });
-  const postgresEmployees = sharedEmployeeLoader((ids) => context.stores.postgres.findEmployees(ids));
-  const mysqlEmployees = sharedEmployeeLoader((ids) => context.stores.mysql.findEmployees(ids));
-  const plugins: Plugin[] = [
-    // First, so its fix of variable errors happens before the masking and metrics plugins see them.
-    useCompiledExecution(),
-    useCsrfPrevention(),
-    useQueryLimits(),
-    ...(production ? [useDisableIntrospection()] : []),
-    useValidationErrorCodes(),
-    useAuthentication(authenticator) as Plugin,
-    useErrorMasking(logger) as Plugin,
-    useOperationMetrics(metrics, schema),
-  ];
-  const yoga = createYoga<ServerContext, Omit<ApiContext, 'principal'>>({
-    schema,
-    graphqlEndpoint: '/graphql',
-    graphiql: !production,
-    // GraphiQL's page with its scripts and styles inlined (no CDN: the API may have no internet),
-    // loaded on the first browser visit only, so production never loads the 9 MB bundle.
-    renderGraphiQL: async (options) => (await import('@graphql-yoga/render-graphiql')).renderGraphiQL(options),
-    landingPage: false,
-    // Errors of execution are masked by useErrorMasking, which knows the request id; this backstop masks
-    // what is thrown outside execution (a plugin, the context factory) and is not a GraphQLError.
-    maskedErrors: {
-      maskError: (error, message) =>
-        error instanceof GraphQLError
-          ? error
-          : new GraphQLError(message, { extensions: { code: ErrorCodes.INTERNAL } }),
-    },
-    multipart: false,
-    batching: false,
-    // The body is read, with the 1 MB limit, before yoga sees it (readBody); yoga's own limit would wrap
-    // every body in a stream pipeline again, which cost a third of its throughput.
-    maxRequestBodySize: false,
-    plugins,
-    logging: {
-      debug: (...args: unknown[]) => logger.debug({ yoga: args }, 'yoga'),
-      info: (...args: unknown[]) => logger.info({ yoga: args }, 'yoga'),
-      warn: (...args: unknown[]) => logger.warn({ yoga: args }, 'yoga'),
-      error: (...args: unknown[]) =>
-        args[0] instanceof Error
-          ? logger.error({ err: args[0] }, 'yoga: request failed')
-          : logger.error({ yoga: args }, 'yoga'),
-    },
-    context: ({ requestId }) => ({
-      app: context,
-      requestId,
-      employeeById: requestEmployeeLoader(postgresEmployees),
-      mysqlEmployeeById: requestEmployeeLoader(mysqlEmployees),
-      changeFeed,
-    }),
-  });
+  const postgresEmployees = sharedEmployeeLoader((ids) => context.stores.postgres.employees.findMany(ids));
+  const mysqlEmployees = sharedEmployeeLoader((ids) => context.stores.mysql.employees.findMany(ids));
+  const build = (schema: GraphQLSchema, fields: readonly ExtraField[]) => {
+    const plugins: Plugin[] = [
+      // First, so its fix of variable errors happens before the masking and metrics plugins see them.
+      useCompiledExecution(),
+      useCsrfPrevention(),
+      useQueryLimits(),
+      ...(production ? [useDisableIntrospection()] : []),
+      useValidationErrorCodes(),
+      useAuthentication(authenticator) as Plugin,
+      useErrorMasking(logger) as Plugin,
+      useOperationMetrics(metrics, schema),
+    ];
+    const yoga = createYoga<ServerContext, Omit<ApiContext, 'principal'>>({
+      schema,
+      graphqlEndpoint: '/graphql',
+      graphiql: !production,
+      // GraphiQL's page with its scripts and styles inlined (no CDN: the API may have no internet),
+      // loaded on the first browser visit only, so production never loads the 9 MB bundle.
+      renderGraphiQL: async (options) =>
+        (await import('@graphql-yoga/render-graphiql')).renderGraphiQL(options),
+      landingPage: false,
+      // Errors of execution are masked by useErrorMasking, which knows the request id; this backstop masks
+      // what is thrown outside execution (a plugin, the context factory) and is not a GraphQLError.
+      maskedErrors: {
+        maskError: (error, message) =>
+          error instanceof GraphQLError
+            ? error
+            : new GraphQLError(message, { extensions: { code: ErrorCodes.INTERNAL } }),
+      },
+      multipart: false,
+      batching: false,
+      // The body is read, with the 1 MB limit, before yoga sees it (readBody); yoga's own limit would wrap
+      // every body in a stream pipeline again, which cost a third of its throughput.
+      maxRequestBodySize: false,
+      plugins,
+      logging: {
+        debug: (...args: unknown[]) => logger.debug({ yoga: args }, 'yoga'),
+        info: (...args: unknown[]) => logger.info({ yoga: args }, 'yoga'),
+        warn: (...args: unknown[]) => logger.warn({ yoga: args }, 'yoga'),
+        error: (...args: unknown[]) =>
+          args[0] instanceof Error
+            ? logger.error({ err: args[0] }, 'yoga: request failed')
+            : logger.error({ yoga: args }, 'yoga'),
+      },
+      context: ({ requestId }) => ({
+        app: context,
+        requestId,
+        employeeById: requestEmployeeLoader(postgresEmployees),
+        mysqlEmployeeById: requestEmployeeLoader(mysqlEmployees),
+        changeFeed,
+        extraFields: fields,
+      }),
+    });
+    const directPost = options.directPost === false ? undefined : createDirectPost(yoga, '/graphql');
+    return { yoga, directPost };
+  };
 
-  const directPost = options.directPost === false ? undefined : createDirectPost(yoga, '/graphql');
+  // Columns a DBA adds to employes become fields without a restart: a new schema, a new yoga, swapped
+  // in between requests (a request keeps the schema it started with).
+  const base = apiSchema();
+  let current = build(base, []);
+  let shownColumns = '';
+  const follow = () => {
+    const columns = context.schemas.schema('employes').columns.filter((c) => !c.declared);
+    const key = columns.map((c) => `${c.name}:${JSON.stringify(c.type)}:${c.nullable}`).join(',');
+    if (key === shownColumns) return;
+    shownColumns = key;
+    const { fields, skipped } = extraFields(base, columns);
+    for (const column of skipped) {
+      logger.warn(
+        { column },
+        'column not shown in GraphQL: its field name is taken by the published contract',
+      );
+    }
+    current = build(withExtraFields(base, fields), fields);
+    if (fields.length)
+      logger.info(
+        { fields: fields.map((f) => f.field) },
+        'GraphQL schema extended with the columns found on both databases',
+      );
+  };
+  follow();
+  context.schemas.on('change', follow);
+  context.onStop(async () => {
+    context.schemas.off('change', follow);
+  });
 
   return async (req, res) => {
     const socket = req.socket;
@@ -154,6 +188,7 @@ export function createGraphqlHandler(
         return;
       }
     }
+    const { yoga, directPost } = current;
     if (body && directPost && (await directPost.serve(req, res, body, requestId))) return;
     if (!/text\/event-stream|multipart\/mixed/.test(String(req.headers.accept ?? ''))) {
       // Plain request/response: yoga's Node adapter writes the response itself (no Request/Response copies).

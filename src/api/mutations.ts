@@ -3,12 +3,13 @@
 // with `waitForSync: true` — once PostgreSQL has it too (bounded). Writes need the role writer, the
 // full resync admin, healthCheck reader (when authentication is on).
 import { GraphQLError } from 'graphql';
-import { ErrorCodes } from '../errors.ts';
-import type { EmployeeView } from '../store/types.ts';
+import { ErrorCodes, isEmpsyncError } from '../errors.ts';
+import type { EmployeeFields, EmployeeView } from '../store/types.ts';
 import { requireRole } from './authentication.ts';
 import { builder, type ApiContext } from './builder.ts';
 import { EmployeInput, validateEmployeInput } from './employee-input.ts';
 import { EmployeType } from './employee-type.ts';
+import { extraInput } from './extra-fields.ts';
 import { syncWaitTimeoutMs, waitForAbsence, waitForVersion } from './wait-for-sync.ts';
 
 const waitForSyncDescription = `When true, answer once PostgreSQL (the read model) holds this change, waiting at most ${syncWaitTimeoutMs / 1000} s; after that the answer comes anyway.`;
@@ -23,25 +24,29 @@ async function readYourWrite(ctx: ApiContext, row: EmployeeView | null, wait: bo
   return row;
 }
 
-/** MySQL/MariaDB refuse a second row with the same unique key (here: email) with ER_DUP_ENTRY, errno 1062. */
-function isDuplicateKey(error: unknown): boolean {
-  for (let current = error, depth = 0; current && typeof current === 'object' && depth < 5; depth++) {
-    const { code, errno } = current as { code?: unknown; errno?: unknown };
-    if (code === 'ER_DUP_ENTRY' || errno === 1062) return true;
-    current = (current as { cause?: unknown }).cause;
-  }
-  return false;
-}
-
-async function translateDuplicateEmail<T>(email: string, write: () => Promise<T>): Promise<T> {
+/** A unique key refused the row (the store's EMPSYNC_CONFLICT): the contract's answer names the field. */
+async function translateDuplicateEmail<T>(fields: EmployeeFields, ctx: ApiContext, write: () => Promise<T>): Promise<T> {
   try {
     return await write();
   } catch (error) {
-    if (!isDuplicateKey(error)) throw error;
-    throw new GraphQLError(`An employee with the email ${email} already exists.`, {
+    if (!isEmpsyncError(error, ErrorCodes.CONFLICT)) throw error;
+    const key = String(error.details.key ?? '');
+    const extra = ctx.extraFields.find((f) => key.includes(f.column.name));
+    if (extra && !key.includes('email')) {
+      throw new GraphQLError(`Another employee already has this ${extra.field}.`, {
+        extensions: { code: ErrorCodes.CONFLICT, field: extra.field },
+      });
+    }
+    throw new GraphQLError(`An employee with the email ${fields.email} already exists.`, {
       extensions: { code: ErrorCodes.CONFLICT, field: 'email' },
     });
   }
+}
+
+/** The contract's fields and the extra columns the input sets (fields of the request's schema). */
+function withExtras(fields: EmployeeFields, input: object, ctx: ApiContext): EmployeeFields {
+  const extra = extraInput(input as Record<string, unknown>, ctx.extraFields);
+  return extra ? { ...fields, extra } : fields;
 }
 
 builder.mutationType({
@@ -54,8 +59,8 @@ builder.mutationType({
       },
       resolve: async (_root, args, ctx) => {
         requireRole(ctx.principal, 'writer', 'createEmploye');
-        const fields = validateEmployeInput(args.input);
-        const row = await translateDuplicateEmail(fields.email, () => ctx.app.stores.mysql.insertEmployee(fields));
+        const fields = withExtras(validateEmployeInput(args.input), args.input, ctx);
+        const row = await translateDuplicateEmail(fields, ctx, () => ctx.app.stores.mysql.employees.insert(fields));
         return (await readYourWrite(ctx, row, args.waitForSync))!;
       },
     }),
@@ -70,9 +75,9 @@ builder.mutationType({
       },
       resolve: async (_root, args, ctx) => {
         requireRole(ctx.principal, 'writer', 'updateEmploye');
-        const fields = validateEmployeInput(args.input);
-        const row = await translateDuplicateEmail(fields.email, () =>
-          ctx.app.stores.mysql.updateEmployee(args.id, fields),
+        const fields = withExtras(validateEmployeInput(args.input), args.input, ctx);
+        const row = await translateDuplicateEmail(fields, ctx, () =>
+          ctx.app.stores.mysql.employees.update(args.id, fields),
         );
         return readYourWrite(ctx, row, args.waitForSync);
       },
@@ -85,7 +90,7 @@ builder.mutationType({
       },
       resolve: async (_root, args, ctx) => {
         requireRole(ctx.principal, 'writer', 'deleteEmploye');
-        const deleted = await ctx.app.stores.mysql.deleteEmployee(args.id);
+        const deleted = await ctx.app.stores.mysql.employees.delete(args.id);
         if (deleted && args.waitForSync && !(await waitForAbsence(ctx.app.stores.postgres, args.id))) {
           ctx.app.logger.info({ requestId: ctx.requestId, id: args.id }, 'waitForSync timed out');
         }

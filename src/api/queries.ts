@@ -28,7 +28,7 @@ builder.queryType({
         const filter = toStoreFilter(args.filter);
         const orderBy = args.orderBy ?? undefined;
         if (usesSalary(filter, orderBy)) requireRole(ctx.principal, 'reader', 'Filtering or sorting by salaire');
-        return ctx.app.stores.postgres.listEmployees({
+        return ctx.app.stores.postgres.employees.list({
           ...(filter ? { filter } : {}),
           ...(orderBy ? { orderBy } : {}),
           ...(args.department != null ? { department: args.department } : {}),
@@ -46,12 +46,12 @@ builder.queryType({
     employesParDepartment: t.field({
       type: [EmployeType],
       args: { department: t.arg.string({ required: true }) },
-      resolve: (_root, args, ctx) => ctx.app.stores.postgres.listEmployees({ department: args.department }),
+      resolve: (_root, args, ctx) => ctx.app.stores.postgres.employees.list({ department: args.department }),
     }),
     statsEmployes: t.string({
       description: 'First line "Total: N", then one line "department: N" per department (by name).',
       resolve: async (_root, _args, ctx) => {
-        const counts = await ctx.app.stores.postgres.countByDepartment();
+        const counts = await ctx.app.stores.postgres.employees.countByDepartment();
         const total = counts.reduce((sum, { count }) => sum + count, 0);
         return [`Total: ${total}`, ...counts.map(({ department, count }) => `${department}: ${count}`)].join(
           '\n',

@@ -2,7 +2,7 @@
 // counted live in each store's outbox; lag, last apply and end-to-end latency come from this process's
 // metrics (its sinks, since the process started); conflicts are read from both stores' sync_conflicts.
 import type { Metrics } from '../metrics/metrics.ts';
-import type { StoredConflict } from '../store/store.ts';
+import type { StoredConflict } from '../store/ports.ts';
 import type { StoreName } from '../store/types.ts';
 import { requireRole } from './authentication.ts';
 import { builder } from './builder.ts';
@@ -182,11 +182,11 @@ builder.queryFields((t) => ({
       requireRole(ctx.principal, 'reader', 'syncStatus');
       const { stores, metrics } = ctx.app;
       const [mysqlBacklog, postgresBacklog, dlq, mysqlParked, postgresParked] = await Promise.all([
-        stores.mysql.outboxBacklog(),
-        stores.postgres.outboxBacklog(),
+        stores.mysql.outbox.backlog(),
+        stores.postgres.outbox.backlog(),
         metrics.dlqSize.get(),
-        stores.mysql.countDeadLetters(),
-        stores.postgres.countDeadLetters(),
+        stores.mysql.deadLetters.count(),
+        stores.postgres.deadLetters.count(),
       ]);
       const parked = (list: typeof mysqlParked, stage: string) => list.find((p) => p.stage === stage)?.parked ?? 0;
       return {
@@ -208,8 +208,8 @@ builder.queryFields((t) => ({
       const limit = args.limit ?? 50;
       if (limit < 1 || limit > maxConflicts) throw badUserInput('limit', `limit must be between 1 and ${maxConflicts}.`);
       const [inMysql, inPostgres] = await Promise.all([
-        ctx.app.stores.mysql.listConflicts(limit),
-        ctx.app.stores.postgres.listConflicts(limit),
+        ctx.app.stores.mysql.conflicts.list(limit),
+        ctx.app.stores.postgres.conflicts.list(limit),
       ]);
       return [...inMysql, ...inPostgres]
         .sort((a, b) => (a.detectedAt < b.detectedAt ? 1 : a.detectedAt > b.detectedAt ? -1 : 0))

@@ -2,7 +2,7 @@
 // read model (PostgreSQL) holds the mutation's version, or no longer holds a deleted row. On timeout the
 // mutation answers normally: the write is committed and will arrive; the caller only waited in vain.
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Store } from '../store/store.ts';
+import type { Store } from '../store/ports.ts';
 
 export const syncWaitTimeoutMs = 5000;
 export const syncWaitStepMs = 5;
@@ -19,10 +19,10 @@ async function pollUntil(check: () => Promise<boolean>, timeoutMs: number): Prom
 
 /** Waits until `readModel` holds row `id` at `version` or later (a later change also satisfies the read). */
 export function waitForVersion(readModel: Store, id: number, version: bigint, timeoutMs = syncWaitTimeoutMs): Promise<boolean> {
-  return pollUntil(async () => ((await readModel.findEmployee(id))?.version ?? -1n) >= version, timeoutMs);
+  return pollUntil(async () => ((await readModel.employees.find(id))?.version ?? -1n) >= version, timeoutMs);
 }
 
 /** Waits until `readModel` no longer holds row `id`. */
 export function waitForAbsence(readModel: Store, id: number, timeoutMs = syncWaitTimeoutMs): Promise<boolean> {
-  return pollUntil(async () => (await readModel.findEmployee(id)) === null, timeoutMs);
+  return pollUntil(async () => (await readModel.employees.find(id)) === null, timeoutMs);
 }

@@ -44,7 +44,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Serve
       } else if (path === '/readyz') {
         readiness().then((report) => {
           res.writeHead(report.ready ? 200 : 503, { 'content-type': 'application/json' });
-          res.end(JSON.stringify({ status: report.ready ? 'ready' : 'unavailable', ...report }));
+          res.end(JSON.stringify({ status: report.ready ? (report.degraded ? 'degraded' : 'ready') : 'unavailable', ...report }));
         }, fail);
       } else if (path === '/metrics') {
         (options.beforeScrape?.() ?? Promise.resolve())

@@ -1,5 +1,6 @@
 // Readiness of the three dependencies (MySQL, PostgreSQL, Kafka), probed in parallel with a
-// deadline. Serves /readyz and the GraphQL `healthCheck`.
+// deadline, and whether every column of the synced tables travels (a column that cannot is reported:
+// ready but degraded). Serves /readyz and the GraphQL `healthCheck`.
 import { describeError } from '../errors.ts';
 import type { Metrics } from '../metrics/metrics.ts';
 import type { Stores } from '../store/create-stores.ts';
@@ -13,14 +14,30 @@ export interface DependencyState {
   error?: string;
 }
 
+/** A column left out of sync (src/capture/schema-keeper.ts). */
+export interface SchemaProblem {
+  table: string;
+  column: string;
+  reason: string;
+}
+
 export interface ReadinessReport {
   ready: boolean;
+  /** True when ready but some column of a synced table is left out of sync (`schema` says which). */
+  degraded: boolean;
   dependencies: Record<DependencyName, DependencyState>;
+  schema: SchemaProblem[];
 }
 
 export type ReadinessProbe = () => Promise<ReadinessReport>;
 
-export function createReadinessProbe(stores: Stores, kafka: KafkaConfig, metrics: Metrics, timeoutMs = 3000): ReadinessProbe {
+export function createReadinessProbe(
+  stores: Stores,
+  kafka: KafkaConfig,
+  metrics: Metrics,
+  schema: { readonly mismatches: readonly SchemaProblem[] } = { mismatches: [] },
+  timeoutMs = 3000,
+): ReadinessProbe {
   const probe = async (name: DependencyName, check: () => Promise<void>): Promise<[DependencyName, DependencyState]> => {
     const started = performance.now();
     let timer: NodeJS.Timeout | undefined;
@@ -47,6 +64,7 @@ export function createReadinessProbe(stores: Stores, kafka: KafkaConfig, metrics
       probe('kafka', () => pingKafka(kafka, timeoutMs)),
     ]);
     const dependencies = Object.fromEntries(results) as Record<DependencyName, DependencyState>;
-    return { ready: results.every(([, state]) => state.up), dependencies };
+    const problems = [...schema.mismatches];
+    return { ready: results.every(([, state]) => state.up), degraded: problems.length > 0, dependencies, schema: problems };
   };
 }

@@ -142,8 +142,8 @@ export function createMetrics() {
     }),
     consumerLag: new Gauge({
       name: 'empsync_consumer_lag',
-      help: 'Messages between the sink position and the partition end',
-      labelNames: ['store', 'partition'] as const,
+      help: 'Messages between the sink position and the partition end, by target store, topic and partition',
+      labelNames: ['store', 'topic', 'partition'] as const,
       registers: r,
     }),
     endToEndLag: new Histogram({
@@ -161,8 +161,8 @@ export function createMetrics() {
     }),
     sinkUp: new Gauge({
       name: 'empsync_sink_up',
-      help: '1 while the sink of the store is consuming',
-      labelNames: ['store'] as const,
+      help: '1 while the sink of the store is consuming the topic (one sink per store and synced table)',
+      labelNames: ['store', 'topic'] as const,
       registers: r,
     }),
     logResets: new Counter({
@@ -173,8 +173,8 @@ export function createMetrics() {
     }),
     heldPartitions: new Gauge({
       name: 'empsync_sink_held_partitions',
-      help: 'Partitions a sink holds because a poison event of theirs could not be parked (DLQ publish failing)',
-      labelNames: ['store'] as const,
+      help: 'Partitions a sink holds because a poison event of theirs could not be parked (DLQ publish failing), by store and topic',
+      labelNames: ['store', 'topic'] as const,
       registers: r,
     }),
     dlqPublishFailures: new Counter({
@@ -206,6 +206,18 @@ export function createMetrics() {
       labelNames: ['dependency'] as const,
       registers: r,
     }),
+    schemaMismatches: new Gauge({
+      name: 'empsync_schema_mismatches',
+      help: 'Columns of a synced table left out of sync because they cannot travel as they are (one side only with no counterpart type, or different types); EMPSYNC_SCHEMA_MISMATCH in the log names them',
+      labelNames: ['table'] as const,
+      registers: r,
+    }),
+    schemaColumns: new Gauge({
+      name: 'empsync_schema_columns',
+      help: 'Columns synced for each table (declared and found on both engines), as of the last schema check',
+      labelNames: ['table'] as const,
+      registers: r,
+    }),
     dbPoolSize: new Gauge({
       name: 'empsync_db_pool_connections',
       help: 'Database pool connections configured, by store',
@@ -221,7 +233,7 @@ export type Metrics = ReturnType<typeof createMetrics>;
  * Creates the known label combinations at 0, so a counter exists before its first increment:
  * Prometheus counts no increase for a series that is born above zero (rate() and alerts miss it).
  */
-export function initialiseKnownSeries(metrics: Metrics): void {
+export function initialiseKnownSeries(metrics: Metrics, uniqueColumns: readonly string[] = []): void {
   for (const store of ['mysql', 'postgres']) {
     for (const op of ['c', 'u', 'd', 'r']) {
       metrics.published.inc({ store, op }, 0);
@@ -234,9 +246,9 @@ export function initialiseKnownSeries(metrics: Metrics): void {
     metrics.logResets.inc({ stage: 'relay', store, reason: 'log-changed' }, 0);
     metrics.relayParked.inc({ store, reason: 'EMPSYNC_VALUE_NOT_PORTABLE' }, 0);
     metrics.dlqPublishFailures.inc({ store }, 0);
-    metrics.heldPartitions.set({ store }, 0);
     for (const reason of ['EMPSYNC_EVENT_INVALID', 'EMPSYNC_APPLY_REJECTED']) metrics.deadLettered.inc({ store, reason }, 0);
-    for (const kind of ['update', 'delete', 'email']) {
+    // A conflict's kind: update, delete, or the unique column two rows wanted.
+    for (const kind of ['update', 'delete', ...uniqueColumns]) {
       for (const outcome of ['incoming-applied', 'local-kept', 'local-displaced']) metrics.conflicts.inc({ store, kind, outcome }, 0);
     }
     metrics.captured.inc({ store }, 0);

@@ -19,12 +19,12 @@ export function createGaugeRefresher(
     // The readiness probe also sets empsync_dependency_up, which the Kafka-unreachable alert watches.
     const [, departments, mysqlBacklog, postgresBacklog, dlq, mysqlParked, postgresParked] = await Promise.allSettled([
       readiness(),
-      stores.postgres.countByDepartment(),
-      stores.mysql.outboxBacklog(),
-      stores.postgres.outboxBacklog(),
+      stores.postgres.employees.countByDepartment(),
+      stores.mysql.outbox.backlog(),
+      stores.postgres.outbox.backlog(),
       dlqSize(kafka),
-      stores.mysql.countDeadLetters(),
-      stores.postgres.countDeadLetters(),
+      stores.mysql.deadLetters.count(),
+      stores.postgres.deadLetters.count(),
     ]);
     if (departments.status === 'fulfilled') {
       metrics.employeesByDepartment.reset();

@@ -1,21 +1,23 @@
-// Relay: moves captured changes from a store's outbox to Kafka. One active relay per store (a
-// session lock in the store); others stand by and take over when it dies. Publishes with the
-// idempotent producer, key = employee id, in outbox order, then deletes what Kafka acknowledged:
-// a crash in between republishes (a duplicate the sink's version guard ignores), never loses.
+// Relay: moves captured changes of every synced table from a store's outbox to Kafka, each table to its
+// own topic. One active relay per store (a session lock in the store); others stand by and take over
+// when it dies. Publishes with the idempotent producer, key = row id, in outbox order, then deletes what
+// Kafka acknowledged: a crash in between republishes (a duplicate the sink's version guard ignores),
+// never loses. Each event carries the version of the schema its row was captured with; a captured
+// column the schema does not know yet makes the relay wait for the schema keeper's next schema.
 // A row holding a value the other engine cannot store is parked in the store's sync_dead_letters
-// with its reason, and the relay goes on: one row never stalls it. The relay remembers the log it
-// publishes to (cluster id / topic id); when that log is replaced (an empty broker, a recreated
-// topic), events published to the old one may never have been read, so it re-publishes the whole
-// store — every row, every tombstone — into the new log.
+// with its reason, and the relay goes on: one row never stalls it. The relay remembers the log each
+// topic lives in (cluster id / topic id); when that log is replaced (an empty broker, a recreated
+// topic), events published to the old one may never have been read, so it re-publishes the table —
+// every row, every tombstone — into the new log.
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ProduceAcks, Producer, type MessageToProduce } from '@platformatic/kafka';
 import { describeError, ErrorCodes } from '../errors.ts';
 import { failpoint } from '../failpoints.ts';
 import type { Logger } from '../logger.ts';
 import type { Metrics } from '../metrics/metrics.ts';
-import { unportableRow } from '../store/portable-values.ts';
-import type { RelayLease, Store } from '../store/store.ts';
-import type { DeadLetterRecord, OutboxRow } from '../store/types.ts';
+import type { OutboxPort, ReconcilePort, RelayLease } from '../store/ports.ts';
+import type { DeadLetterRecord, StoreName } from '../store/types.ts';
+import { rowSchemaVersion, type SchemaSource } from '../tables/table-schema.ts';
 import { encodeEnvelope, toEnvelope } from '../transport/envelope.ts';
 import {
   baseClientOptions,
@@ -26,12 +28,17 @@ import {
   type KafkaConfig,
 } from '../transport/kafka.ts';
 import { runBackfill } from './backfill.ts';
+import { carryChange, type CarriedChange } from './captured-change.ts';
 
-/** The backfill run that re-publishes a store into a new log. */
-export const logResetRun = 'log-reset';
+/** The backfill run that re-publishes a table into a new log. */
+export function logResetRun(table: string): string {
+  return `log-reset:${table}`;
+}
 
 export interface RelayOptions {
-  store: Store;
+  store: { name: StoreName; outbox: OutboxPort; reconcile: ReconcilePort };
+  /** The synced tables' current schemas (the schema keeper). */
+  schemas: SchemaSource;
   kafka: KafkaConfig;
   metrics: Metrics;
   logger: Logger;
@@ -55,8 +62,8 @@ export class Relay {
   #active = false;
   /** When the log's identity was last checked (0: check before the next publish). */
   #logCheckedAt = 0;
-  /** The re-publish into a new log, running beside the publishing loop. */
-  #resync: Promise<void> | null = null;
+  /** The re-publishes into a new log, by table, running beside the publishing loop. */
+  readonly #resyncs = new Map<string, Promise<void>>();
 
   constructor(options: RelayOptions) {
     this.#options = options;
@@ -74,7 +81,7 @@ export class Relay {
   async stop(): Promise<void> {
     this.#stopping.abort();
     await this.#loop;
-    await this.#resync;
+    await Promise.all(this.#resyncs.values());
     await this.#producer?.close(true).catch(() => undefined);
     this.#producer = null;
   }
@@ -86,7 +93,7 @@ export class Relay {
     while (!signal.aborted) {
       let lease: RelayLease | null = null;
       try {
-        lease = await store.acquireRelayLease();
+        lease = await store.outbox.acquireLease();
       } catch (error) {
         this.#log.warn({ err: describeError(error) }, 'cannot reach the store to take the relay lease');
       }
@@ -128,9 +135,9 @@ export class Relay {
           continue;
         }
       }
-      let rows: OutboxRow[];
+      let rows: CarriedChange[];
       try {
-        rows = await store.readOutbox(batchSize);
+        rows = await this.#carry(await store.outbox.read(batchSize));
       } catch (error) {
         this.#log.warn({ err: describeError(error) }, 'outbox read failed');
         await pause(backoff(++failures), signal);
@@ -160,14 +167,14 @@ export class Relay {
         this.#log.warn({ err: reason, backlog: rows.length }, 'publish failed: retrying with backoff');
         await this.#resetProducer();
         // The topic may be gone (deleted by hand, an empty broker): create it again, as `migrate` would.
-        if (/unknown topic|UNKNOWN_TOPIC|does not host this topic/i.test(reason)) await ensureTopics(this.#options.kafka).catch(() => undefined);
+        if (/unknown topic|UNKNOWN_TOPIC|does not host this topic/i.test(reason)) await ensureTopics(this.#options.kafka, this.#options.schemas.schemas.map((t) => t.table.topic)).catch(() => undefined);
         this.#logCheckedAt = 0;
         await pause(backoff(failures), signal);
         continue;
       }
       failpoint('relay.after-publish');
       try {
-        await store.deleteOutbox(rows.map((row) => row.seq));
+        await store.outbox.delete(rows.map((row) => row.change.seq));
       } catch (error) {
         // The events are in Kafka; they will be published again (a harmless duplicate).
         this.#log.warn({ err: describeError(error) }, 'outbox delete failed after publish');
@@ -176,17 +183,36 @@ export class Relay {
       }
       failures = 0;
       metrics.publishBatchSize.observe({ store: store.name }, rows.length);
-      for (const row of rows) metrics.published.inc({ store: store.name, op: row.op });
+      for (const row of rows) metrics.published.inc({ store: store.name, op: row.change.op });
     }
     return failures;
   }
 
-  async #publish(rows: OutboxRow[]): Promise<void> {
-    const topic = this.#options.kafka.KAFKA_TOPIC;
+  /**
+   * The captured changes as events, each with its table's current schema. A captured column the schema
+   * does not know yet (added a moment ago) makes the relay wait for the keeper's next schema: a column it
+   * still does not know then is left out (it cannot travel yet), and the keeper fills its values on the
+   * side that lacks them when it joins the sync.
+   */
+  async #carry(captured: Awaited<ReturnType<OutboxPort['read']>>): Promise<CarriedChange[]> {
+    const { schemas } = this.#options;
+    let rows = captured.map((c) => carryChange(c, schemas.schema(c.table)));
+    if (rows.some((row) => row.unknown.length > 0)) {
+      await schemas.refresh();
+      rows = captured.map((c) => carryChange(c, schemas.schema(c.table)));
+    }
+    return rows;
+  }
+
+  async #publish(rows: CarriedChange[]): Promise<void> {
+    const { schemas, metrics } = this.#options;
     const messages: MessageToProduce[] = [];
-    for (const row of rows) {
+    for (const { change: row, columns } of rows) {
+      const schema = schemas.schema(row.table);
+      const topic = schema.table.topic;
       const key = Buffer.from(String(row.row.id));
-      messages.push({ topic, key, value: encodeEnvelope(row), headers: bufferHeaders({ 'empsync-op': row.op }) });
+      const version = rowSchemaVersion(schema, columns);
+      messages.push({ topic, key, value: encodeEnvelope(row, version), headers: bufferHeaders({ 'empsync-op': row.op }) });
       // A delete is followed by a tombstone, so compaction drops the key and a replay ends without it. The
       // tombstone repeats the delete: once compaction has removed the delete event, it is what a sink sees.
       if (row.op === 'd') {
@@ -205,25 +231,27 @@ export class Relay {
       }
     }
     await this.#getProducer().send({ messages });
-    this.#options.metrics.kafkaMessagesSent.inc({ topic }, messages.length);
+    const sent = new Map<string, number>();
+    for (const message of messages) sent.set(message.topic, (sent.get(message.topic) ?? 0) + 1);
+    for (const [topic, count] of sent) metrics.kafkaMessagesSent.inc({ topic }, count);
   }
 
   /** Parks the rows the other engine cannot hold (sync_dead_letters, outbox row removed); returns the others. */
-  async #parkUnportable(rows: OutboxRow[]): Promise<OutboxRow[]> {
-    const { store, metrics } = this.#options;
+  async #parkUnportable(rows: CarriedChange[]): Promise<CarriedChange[]> {
+    const { store, metrics, schemas } = this.#options;
     const parked: { seq: bigint; deadLetter: DeadLetterRecord }[] = [];
     const carried = rows.filter((row) => {
-      const reason = unportableRow(row.op, row.row);
-      if (reason === null) return true;
-      parked.push({ seq: row.seq, deadLetter: relayDeadLetter(store.name, row, reason) });
+      if (row.unportable === null) return true;
+      const schema = schemas.schema(row.change.table);
+      parked.push({ seq: row.change.seq, deadLetter: relayDeadLetter(store.name, row, rowSchemaVersion(schema, row.columns)) });
       return false;
     });
     if (parked.length === 0) return rows;
-    await store.parkOutboxRows(parked);
+    await store.outbox.park(parked);
     for (const { deadLetter } of parked) {
       metrics.relayParked.inc({ store: store.name, reason: deadLetter.code });
       this.#log.error(
-        { code: deadLetter.code, id: deadLetter.employeId, op: deadLetter.op, reason: deadLetter.reason },
+        { code: deadLetter.code, table: deadLetter.table, id: deadLetter.employeId, op: deadLetter.op, reason: deadLetter.reason },
         'change parked: a value the other database cannot store (fix the row; `empsync dlq replay` re-publishes it)',
       );
     }
@@ -231,56 +259,62 @@ export class Relay {
   }
 
   /**
-   * Compares the log the topic lives in now with the one this store last published to. A new log (an
-   * empty broker, a recreated topic) may lack events published to the old one and not yet read by the
-   * sinks: the whole store is re-published into it (the sinks' version guard keeps what is newer).
+   * Compares the log each table's topic lives in now with the one this store last published to. A new
+   * log (an empty broker, a recreated topic) may lack events published to the old one and not yet read
+   * by the sinks: the table is re-published into it (the sinks' version guard keeps what is newer).
    */
   async #checkLog(): Promise<void> {
-    const { store, kafka, metrics } = this.#options;
-    const topic = kafka.KAFKA_TOPIC;
-    let metadata = await this.#getProducer().metadata({ topics: [topic], forceUpdate: true }).catch(() => null);
-    if (!metadata?.topics.get(topic)) {
-      await ensureTopics(kafka);
+    const { store, kafka, metrics, schemas } = this.#options;
+    const tables = schemas.schemas.map((s) => s.table);
+    const topics = tables.map((t) => t.topic);
+    let metadata = await this.#getProducer().metadata({ topics, forceUpdate: true }).catch(() => null);
+    if (!metadata || topics.some((topic) => !metadata!.topics.get(topic))) {
+      await ensureTopics(kafka, topics);
       await this.#resetProducer();
-      metadata = await this.#getProducer().metadata({ topics: [topic], forceUpdate: true });
+      metadata = await this.#getProducer().metadata({ topics, forceUpdate: true });
     }
-    const logId = `${metadata.id}/${metadata.topics.get(topic)!.id}`;
-    const published = await store.readPublishedLog(topic);
+    for (const table of tables) {
+      const topic = table.topic;
+      const logId = `${metadata.id}/${metadata.topics.get(topic)!.id}`;
+      const published = await store.outbox.readPublishedLog(topic);
+      if (published === logId) continue;
+      if (published === null) {
+        await store.outbox.adoptLog(topic, logId, null);
+        this.#log.info({ topic, log: logId }, 'publishing to log');
+        continue;
+      }
+      metrics.logResets.inc({ stage: 'relay', store: store.name, reason: 'log-changed' });
+      this.#log.warn(
+        { code: ErrorCodes.LOG_CHANGED, topic, previousLog: published, log: logId },
+        'the topic is a new log (new cluster or recreated topic): re-publishing every row and tombstone of the table into it',
+      );
+      await store.outbox.adoptLog(topic, logId, { run: logResetRun(table.name), table: table.name });
+      this.#startResync(table.name);
+    }
     this.#logCheckedAt = Date.now();
-    if (published === logId) return;
-    if (published === null) {
-      await store.adoptLog(topic, logId, null);
-      this.#log.info({ log: logId }, 'publishing to log');
-      return;
-    }
-    metrics.logResets.inc({ stage: 'relay', store: store.name, reason: 'log-changed' });
-    this.#log.warn(
-      { code: ErrorCodes.LOG_CHANGED, previousLog: published, log: logId },
-      'the topic is a new log (new cluster or recreated topic): re-publishing every row and tombstone of the store into it',
-    );
-    await store.adoptLog(topic, logId, logResetRun);
-    this.#startResync();
   }
 
   /** After a crash during a re-publish into a new log, the next leader finishes it. */
   #resumeResync(): void {
-    this.#options.store
-      .unfinishedBackfill(logResetRun)
-      .then((unfinished) => {
-        if (unfinished) this.#startResync();
-      })
-      .catch((error: unknown) => this.#log.warn({ err: describeError(error) }, 'cannot read the re-publish state'));
+    for (const schema of this.#options.schemas.schemas) {
+      const table = schema.table.name;
+      this.#options.store.outbox
+        .unfinishedBackfill(logResetRun(table))
+        .then((unfinished) => {
+          if (unfinished) this.#startResync(table);
+        })
+        .catch((error: unknown) => this.#log.warn({ err: describeError(error) }, 'cannot read the re-publish state'));
+    }
   }
 
-  #startResync(): void {
-    if (this.#resync) return;
-    const { store } = this.#options;
-    this.#resync = runBackfill(store, { run: logResetRun, resume: true, chunk: this.#options.backfillChunk ?? 5000 })
-      .then((report) => this.#log.info(report, 'store re-published into the new log'))
+  #startResync(table: string): void {
+    if (this.#resyncs.has(table)) return;
+    const { store, schemas } = this.#options;
+    const resync = runBackfill(store, schemas.schema(table), { run: logResetRun(table), resume: true, chunk: this.#options.backfillChunk ?? 5000 })
+      .then((report) => this.#log.info(report, 'table re-published into the new log'))
       .catch((error: unknown) => this.#log.warn({ err: describeError(error) }, 're-publish interrupted: resumed by the next check'))
-      .finally(() => {
-        this.#resync = null;
-      });
+      .finally(() => this.#resyncs.delete(table));
+    this.#resyncs.set(table, resync);
   }
 
   #getProducer(): Producer {
@@ -300,19 +334,20 @@ export class Relay {
 }
 
 /** The sync_dead_letters record of an outbox row the relay cannot carry. */
-function relayDeadLetter(store: string, row: OutboxRow, reason: string): DeadLetterRecord {
+function relayDeadLetter(store: string, { change: row, unportable }: CarriedChange, schemaVersion: string): DeadLetterRecord {
   return {
     stage: 'relay',
+    table: row.table,
     sourceKey: `outbox:${row.eventId}`,
     source: { store, outboxSeq: row.seq.toString(), capturedAt: row.capturedAt },
     code: ErrorCodes.VALUE_NOT_PORTABLE,
-    reason,
+    reason: unportable ?? '',
     eventId: row.eventId,
     employeId: row.row.id,
     op: row.op,
     version: row.row.version,
     origin: row.row.origin,
-    payload: JSON.stringify(toEnvelope(row)),
+    payload: JSON.stringify(toEnvelope(row, schemaVersion)),
     payloadEncoding: 'utf8',
   };
 }

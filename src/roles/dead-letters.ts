@@ -8,6 +8,7 @@ import type { ConflictPolicy } from '../sink/conflict-policy.ts';
 import { replaySinkDeadLetter } from '../sink/dead-letter-replay.ts';
 import type { Stores } from '../store/create-stores.ts';
 import { storeNames, type ReplayResult, type StoreName, type StoredDeadLetter } from '../store/types.ts';
+import type { SchemaSource } from '../tables/table-schema.ts';
 
 /** A dead letter's public id: `<store>:<id>` (ids are per store). */
 export const deadLetterKey = (letter: Pick<StoredDeadLetter, 'store' | 'id'>) => `${letter.store}:${letter.id}`;
@@ -29,7 +30,7 @@ export async function listDeadLetters(
 ): Promise<StoredDeadLetter[]> {
   const limit = options.limit ?? 1000;
   const lists = await Promise.all(
-    storeNames.map((name) => stores[name].listDeadLetters({ limit, ...(options.includeReplayed ? {} : { status: 'parked' as const }) })),
+    storeNames.map((name) => stores[name].deadLetters.list({ limit, ...(options.includeReplayed ? {} : { status: 'parked' as const }) })),
   );
   return lists
     .flat()
@@ -40,6 +41,7 @@ export async function listDeadLetters(
 /** Replays every parked dead letter (`all`) or the given ones (replayed ones too: the version guard makes it idempotent). */
 export async function replayDeadLetters(
   stores: Stores,
+  schemas: SchemaSource,
   policy: ConflictPolicy,
   selection: { all: true } | { keys: string[] },
 ): Promise<ReplayResult[]> {
@@ -48,7 +50,7 @@ export async function replayDeadLetters(
     for (const name of storeNames) {
       // Page through: a replay that fails leaves its letter parked, so paging is by id.
       for (let after: bigint | undefined; ; ) {
-        const page = await stores[name].listDeadLetters({ status: 'parked', limit: 500, ...(after === undefined ? {} : { afterId: after }) });
+        const page = await stores[name].deadLetters.list({ status: 'parked', limit: 500, ...(after === undefined ? {} : { afterId: after }) });
         letters.push(...page);
         if (page.length < 500) break;
         after = page.at(-1)!.id;
@@ -58,7 +60,7 @@ export async function replayDeadLetters(
     const wanted = selection.keys.map(parseDeadLetterKey);
     for (const name of storeNames) {
       const ids = wanted.filter((w) => w.store === name).map((w) => w.id);
-      if (ids.length) letters.push(...(await stores[name].listDeadLetters({ ids, limit: ids.length })));
+      if (ids.length) letters.push(...(await stores[name].deadLetters.list({ ids, limit: ids.length })));
     }
     const found = new Set(letters.map(deadLetterKey));
     const missing = wanted.map(deadLetterKey).filter((key) => !found.has(key));
@@ -69,7 +71,11 @@ export async function replayDeadLetters(
   const results: ReplayResult[] = [];
   for (const letter of letters) {
     const store = stores[letter.store];
-    results.push(letter.stage === 'relay' ? await replayRelayDeadLetter(store, letter) : await replaySinkDeadLetter(store, letter, policy));
+    results.push(
+      letter.stage === 'relay'
+        ? await replayRelayDeadLetter(store, schemas, letter)
+        : await replaySinkDeadLetter(store, schemas, letter, policy),
+    );
   }
   return results;
 }

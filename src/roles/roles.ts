@@ -2,10 +2,12 @@
 //   all      relay + sink for both stores, and the API (the default of `npm start`)
 //   api      GraphQL + health + metrics (writes to MySQL, reads PostgreSQL)
 //   relay    outbox → Kafka for one store or both       sink   Kafka → store for one store or both
-//   migrate  databases, schema and topics, then exit     backfill  re-publish MySQL rows, then exit
+//   migrate  databases, schema and topics, then exit     backfill  re-publish MySQL rows (every table), then exit
 //   reconcile  compare both stores row by row (--repair re-publishes what differs), then exit
 //   dlq      list or replay parked events (dead letters of both stores), then exit
+//   schema   drop a column a DBA added, from both engines (capture first), then exit
 import type { Server } from 'node:http';
+import { SchemaKeeper } from '../capture/schema-keeper.ts';
 import type { Config } from '../config.ts';
 import { EmpsyncError, ErrorCodes } from '../errors.ts';
 import type { Logger } from '../logger.ts';
@@ -20,13 +22,16 @@ import { Relay } from '../relay/relay.ts';
 import { Sink } from '../sink/sink.ts';
 import { closeStores, createStores, ensureDatabases, type Stores } from '../store/create-stores.ts';
 import { storeNames, type ReplayResult, type StoreName, type StoredDeadLetter } from '../store/types.ts';
+import { syncedTables } from '../tables/tables.ts';
 import { ensureTopics } from '../transport/kafka.ts';
 
-export const roles = ['all', 'api', 'relay', 'sink', 'migrate', 'backfill', 'reconcile', 'dlq'] as const;
+export const roles = ['all', 'api', 'relay', 'sink', 'migrate', 'backfill', 'reconcile', 'dlq', 'schema'] as const;
 export type Role = (typeof roles)[number];
 
 export interface RunningRole {
   stores: Stores;
+  /** The synced tables' schemas, kept up to date while the role runs. */
+  schemas: SchemaKeeper;
   metrics: Metrics;
   relays: Relay[];
   sinks: Sink[];
@@ -49,9 +54,11 @@ export interface GraphqlHandlerContext {
   config: Config;
   logger: Logger;
   stores: Stores;
+  /** The synced tables' schemas: the API's extra employee fields follow them. */
+  schemas: SchemaKeeper;
   metrics: Metrics;
   readiness: ReturnType<typeof createReadinessProbe>;
-  /** Full resync: re-publishes every MySQL row; resolves with the number of rows queued. */
+  /** Full resync: re-publishes every MySQL row of every table; resolves with the number of rows queued. */
   resync: () => Promise<number>;
   /** Registers work to run when the role stops, before the HTTP server closes (ends open subscriptions). */
   onStop: (hook: () => Promise<void>) => void;
@@ -62,12 +69,30 @@ export interface GraphqlHandlerContext {
   };
 }
 
-/** Databases, schema and topics: idempotent, run by every long-running role at start. */
-export async function prepare(config: Config, stores: Stores, logger: Logger): Promise<void> {
+/**
+ * Databases, migrations, the synced tables (created, columns added, capture generated) and their topics:
+ * idempotent, run by every role at start. Returns the schema keeper, its first check done.
+ */
+export async function prepare(config: Config, stores: Stores, logger: Logger, metrics: Metrics): Promise<SchemaKeeper> {
   await ensureDatabases(config);
   const applied = [...(await stores.mysql.migrate()), ...(await stores.postgres.migrate())];
   if (applied.length) logger.info({ applied }, 'migrations applied');
-  await ensureTopics(config);
+  const tables = syncedTables(config);
+  const keeper = new SchemaKeeper({
+    tables,
+    stores: { mysql: stores.mysql.schema, postgres: stores.postgres.schema },
+    logger,
+    metrics,
+    changes: true,
+  });
+  await keeper.check();
+  await ensureTopics(config, tables.map((t) => t.topic));
+  return keeper;
+}
+
+/** The consumer group of a store's sink of a table: `<prefix>-<store>` for the first table, as before. */
+export function sinkGroup(config: Pick<Config, 'SINK_GROUP_PREFIX' | 'KAFKA_TOPIC'>, store: StoreName, topic: string, table: string): string {
+  return topic === config.KAFKA_TOPIC ? `${config.SINK_GROUP_PREFIX}-${store}` : `${config.SINK_GROUP_PREFIX}-${store}-${table}`;
 }
 
 function parseStores(argument: string | undefined): StoreName[] {
@@ -91,50 +116,75 @@ export async function startRole(role: Role, deps: RoleDependencies, args: readon
   const argument = args[0];
   const { config, logger } = deps;
   const metrics = createMetrics();
-  initialiseKnownSeries(metrics);
+  initialiseKnownSeries(metrics, syncedTables(config).flatMap((t) => t.unique));
   const stores = createStores(config);
   metrics.dbPoolSize.set({ store: 'mysql' }, config.MYSQL_POOL_SIZE);
   metrics.dbPoolSize.set({ store: 'postgres' }, config.POSTGRES_POOL_SIZE);
   const relays: Relay[] = [];
   const sinks: Sink[] = [];
   let server: Server | null = null;
+  let schemas: SchemaKeeper | null = null;
   const stopHooks: (() => Promise<void>)[] = [];
 
   const stop = async () => {
     await Promise.allSettled(stopHooks.map((hook) => hook()));
     if (server) await stopHttpServer(server);
     await Promise.allSettled([...relays.map((r) => r.stop()), ...sinks.map((s) => s.stop())]);
+    await schemas?.stop();
     await closeStores(stores);
   };
 
   try {
-    await prepare(config, stores, logger);
-    if (role === 'migrate') return { stores, metrics, relays, sinks, server, stop };
+    const keeper = await prepare(config, stores, logger, metrics);
+    schemas = keeper;
+    const running = { stores, schemas: keeper, metrics, relays, sinks, server, stop };
+    if (role === 'migrate') return running;
     if (role === 'reconcile') {
-      const reconcileReport = await reconcile(stores, { repair: argument === '--repair' });
-      return { stores, metrics, relays, sinks, server, stop, reconcileReport };
+      const reconcileReport = await reconcile(stores, keeper.schemas, { repair: argument === '--repair', columnsLeftOut: keeper.mismatches });
+      return { ...running, reconcileReport };
     }
     if (role === 'dlq') {
       const command = parseDlqArguments(args);
       const deadLetterReport =
         'list' in command
           ? { list: await listDeadLetters(stores, command.list) }
-          : { replayed: await replayDeadLetters(stores, config.CONFLICT_POLICY, command.replay) };
-      return { stores, metrics, relays, sinks, server, stop, deadLetterReport };
+          : { replayed: await replayDeadLetters(stores, keeper, config.CONFLICT_POLICY, command.replay) };
+      return { ...running, deadLetterReport };
+    }
+    if (role === 'schema') {
+      const [command, table, column, extra] = args;
+      if (command !== 'drop-column' || !table || !column || extra !== undefined) {
+        throw new EmpsyncError(ErrorCodes.CONFIG_INVALID, 'usage: empsync schema drop-column <table> <column>');
+      }
+      await keeper.dropColumn(table, column);
+      return running;
     }
     if (role === 'backfill') {
-      const report = await runBackfill(stores.mysql, { chunk: config.BACKFILL_CHUNK_SIZE, onProgress: progressBar() });
-      logger.info(report, 'backfill queued in the MySQL outbox (the relay publishes it)');
-      return { stores, metrics, relays, sinks, server, stop };
+      for (const schema of keeper.schemas) {
+        const report = await runBackfill(stores.mysql, schema, { chunk: config.BACKFILL_CHUNK_SIZE, onProgress: progressBar() });
+        logger.info(report, 'backfill queued in the MySQL outbox (the relay publishes it)');
+      }
+      return running;
     }
 
+    // Catalogs are read again every SCHEMA_CHECK_INTERVAL_MS: a column a DBA adds flows without a restart.
+    keeper.start(config.SCHEMA_CHECK_INTERVAL_MS);
+    // The API's employees carry the columns found besides the contract's.
+    const useExtras = () => {
+      const extras = keeper.schema('employes').columns.filter((c) => !c.declared);
+      stores.mysql.useEmployeeExtras(extras);
+      stores.postgres.useEmployeeExtras(extras);
+    };
+    useExtras();
+    keeper.on('change', useExtras);
     // Decided before any sink runs: a sink draining old events would make the read model look filled.
-    if (role === 'all' && config.BACKFILL_ON_START) await backfillWhenReadModelEmpty(stores, logger, config.BACKFILL_CHUNK_SIZE);
+    if (role === 'all' && config.BACKFILL_ON_START) await backfillWhenReadModelEmpty(stores, keeper, logger, config.BACKFILL_CHUNK_SIZE);
     const relayStores = role === 'all' ? [...storeNames] : role === 'relay' ? parseStores(argument) : [];
     const sinkStores = role === 'all' ? [...storeNames] : role === 'sink' ? parseStores(argument) : [];
     for (const name of relayStores) {
       const relay = new Relay({
         store: stores[name],
+        schemas: keeper,
         kafka: config,
         metrics,
         logger,
@@ -147,22 +197,26 @@ export async function startRole(role: Role, deps: RoleDependencies, args: readon
       relays.push(relay);
     }
     for (const name of sinkStores) {
-      const sink = new Sink({
-        store: stores[name],
-        kafka: config,
-        metrics,
-        logger,
-        policy: config.CONFLICT_POLICY,
-        consumerGroup: `${config.SINK_GROUP_PREFIX}-${name}`,
-        maxBatch: config.SINK_MAX_BATCH,
-        concurrency: config.SINK_CONCURRENCY,
-        offsetCheckIntervalMs: config.LOG_CHECK_INTERVAL_MS,
-      });
-      await sink.start();
-      sinks.push(sink);
+      for (const { table } of keeper.schemas) {
+        const sink = new Sink({
+          store: stores[name],
+          table: table.name,
+          schemas: keeper,
+          kafka: config,
+          metrics,
+          logger,
+          policy: config.CONFLICT_POLICY,
+          consumerGroup: sinkGroup(config, name, table.topic, table.name),
+          maxBatch: config.SINK_MAX_BATCH,
+          concurrency: config.SINK_CONCURRENCY,
+          offsetCheckIntervalMs: config.LOG_CHECK_INTERVAL_MS,
+        });
+        await sink.start();
+        sinks.push(sink);
+      }
     }
 
-    const readiness = createReadinessProbe(stores, config, metrics);
+    const readiness = createReadinessProbe(stores, config, metrics, keeper);
     const serveApi = role === 'all' || role === 'api';
     const graphql =
       serveApi && deps.createGraphqlHandler
@@ -170,14 +224,21 @@ export async function startRole(role: Role, deps: RoleDependencies, args: readon
             config,
             logger,
             stores,
+            schemas: keeper,
             metrics,
             readiness,
-            resync: async () =>
-              (await runBackfill(stores.mysql, { run: 'resync', resume: false, chunk: config.BACKFILL_CHUNK_SIZE })).copied,
+            resync: async () => {
+              let copied = 0;
+              for (const schema of keeper.schemas) {
+                const run = `resync:${schema.table.name}`;
+                copied += (await runBackfill(stores.mysql, schema, { run, resume: false, chunk: config.BACKFILL_CHUNK_SIZE })).copied;
+              }
+              return copied;
+            },
             onStop: (hook) => stopHooks.push(hook),
             deadLetters: {
               list: (options) => listDeadLetters(stores, options),
-              replay: (selection) => replayDeadLetters(stores, config.CONFLICT_POLICY, selection),
+              replay: (selection) => replayDeadLetters(stores, keeper, config.CONFLICT_POLICY, selection),
             },
           })
         : undefined;
@@ -190,17 +251,20 @@ export async function startRole(role: Role, deps: RoleDependencies, args: readon
       beforeScrape: createGaugeRefresher(stores, config, metrics, config.METRICS_REFRESH_MS, readiness),
       ...(graphql ? { graphql } : {}),
     });
-    return { stores, metrics, relays, sinks, server, stop };
+    return { ...running, server };
   } catch (error) {
     await stop();
     throw error;
   }
 }
 
-/** A new, empty read model catches up from MySQL without anyone having to ask. */
-async function backfillWhenReadModelEmpty(stores: Stores, logger: Logger, chunk: number): Promise<void> {
-  const [inPostgres, inMysql] = await Promise.all([stores.postgres.countEmployees(), stores.mysql.countEmployees()]);
-  if (inPostgres > 0 || inMysql === 0) return;
-  const report = await runBackfill(stores.mysql, { chunk });
-  logger.info(report, 'PostgreSQL was empty: MySQL rows queued for publication');
+/** A new, empty read model catches up from MySQL without anyone having to ask, table by table. */
+async function backfillWhenReadModelEmpty(stores: Stores, schemas: SchemaKeeper, logger: Logger, chunk: number): Promise<void> {
+  for (const schema of schemas.schemas) {
+    const table = schema.table.name;
+    const [inPostgres, inMysql] = await Promise.all([stores.postgres.reconcile.count(table), stores.mysql.reconcile.count(table)]);
+    if (inPostgres > 0 || inMysql === 0) continue;
+    const report = await runBackfill(stores.mysql, schema, { chunk });
+    logger.info(report, 'PostgreSQL table was empty: MySQL rows queued for publication');
+  }
 }

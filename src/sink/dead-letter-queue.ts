@@ -1,20 +1,20 @@
 // Parking a poison event: its record for the store's sync_dead_letters (written in the same
-// transaction as the offsets that pass it) and its copy on the DLQ topic `employes-sync.dlq`, with the
-// reason in headers. A DLQ topic that is missing is created again (it is empsync's own); a publish
+// transaction as the offsets that pass it) and its copy on the table's DLQ topic (`employes-sync.dlq`,
+// `<topic>.dlq`), with the reason in headers. A DLQ topic that is missing is created again (it is empsync's own); a publish
 // that still fails throws EMPSYNC_PUBLISH_FAILED, and the sink holds that partition and retries.
 import { Producer, type Message } from '@platformatic/kafka';
 import { EmpsyncError, ErrorCodes } from '../errors.ts';
 import type { Logger } from '../logger.ts';
 import type { DeadLetterRecord, StoreName } from '../store/types.ts';
-import type { EmployeeChangedEvent } from '../transport/envelope.ts';
-import { baseClientOptions, bufferHeaders, collectMessages, ensureTopics, type KafkaConfig } from '../transport/kafka.ts';
+import type { ChangeEvent } from '../transport/envelope.ts';
+import { baseClientOptions, bufferHeaders, collectMessages, deadLetterTopic, ensureTopics, type KafkaConfig } from '../transport/kafka.ts';
 
 export interface PoisonMessage {
   message: Message;
   code: string;
   reason: string;
   /** What could be read of it (a delete whose row the target rejected, say); null when nothing could. */
-  event: EmployeeChangedEvent | null;
+  event: ChangeEvent | null;
 }
 
 /** Text as is when the bytes are UTF-8, base64 otherwise: the payload is kept exactly. */
@@ -27,12 +27,13 @@ function payloadOf(value: Buffer | null | undefined): Pick<DeadLetterRecord, 'pa
 }
 
 /** The sync_dead_letters record of a poison message of the change topic. */
-export function sinkDeadLetter(poison: PoisonMessage, logId: string): DeadLetterRecord {
+export function sinkDeadLetter(poison: PoisonMessage, logId: string, table: string): DeadLetterRecord {
   const { message, event } = poison;
   const headers = Object.fromEntries([...(message.headers ?? new Map())].map(([k, v]) => [k.toString(), v.toString()]));
   const keyId = Number(message.key?.toString());
   return {
     stage: 'sink',
+    table,
     sourceKey: `${message.topic}:${message.partition}:${message.offset}@${logId}`,
     source: {
       topic: message.topic,
@@ -56,12 +57,15 @@ export function sinkDeadLetter(poison: PoisonMessage, logId: string): DeadLetter
 
 export class DeadLetterQueue {
   readonly #kafka: KafkaConfig;
+  /** The change topic whose poison events this queue parks. */
+  readonly #topic: string;
   readonly #store: StoreName;
   readonly #log: Logger;
   #producer: Producer | null = null;
 
-  constructor(kafka: KafkaConfig, store: StoreName, logger: Logger) {
+  constructor(kafka: KafkaConfig, topic: string, store: StoreName, logger: Logger) {
     this.#kafka = kafka;
+    this.#topic = topic;
     this.#store = store;
     this.#log = logger;
   }
@@ -69,7 +73,7 @@ export class DeadLetterQueue {
   /** Publishes the poison messages to the DLQ topic; throws EMPSYNC_PUBLISH_FAILED when Kafka does not take them. */
   async publish(poison: PoisonMessage[], logId: string): Promise<void> {
     const messages = poison.map(({ message, reason, code }) => ({
-      topic: this.#kafka.KAFKA_DLQ_TOPIC,
+      topic: deadLetterTopic(this.#topic, this.#kafka),
       key: message.key ?? undefined,
       value: message.value ?? Buffer.alloc(0),
       headers: bufferHeaders({
@@ -89,8 +93,8 @@ export class DeadLetterQueue {
       const reason = collectMessages(error);
       if (/unknown topic|UNKNOWN_TOPIC|does not host this topic/i.test(reason)) {
         // The DLQ topic is gone (deleted by hand, a new cluster): create it again; the caller retries.
-        this.#log.warn({ code: ErrorCodes.PUBLISH_FAILED, topic: this.#kafka.KAFKA_DLQ_TOPIC }, 'DLQ topic missing: creating it');
-        await ensureTopics(this.#kafka).catch(() => undefined);
+        this.#log.warn({ code: ErrorCodes.PUBLISH_FAILED, topic: deadLetterTopic(this.#topic, this.#kafka) }, 'DLQ topic missing: creating it');
+        await ensureTopics(this.#kafka, [this.#topic]).catch(() => undefined);
       }
       throw new EmpsyncError(ErrorCodes.PUBLISH_FAILED, `DLQ publish failed: ${reason}`, {
         cause: error,

@@ -4,11 +4,12 @@
 // of the row already in the store wins (the parked event is then superseded); replaying twice changes
 // nothing the second time.
 import { describeError } from '../errors.ts';
-import type { Store } from '../store/store.ts';
-import type { ReplayOutcome, ReplayResult, StoredDeadLetter } from '../store/types.ts';
+import type { ApplyPort, DeadLetterPort } from '../store/ports.ts';
+import type { ReplayOutcome, ReplayResult, StoreName, StoredDeadLetter } from '../store/types.ts';
+import type { SchemaSource } from '../tables/table-schema.ts';
 import type { ConflictPolicy } from './conflict-policy.ts';
 import { decodeMessage } from './decode-message.ts';
-import { planBatch } from './plan-batch.ts';
+import { knownValues, planBatch, uniqueRequest } from './plan-batch.ts';
 
 /** The parked message as it arrived: key, value, headers and timestamp from the dead letter. */
 export function parkedMessage(letter: StoredDeadLetter) {
@@ -23,22 +24,30 @@ export function parkedMessage(letter: StoredDeadLetter) {
   };
 }
 
-export async function replaySinkDeadLetter(store: Store, letter: StoredDeadLetter, policy: ConflictPolicy): Promise<ReplayResult> {
+export async function replaySinkDeadLetter(
+  store: { name: StoreName; apply: ApplyPort; deadLetters: DeadLetterPort },
+  schemas: SchemaSource,
+  letter: StoredDeadLetter,
+  policy: ConflictPolicy,
+): Promise<ReplayResult> {
   const result = (outcome: ReplayOutcome, detail: string): ReplayResult => ({ store: store.name, id: letter.id.toString(), outcome, detail });
-  const decoded = decodeMessage(parkedMessage(letter));
+  const decoded = decodeMessage(parkedMessage(letter), letter.table);
   if (decoded.kind === 'poison') {
-    await store.resolveDeadLetter(letter.id, { replayed: false, error: decoded.reason });
+    await store.deadLetters.resolve(letter.id, { replayed: false, error: decoded.reason });
     return result('failed', decoded.reason);
   }
   if (decoded.kind === 'nothing') {
-    await store.resolveDeadLetter(letter.id, { replayed: true });
+    await store.deadLetters.resolve(letter.id, { replayed: true });
     return result('superseded', 'the message carries no change');
   }
-  const { event } = decoded;
+  await schemas.check();
+  const schema = schemas.schema(letter.table);
+  const event = { ...decoded.event, row: { ...decoded.event.row, values: knownValues(schema, decoded.event.row.values) } };
   try {
-    const plan = await store.applyTransaction(async (tx) => {
-      const current = await tx.readState({ ids: [event.row.id], emails: event.op === 'd' ? [] : [event.row.email] });
+    const plan = await store.apply.transaction(async (tx) => {
+      const current = await tx.readState({ table: schema.table.name, ids: [event.row.id], unique: uniqueRequest(schema, [event]) });
       const { plan } = planBatch({
+        schema,
         target: store.name,
         policy,
         consumerGroup: 'dead-letter-replay',
@@ -57,7 +66,7 @@ export async function replaySinkDeadLetter(store: Store, letter: StoredDeadLette
       : result('superseded', `row ${event.row.id} already holds this or a newer version: nothing to apply`);
   } catch (error) {
     const reason = describeError(error);
-    await store.resolveDeadLetter(letter.id, { replayed: false, error: reason });
+    await store.deadLetters.resolve(letter.id, { replayed: false, error: reason });
     return result('failed', reason);
   }
 }

@@ -4,24 +4,27 @@
 import type { Message } from '@platformatic/kafka';
 import { describeError, EmpsyncError, ErrorCodes, isEmpsyncError } from '../errors.ts';
 import type { StoreName } from '../store/types.ts';
-import { decodeEnvelope, type EmployeeChangedEvent } from '../transport/envelope.ts';
+import { decodeEnvelope, type ChangeEvent } from '../transport/envelope.ts';
 import { readHeader, tombstoneHeaders } from '../transport/kafka.ts';
 
 export type DecodedMessage =
-  | { kind: 'event'; event: EmployeeChangedEvent }
+  | { kind: 'event'; event: ChangeEvent }
   | { kind: 'nothing' }
   | { kind: 'poison'; code: string; reason: string };
 
 const origins: readonly StoreName[] = ['mysql', 'postgres'];
 
-/** Decodes one message of the change topic (never throws). */
-export function decodeMessage(message: Pick<Message, 'key' | 'value' | 'headers' | 'timestamp'>): DecodedMessage {
+/** Decodes one message of the topic of `table` (never throws). */
+export function decodeMessage(message: Pick<Message, 'key' | 'value' | 'headers' | 'timestamp'>, table: string): DecodedMessage {
   try {
     if (message.value === null || message.value === undefined || message.value.length === 0) {
-      const event = decodeTombstone(message);
+      const event = decodeTombstone(message, table);
       return event ? { kind: 'event', event } : { kind: 'nothing' };
     }
     const event = decodeEnvelope(message.value);
+    if (event.table !== table) {
+      throw new EmpsyncError(ErrorCodes.EVENT_INVALID, `event of table ${event.table} on the topic of table ${table}`);
+    }
     const key = message.key?.length ? message.key.toString() : null;
     if (key !== null && key !== String(event.row.id)) {
       throw new EmpsyncError(ErrorCodes.EVENT_INVALID, `message key ${key} is not row id ${event.row.id}`);
@@ -37,7 +40,7 @@ export function decodeMessage(message: Pick<Message, 'key' | 'value' | 'headers'
  * version, base version and origin in headers. Once compaction has removed the delete event itself, the
  * tombstone is all a sink that was behind (or starts from offset 0) sees of the delete.
  */
-function decodeTombstone(message: Pick<Message, 'key' | 'headers' | 'timestamp'>): EmployeeChangedEvent | null {
+function decodeTombstone(message: Pick<Message, 'key' | 'headers' | 'timestamp'>, table: string): ChangeEvent | null {
   const version = readHeader(message.headers, tombstoneHeaders.version);
   if (version === undefined) return null; // a tombstone from before tombstones carried their delete
   const origin = readHeader(message.headers, tombstoneHeaders.origin);
@@ -56,9 +59,11 @@ function decodeTombstone(message: Pick<Message, 'key' | 'headers' | 'timestamp'>
   }
   return {
     eventId,
+    table,
+    schemaVersion: '',
     op: 'd',
     baseVersion: BigInt(baseVersion),
     committedAt: new Date(Number(message.timestamp)).toISOString().replace('Z', '000Z'),
-    row: { id, version: BigInt(version), origin: origin as StoreName },
+    row: { id, version: BigInt(version), origin: origin as StoreName, values: {} },
   };
 }

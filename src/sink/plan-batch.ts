@@ -1,5 +1,5 @@
-// The version guard of the sink, as a pure function: given a batch of events and what the target
-// store holds for those ids and emails, decide what to write. A store then writes the plan in the
+// The version guard of the sink, as a pure function: given a batch of events of one table and what the
+// target store holds for those ids and for the values of the table's unique columns, decide what to write. A store then writes the plan in the
 // same transaction that read the state (rows locked FOR UPDATE).
 //
 // The events of one id are judged one after the other, in log order, each against what the target
@@ -18,22 +18,25 @@
 //   itself): skipped as stale, never a conflict;
 // - otherwise the two changes are concurrent: a conflict, resolved by the policy and recorded;
 // - a tombstone counts as the stored version, so a late update cannot resurrect a deleted row;
-// - a row whose email another incoming row takes yields it by the same rules (newer holder keeps it).
-import type { EmployeeChangedEvent } from '../transport/envelope.ts';
+// - a row whose unique value (an email) another incoming row takes yields it by the same rules (the
+//   newer holder keeps it).
+import type { ChangeEvent } from '../transport/envelope.ts';
 import type {
   ApplyPlan,
   ConflictRecord,
   DeadLetterRecord,
-  EmployeeRow,
   PartitionOffset,
   StoreName,
   StoredVersion,
+  SyncedRow,
   Tombstone,
+  UniqueHolder,
 } from '../store/types.ts';
+import type { TableSchema } from '../tables/table-schema.ts';
 import { incomingWins, type ConflictPolicy } from './conflict-policy.ts';
 
 export interface PositionedEvent {
-  event: EmployeeChangedEvent;
+  event: ChangeEvent;
   partition: number;
   offset: bigint;
 }
@@ -41,7 +44,7 @@ export interface PositionedEvent {
 export interface CurrentState {
   rows: StoredVersion[];
   tombstones: Tombstone[];
-  emailHolders: StoredVersion[];
+  uniqueHolders: UniqueHolder[];
 }
 
 export interface PlanStats {
@@ -81,6 +84,7 @@ function eventsById(events: PositionedEvent[]): Map<number, PositionedEvent[]> {
 }
 
 export function planBatch(input: {
+  schema: TableSchema;
   target: StoreName;
   policy: ConflictPolicy;
   consumerGroup: string;
@@ -96,7 +100,7 @@ export function planBatch(input: {
   const stored = new Map(current.rows.map((row) => [row.id, row]));
   const tombstones = new Map(current.tombstones.map((t) => [t.id, t]));
   const conflicts: ConflictRecord[] = [];
-  const upserts = new Map<number, { row: EmployeeRow; eventId: string }>();
+  const upserts = new Map<number, { row: SyncedRow; eventId: string }>();
   const deletes: ApplyPlan['deletes'] = [];
   const seenById = new Map<number, bigint>();
 
@@ -107,7 +111,7 @@ export function planBatch(input: {
     const seen = max(row?.seen ?? 0n, tomb?.seen ?? 0n);
     let local: LocalState | null = newest ? { version: newest.version, origin: newest.origin, row: newest === row, seen } : null;
     let seenAfter = seen;
-    let last: EmployeeChangedEvent | null = null;
+    let last: ChangeEvent | null = null;
     for (const { event } of events) {
       const incoming = event.row;
       let apply: boolean;
@@ -132,7 +136,7 @@ export function planBatch(input: {
         apply = false; // the row already went past this change of the other store: a late duplicate
       } else {
         apply = incomingWins(policy, incoming, local);
-        conflicts.push(conflictRecord(event, local, event.op === 'd' || !local.row ? 'delete' : 'update', apply, policy));
+        conflicts.push(conflictRecord(input.schema.table.name, event, local, event.op === 'd' || !local.row ? 'delete' : 'update', apply, policy));
       }
       if (!apply) {
         stats.stale += 1;
@@ -149,50 +153,59 @@ export function planBatch(input: {
     else upserts.set(id, { row: last.row, eventId: last.eventId });
   }
 
-  // Email uniqueness: an incoming row may take an email that another row holds.
+  // Unique columns: an incoming row may take a value that another row holds.
   const displaced: number[] = [];
-  const parkEmails: number[] = [];
+  const parkUnique: ApplyPlan['parkUnique'] = [];
   const deletedIds = new Set(deletes.map((d) => d.id));
-  const byEmail = new Map<string, { row: EmployeeRow; eventId: string }>();
-  for (const candidate of [...upserts.values()].sort((a, b) => compareVersions(b.row, a.row))) {
-    const other = byEmail.get(candidate.row.email);
-    if (other) {
-      // Two incoming rows want one email: the newer keeps it; the other's later event will follow.
-      upserts.delete(candidate.row.id);
-      stats.stale += 1;
-      continue;
+  for (const column of input.schema.table.unique) {
+    const byValue = new Map<string, { row: SyncedRow; eventId: string }>();
+    for (const candidate of [...upserts.values()].sort((a, b) => compareVersions(b.row, a.row))) {
+      const value = candidate.row.values[column];
+      if (value === null || value === undefined) continue;
+      if (byValue.has(value)) {
+        // Two incoming rows want one value: the newer keeps it; the other's later event will follow.
+        upserts.delete(candidate.row.id);
+        stats.stale += 1;
+        continue;
+      }
+      byValue.set(value, candidate);
     }
-    byEmail.set(candidate.row.email, candidate);
-  }
-  for (const holder of current.emailHolders) {
-    const taker = byEmail.get(holder.email);
-    if (!taker || taker.row.id === holder.id || deletedIds.has(holder.id)) continue;
-    const holderIncoming = upserts.get(holder.id);
-    if (holderIncoming && holderIncoming.row.email !== holder.email) {
-      parkEmails.push(holder.id); // the holder moves to another email in this same batch
-      continue;
+    const parked: number[] = [];
+    for (const holder of current.uniqueHolders) {
+      if (holder.column !== column) continue;
+      const taker = byValue.get(holder.value);
+      if (!taker || taker.row.id === holder.id || deletedIds.has(holder.id) || displaced.includes(holder.id)) continue;
+      if (!upserts.has(taker.row.id)) continue; // the taker lost its value to a newer incoming row above
+      const holderIncoming = upserts.get(holder.id);
+      const holderNext = holderIncoming?.row.values[column];
+      if (holderIncoming && holderNext !== undefined && holderNext !== holder.value) {
+        parked.push(holder.id); // the holder moves to another value in this same batch
+        continue;
+      }
+      const takerWins = incomingWins(policy, taker.row, holder);
+      if (holder.origin !== taker.row.origin) {
+        conflicts.push({
+          ...conflictRecord(input.schema.table.name, { eventId: taker.eventId, row: taker.row }, holder, column, takerWins, policy),
+          outcome: takerWins ? 'local-displaced' : 'local-kept',
+        });
+      }
+      if (takerWins) {
+        displaced.push(holder.id);
+      } else {
+        upserts.delete(taker.row.id);
+        stats.stale += 1;
+      }
     }
-    const takerWins = incomingWins(policy, taker.row, holder);
-    if (holder.origin !== taker.row.origin) {
-      conflicts.push({
-        ...conflictRecord({ eventId: taker.eventId, row: taker.row }, holder, 'email', takerWins, policy),
-        outcome: takerWins ? 'local-displaced' : 'local-kept',
-      });
-    }
-    if (takerWins) {
-      displaced.push(holder.id);
-    } else {
-      upserts.delete(taker.row.id);
-      stats.stale += 1;
-    }
+    if (parked.length) parkUnique.push({ column, ids: parked });
   }
 
   return {
     plan: {
+      schema: input.schema,
       upserts: [...upserts.values()].map((u) => u.row),
       deletes,
       displaced,
-      parkEmails,
+      parkUnique,
       seen: seenById,
       conflicts,
       deadLetters: input.deadLetters ?? [],
@@ -207,18 +220,20 @@ export function planBatch(input: {
 
 const max = (a: bigint, b: bigint) => (a > b ? a : b);
 
-function compareVersions(a: EmployeeRow, b: EmployeeRow): number {
+function compareVersions(a: SyncedRow, b: SyncedRow): number {
   return a.version === b.version ? 0 : a.version > b.version ? 1 : -1;
 }
 
 function conflictRecord(
-  event: Pick<EmployeeChangedEvent, 'eventId' | 'row'>,
+  table: string,
+  event: Pick<ChangeEvent, 'eventId' | 'row'>,
   local: { version: bigint; origin: StoreName },
   kind: ConflictRecord['kind'],
   incomingApplied: boolean,
   policy: ConflictPolicy,
 ): ConflictRecord {
   return {
+    table,
     employeId: event.row.id,
     kind,
     outcome: incomingApplied ? 'incoming-applied' : 'local-kept',
@@ -230,4 +245,24 @@ function conflictRecord(
     incomingRow: event.row,
     eventId: event.eventId,
   };
+}
+
+/** The values of `row` whose columns `schema` holds (a column dropped here, or not yet known, is left out). */
+export function knownValues(schema: TableSchema, values: SyncedRow['values']): SyncedRow['values'] {
+  const known: SyncedRow['values'] = {};
+  for (const column of schema.columns) {
+    const value = values[column.name];
+    if (value !== undefined) known[column.name] = value;
+  }
+  return known;
+}
+
+/** The values of the table's unique columns that these events write: their holders are read under lock. */
+export function uniqueRequest(schema: TableSchema, events: readonly Pick<ChangeEvent, 'op' | 'row'>[]): { column: string; values: string[] }[] {
+  return schema.table.unique.map((column) => ({
+    column,
+    values: [
+      ...new Set(events.flatMap((e) => (e.op === 'd' || e.row.values[column] == null ? [] : [e.row.values[column]!]))),
+    ],
+  }));
 }

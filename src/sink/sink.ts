@@ -1,4 +1,6 @@
-// Sink: consumes `employes-sync` and applies other stores' changes to its store. Each batch is
+// Sink: consumes the topic of one synced table (`employes-sync` for employes) and applies other stores'
+// changes to its store, with the table's current schema: an event written with another schema version
+// (the previous or the next, during a change) writes the columns it holds that the table syncs here. Each batch is
 // applied in one transaction together with the consumed offsets, stored in the target database and
 // bound to the log they index (cluster id / topic id). The database is the truth: a sink starts each
 // partition at its stored offset (src/sink/start-positions.ts), and inside every transaction it
@@ -14,15 +16,16 @@ import { describeError, EmpsyncError, ErrorCodes, isEmpsyncError, type ErrorCode
 import { failpoint } from '../failpoints.ts';
 import type { Logger } from '../logger.ts';
 import type { Metrics } from '../metrics/metrics.ts';
-import type { Store } from '../store/store.ts';
-import type { PartitionOffset } from '../store/types.ts';
+import type { ApplyPort } from '../store/ports.ts';
+import { isRetryable } from '../store/store-errors.ts';
+import type { PartitionOffset, StoreName } from '../store/types.ts';
+import type { SchemaSource, TableSchema } from '../tables/table-schema.ts';
 import { baseClientOptions, collectMessages, ensureTopics, tombstoneRetentionMs, type KafkaConfig } from '../transport/kafka.ts';
 import type { ConflictPolicy } from './conflict-policy.ts';
 import { DeadLetterQueue, sinkDeadLetter, type PoisonMessage } from './dead-letter-queue.ts';
 import { decodeMessage } from './decode-message.ts';
-import { planBatch, type PositionedEvent } from './plan-batch.ts';
+import { knownValues, planBatch, uniqueRequest, type PositionedEvent } from './plan-batch.ts';
 import { planStartPositions, type PartitionBounds } from './start-positions.ts';
-import { isTransientError } from './transient-errors.ts';
 
 /** What a sink says about each finding on its start positions. */
 const startMessages = {
@@ -38,7 +41,11 @@ const kafkaCommitIntervalMs = 200;
 type Stream = MessagesStream<Buffer, Buffer, Buffer, Buffer>;
 
 export interface SinkOptions {
-  store: Store;
+  store: { name: StoreName; apply: ApplyPort };
+  /** The synced table this sink applies (its topic is the table's). */
+  table: string;
+  /** The synced tables' current schemas (the schema keeper). */
+  schemas: SchemaSource;
   kafka: KafkaConfig;
   metrics: Metrics;
   logger: Logger;
@@ -91,10 +98,18 @@ export class Sink {
   #commitTimer: NodeJS.Timeout | null = null;
   #checkTimer: NodeJS.Timeout | null = null;
 
+  /** The topic of the sink's table. */
+  readonly #topic: string;
+
   constructor(options: SinkOptions) {
     this.#options = options;
-    this.#log = options.logger.child({ stage: 'sink', store: options.store.name });
-    this.#dlq = new DeadLetterQueue(options.kafka, options.store.name, this.#log);
+    this.#topic = options.schemas.schema(options.table).table.topic;
+    this.#log = options.logger.child({ stage: 'sink', store: options.store.name, table: options.table });
+    this.#dlq = new DeadLetterQueue(options.kafka, this.#topic, options.store.name, this.#log);
+  }
+
+  get table(): string {
+    return this.#options.table;
   }
 
   get consuming(): boolean {
@@ -123,7 +138,7 @@ export class Sink {
     await this.#loop?.catch(() => undefined);
     await this.#disconnect();
     await this.#dlq.close();
-    this.#options.metrics.sinkUp.set({ store: this.#options.store.name }, 0);
+    this.#options.metrics.sinkUp.set({ store: this.#options.store.name, topic: this.#topic }, 0);
   }
 
   /** Runs the stream; when it ends (broker gone, log changed, offsets rewound), connects again until stopped. */
@@ -137,7 +152,7 @@ export class Sink {
         attempt = 0;
         await this.#run(stream);
         if (signal.aborted) return;
-        metrics.sinkUp.set({ store: store.name }, 0);
+        metrics.sinkUp.set({ store: store.name, topic: this.#topic }, 0);
         const restart = this.#restart;
         if (restart) this.#log.warn({ code: restart.code ?? undefined, reason: restart.reason }, 'starting again from the stored offsets');
         else this.#log.warn('consumer stream ended: reconnecting');
@@ -162,9 +177,9 @@ export class Sink {
    */
   async #connect(): Promise<Stream> {
     const { kafka, consumerGroup, store, metrics } = this.#options;
-    const topic = kafka.KAFKA_TOPIC;
+    const topic = this.#topic;
     // A topic deleted by hand (or a new, empty cluster) is created again, as `migrate` would.
-    await ensureTopics(kafka);
+    await ensureTopics(kafka, [topic]);
     const consumer = new Consumer({
       ...baseClientOptions(kafka, `sink-${store.name}`),
       groupId: consumerGroup,
@@ -179,7 +194,7 @@ export class Sink {
       const { logId, bounds } = await readLog(consumer, topic);
       const retentionMs = await tombstoneRetentionMs(kafka);
       const tombstones = retentionMs === null ? undefined : { retentionMs, now: Date.now() };
-      const plan = planStartPositions(logId, bounds, await store.readOffsets(consumerGroup, topic), tombstones);
+      const plan = planStartPositions(logId, bounds, await store.apply.readOffsets(consumerGroup, topic), tombstones);
       for (const finding of plan.findings) {
         metrics.logResets.inc({ stage: 'sink', store: store.name, reason: finding.reason });
         this.#log.warn(
@@ -194,8 +209,8 @@ export class Sink {
           startMessages[finding.code],
         );
       }
-      await store.resetOffsets(consumerGroup, topic, logId, plan.resets);
-      const stored = new Set([...(await store.readOffsets(consumerGroup, topic)).map((o) => o.partition)]);
+      await store.apply.resetOffsets(consumerGroup, topic, logId, plan.resets);
+      const stored = new Set([...(await store.apply.readOffsets(consumerGroup, topic)).map((o) => o.partition)]);
       this.#logId = logId;
       this.#partitionCount = plan.starts.length;
       this.#applied = new Map(plan.starts.filter((s) => stored.has(s.partition)).map((s) => [s.partition, s.offset]));
@@ -225,12 +240,12 @@ export class Sink {
       consumer.on('consumer:lag', (lag) => {
         for (const [, partitions] of lag) {
           partitions.forEach((value, partition) =>
-            metrics.consumerLag.set({ store: store.name, partition: String(partition) }, Number(value < 0n ? 0n : value)),
+            metrics.consumerLag.set({ store: store.name, topic, partition: String(partition) }, Number(value < 0n ? 0n : value)),
           );
         }
       });
       consumer.startLagMonitoring({ topics: [topic] }, 5000);
-      metrics.sinkUp.set({ store: store.name }, 1);
+      metrics.sinkUp.set({ store: store.name, topic }, 1);
       this.#stream = stream;
       this.#commitTimer = setInterval(() => this.#flushKafkaCommits(), kafkaCommitIntervalMs);
       this.#commitTimer.unref();
@@ -276,14 +291,14 @@ export class Sink {
    * the topic was replaced: compare the stored offsets and the log's identity with what the sink holds.
    */
   async #checkPositions(): Promise<void> {
-    const { store, consumerGroup, kafka } = this.#options;
+    const { store, consumerGroup } = this.#options;
     const consumer = this.#consumer;
     if (!consumer || this.#restart) return;
     try {
-      const problem = offsetProblem(this.#logId, this.#applied, await store.readOffsets(consumerGroup, kafka.KAFKA_TOPIC));
+      const problem = offsetProblem(this.#logId, this.#applied, await store.apply.readOffsets(consumerGroup, this.#topic));
       if (problem) return this.#requestRestart(problem.code, problem.reason);
       // Fresh metadata: a changed topic id shows in the consumer's 'client:metadata' handler.
-      await consumer.metadata({ topics: [kafka.KAFKA_TOPIC], forceUpdate: true });
+      await consumer.metadata({ topics: [this.#topic], forceUpdate: true });
     } catch (error) {
       this.#log.debug({ err: describeError(error) }, 'position check failed (retried at the next one)');
     }
@@ -349,7 +364,7 @@ export class Sink {
   #takeBatch(max: number): Message[] {
     const now = Date.now();
     for (const [partition, hold] of this.#held) if (hold.until <= now) this.#held.delete(partition);
-    this.#options.metrics.heldPartitions.set({ store: this.#options.store.name }, this.#held.size);
+    this.#options.metrics.heldPartitions.set({ store: this.#options.store.name, topic: this.#topic }, this.#held.size);
     if (this.#held.size === 0) return this.#pending.splice(0, max);
     const batch: Message[] = [];
     const rest: Message[] = [];
@@ -390,12 +405,18 @@ export class Sink {
           const rest = batch.filter((message) => !held.includes(message));
           return [...held, ...(rest.length ? await this.#applyWithRetry(rest) : [])];
         }
-        if (!isTransientError(error)) {
+        if (!isRetryable(error)) {
           // A value the store rejects: find the poison events one by one, park them, apply the rest.
           this.#log.warn({ err: describeError(error) }, 'batch rejected: applying its events one by one');
           return this.#applyOneByOne(batch);
         }
         metrics.sinkRetries.inc({ store: store.name });
+        if (isEmpsyncError(error, ErrorCodes.SCHEMA_MISMATCH)) {
+          // A column the batch writes is gone here (dropped a moment ago): read the schema again, retry.
+          this.#log.warn({ err: describeError(error) }, 'the table changed under the batch: reading its schema again');
+          await this.#options.schemas.refresh();
+          continue;
+        }
         const wait = Math.min(100 * 2 ** Math.min(attempt, 6), 5000);
         this.#log.warn({ err: describeError(error), attempt, waitMs: wait }, 'transient apply error: retrying');
         await sleep(wait, undefined, { signal }).catch(() => undefined);
@@ -418,7 +439,7 @@ export class Sink {
         'poison event cannot be parked: partition held, retrying (other partitions go on)',
       );
     }
-    metrics.heldPartitions.set({ store: store.name }, this.#held.size);
+    metrics.heldPartitions.set({ store: store.name, topic: this.#topic }, this.#held.size);
     return batch.filter((message) => partitions.has(message.partition));
   }
 
@@ -435,7 +456,7 @@ export class Sink {
           break;
         } catch (error) {
           if (isRestart(error)) throw error;
-          if (isTransientError(error) && !isEmpsyncError(error, ErrorCodes.PUBLISH_FAILED)) {
+          if (isRetryable(error) && !isEmpsyncError(error, ErrorCodes.PUBLISH_FAILED)) {
             await sleep(Math.min(100 * 2 ** Math.min(attempt, 6), 5000)).catch(() => undefined);
             continue;
           }
@@ -453,29 +474,69 @@ export class Sink {
   }
 
   /**
+   * The table's schema to apply these events with. An event holding a column the schema does not know
+   * (a column added on the other side a moment ago) makes the sink wait for the keeper's next schema,
+   * which adds the column here; a column still unknown then (dropped here, or one that cannot travel)
+   * is not written.
+   */
+  async #schemaFor(events: readonly { schemaVersion: string; row: { values: Record<string, unknown> } }[]): Promise<TableSchema> {
+    const { schemas, table } = this.#options;
+    const unknownOf = (schema: TableSchema) => {
+      const known = new Set(schema.columns.map((c) => c.name));
+      return new Set(
+        events.flatMap((e) => (e.schemaVersion === schema.version ? [] : Object.keys(e.row.values).filter((name) => !known.has(name)))),
+      );
+    };
+    if (unknownOf(schemas.schema(table)).size === 0) return schemas.schema(table);
+    await schemas.refresh();
+    const schema = schemas.schema(table);
+    for (const column of unknownOf(schema)) {
+      if (this.#unknownWarned.has(column)) continue;
+      this.#unknownWarned.add(column);
+      this.#log.warn({ code: ErrorCodes.SCHEMA_MISMATCH, column }, 'events carry a column this side does not sync: its values are not written here');
+    }
+    return schema;
+  }
+
+  readonly #unknownWarned = new Set<string>();
+
+  /**
    * Applies one batch in one transaction with its offsets. With `forcePoison`, every message of the
    * batch is parked with that reason and only the offsets move.
    */
   async applyMessages(batch: Message[], forcePoison?: { reason: string; code: string }): Promise<ApplyResult> {
-    const { store, metrics, kafka, policy, consumerGroup } = this.#options;
+    const { store, metrics, policy, consumerGroup } = this.#options;
     const started = performance.now();
     const logId = this.#logId;
+    const topic = this.#topic;
     // Decoding needs no lock: done before the transaction.
     const decoded = batch.map((message) => {
       metrics.kafkaMessagesReceived.inc({ topic: message.topic });
-      const result = decodeMessage(message);
+      const result = decodeMessage(message, this.#options.table);
       if (forcePoison) {
         return { message, result: { kind: 'poison' as const, ...forcePoison }, event: result.kind === 'event' ? result.event : null };
       }
       return { message, result, event: result.kind === 'event' ? result.event : null };
     });
+    const schema = await this.#schemaFor(decoded.flatMap((d) => (d.event ? [d.event] : [])));
+    for (const d of decoded) {
+      if (d.result.kind === 'event') {
+        const event = d.result.event;
+        const values = knownValues(schema, event.row.values);
+        d.result = { kind: 'event', event: { ...event, row: { ...event.row, values } } };
+        d.event = d.result.event;
+      }
+    }
     metrics.consumed.inc({ store: store.name }, batch.length);
     const partitions = [...new Set(batch.map((m) => m.partition))];
     const ids = [...new Set(decoded.flatMap((d) => (d.event ? [d.event.row.id] : [])))];
-    const emails = [...new Set(decoded.flatMap((d) => (d.event && d.event.op !== 'd' ? [d.event.row.email] : [])))];
+    const unique = uniqueRequest(
+      schema,
+      decoded.flatMap((d) => (d.event ? [d.event] : [])),
+    );
 
-    const outcome = await store.applyTransaction(async (tx) => {
-      const state = await tx.readState({ ids, emails, offsets: { consumerGroup, topic: kafka.KAFKA_TOPIC, partitions } });
+    const outcome = await store.apply.transaction(async (tx) => {
+      const state = await tx.readState({ table: schema.table.name, ids, unique, offsets: { consumerGroup, topic, partitions } });
       const problem = offsetProblem(logId, this.#applied, state.offsets, partitions);
       if (problem) throw new EmpsyncError(problem.code, problem.reason);
       const floor = new Map(state.offsets.map((o) => [o.partition, o.nextOffset]));
@@ -492,8 +553,9 @@ export class Sink {
       for (const message of batch) {
         if (message.offset + 1n > (next.get(message.partition) ?? -1n)) next.set(message.partition, message.offset + 1n);
       }
-      const offsets: PartitionOffset[] = [...next].map(([partition, nextOffset]) => ({ topic: kafka.KAFKA_TOPIC, partition, nextOffset }));
+      const offsets: PartitionOffset[] = [...next].map(([partition, nextOffset]) => ({ topic, partition, nextOffset }));
       const result = planBatch({
+        schema,
         target: store.name,
         policy,
         consumerGroup,
@@ -501,7 +563,7 @@ export class Sink {
         offsets,
         logId,
         current: state,
-        deadLetters: poison.map((p) => sinkDeadLetter(p, logId)),
+        deadLetters: poison.map((p) => sinkDeadLetter(p, logId, schema.table.name)),
       });
       await tx.write(result.plan);
       return { ...result, next, alreadyApplied: decoded.length - fresh.length, poison, events };

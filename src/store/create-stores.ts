@@ -2,13 +2,15 @@
 // connections wait, within a bound, for a server that is still starting: in Docker Compose a database can
 // report healthy a moment before it accepts the connections of another container.
 import { setTimeout as sleep } from 'node:timers/promises';
-import mysql from 'mysql2/promise';
-import pg from 'pg';
 import { databaseName, type Config } from '../config.ts';
 import { EmpsyncError, ErrorCodes } from '../errors.ts';
-import { tableCollation } from './mysql/migrations.ts';
+import { createMysqlDatabase } from './mysql/create-database.ts';
+import { classifyMysqlError } from './mysql/errors.ts';
 import { MysqlStore } from './mysql/mysql-store.ts';
+import { createPostgresDatabase } from './postgres/create-database.ts';
+import { classifyPostgresError } from './postgres/errors.ts';
 import { PostgresStore } from './postgres/postgres-store.ts';
+import type { ClassifyError } from './store-errors.ts';
 
 export interface Stores {
   mysql: MysqlStore;
@@ -55,57 +57,14 @@ export async function ensureDatabases(
   const deadline = Date.now() + (options.waitForMs ?? defaultDatabaseWaitMs);
   const mysqlServer = new URL(config.MYSQL_URL);
   mysqlServer.pathname = '/';
-  await untilServerAnswers('mysql', mysqlServer.host, deadline, async (connectTimeout) => {
-    const connection = await mysql.createConnection({ uri: mysqlServer.toString(), connectTimeout });
-    try {
-      await connection.query(
-        `CREATE DATABASE IF NOT EXISTS \`${mysqlName}\` CHARACTER SET utf8mb4 COLLATE ${tableCollation}`,
-      );
-    } finally {
-      await connection.end();
-    }
-  });
+  await untilServerAnswers('mysql', mysqlServer.host, deadline, classifyMysqlError, (connectTimeout) =>
+    createMysqlDatabase(mysqlServer.toString(), mysqlName, connectTimeout),
+  );
   const postgresServer = new URL(config.POSTGRES_URL);
   postgresServer.pathname = '/postgres';
-  await untilServerAnswers('postgres', postgresServer.host, deadline, async (connectTimeout) => {
-    const client = new pg.Client({
-      connectionString: postgresServer.toString(),
-      connectionTimeoutMillis: connectTimeout,
-    });
-    try {
-      await client.connect();
-      const { rowCount } = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [postgresName]);
-      if (!rowCount) await client.query(`CREATE DATABASE "${postgresName}"`);
-    } catch (error) {
-      if ((error as { code?: string }).code !== '42P04') throw error; // another process created it first
-    } finally {
-      await client.end().catch(() => undefined);
-    }
-  });
-}
-
-// Errors of a server that is not accepting connections yet (or any more): socket errors, mysql2's lost
-// connection, PostgreSQL's 57P03 "the database system is starting up", pg's closed or timed-out connection.
-const notYetAcceptingCodes = new Set([
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'ETIMEDOUT',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'ENOTFOUND',
-  'EAI_AGAIN',
-  'EPIPE',
-  'PROTOCOL_CONNECTION_LOST',
-  'ER_CON_COUNT_ERROR',
-  'ER_SERVER_SHUTDOWN',
-  '57P03',
-]);
-const notYetAcceptingMessage = /^Connection terminated/;
-
-function notYetAccepting(error: unknown): boolean {
-  const code = (error as { code?: unknown }).code;
-  if (typeof code === 'string' && notYetAcceptingCodes.has(code)) return true;
-  return error instanceof Error && notYetAcceptingMessage.test(error.message);
+  await untilServerAnswers('postgres', postgresServer.host, deadline, classifyPostgresError, (connectTimeout) =>
+    createPostgresDatabase(postgresServer.toString(), postgresName, connectTimeout),
+  );
 }
 
 const serverNames = { mysql: 'MySQL', postgres: 'PostgreSQL' } as const;
@@ -118,6 +77,7 @@ async function untilServerAnswers(
   dependency: keyof typeof serverNames,
   host: string,
   deadline: number,
+  classify: ClassifyError,
   attempt: (connectTimeoutMs: number) => Promise<void>,
 ): Promise<void> {
   const started = Date.now();
@@ -126,7 +86,8 @@ async function untilServerAnswers(
       await attempt(Math.min(10_000, Math.max(1000, deadline - Date.now())));
       return;
     } catch (error) {
-      const transient = notYetAccepting(error);
+      // A server that is not accepting connections yet (or any more): socket errors, a lost connection, starting up.
+      const transient = classify(error).kind === 'unreachable';
       if (!transient || Date.now() >= deadline) {
         const waited = transient
           ? ` (${attempts} attempts in ${((Date.now() - started) / 1000).toFixed(1)} s)`

@@ -1,6 +1,6 @@
 // Conversions between what the drivers return and the dialect-agnostic EmployeeRow: timestamps as
 // ISO-8601 UTC with microseconds, versions as bigint, decimals as strings. No SQL here.
-import type { EmployeeRow, EmployeeView, StoreName } from './types.ts';
+import type { EmployeeRow, EmployeeView, StoreName, SyncedRow } from './types.ts';
 
 const timestampPattern = /^(\d{4}-\d{2}-\d{2})[ T](\d{2}:\d{2}:\d{2})(?:\.(\d{1,6}))?(?:Z|[+-]00(?::?00)?)?$/;
 
@@ -86,3 +86,31 @@ export const employeeViewColumns = [
 ] as const;
 
 export const employeeColumns = [...employeeViewColumns, 'created_at', 'updated_at'] as const;
+
+/**
+ * An employee from a synced row's canonical values (an event's row): null when the row lacks a field of
+ * the contract (a delete re-published from a tombstone). Columns besides the contract's go to `extra`.
+ */
+export function employeeFromValues(row: SyncedRow): EmployeeRow | null {
+  const v = row.values;
+  const text = (column: string) => v[column] ?? null;
+  const fields = employeeColumns.filter((c) => c !== 'id' && c !== 'sync_version' && c !== 'sync_origin');
+  if (fields.some((column) => typeof text(column) !== 'string')) return null;
+  const contract = new Set<string>(employeeColumns);
+  const extraEntries = Object.entries(v).filter(([column]) => !contract.has(column));
+  return {
+    id: row.id,
+    nom: text('nom')!,
+    prenom: text('prenom')!,
+    email: text('email')!,
+    poste: text('poste')!,
+    salaire: text('salaire')!,
+    department: text('department')!,
+    dateEmbauche: text('date_embauche')!,
+    createdAt: text('created_at')!,
+    updatedAt: text('updated_at')!,
+    version: row.version,
+    origin: row.origin,
+    ...(extraEntries.length ? { extra: Object.fromEntries(extraEntries) } : {}),
+  };
+}

@@ -1,17 +1,13 @@
 // Kysely's view of the tables both stores share (same names and columns in MySQL and PostgreSQL).
 // Drivers return BIGINT and DECIMAL as strings and timestamps as strings (see each store's pool).
 import type { ColumnType, Generated } from 'kysely';
+import type { EmployeeFields } from './types.ts';
 
 type Timestamp = ColumnType<string, string | undefined, string>;
 
-export interface EmployesTable {
+/** employes as the API's published contract reads and writes it: the fields a client sets, then the rest. */
+export interface EmployesTable extends Omit<EmployeeFields, 'extra'> {
   id: Generated<number>;
-  nom: string;
-  prenom: string;
-  email: string;
-  poste: string;
-  salaire: string;
-  department: string;
   date_embauche: Timestamp;
   created_at: Timestamp;
   updated_at: Timestamp;
@@ -21,28 +17,23 @@ export interface EmployesTable {
   sync_seen_version: ColumnType<string, string | undefined, string>;
 }
 
-export interface OutboxTable {
+/** One captured change of any synced table: the row as JSON (exact numbers: read as text). */
+export interface SyncOutboxTable {
   seq: Generated<string>;
   event_id: string;
+  table_name: string;
   op: 'c' | 'u' | 'd' | 'r';
-  employe_id: number;
+  row_id: number;
   row_version: string;
   base_version: string;
   row_origin: string;
-  // Null only in a delete re-published from a tombstone (after a log change): it carries no row.
-  nom: string | null;
-  prenom: string | null;
-  email: string | null;
-  poste: string | null;
-  salaire: string | null;
-  department: string | null;
-  date_embauche: string | null;
-  created_at: string | null;
-  updated_at: string | null;
+  /** Null only in a delete re-published from a tombstone (after a log change): it carries no row. */
+  row_json: string | null;
   captured_at: Timestamp;
 }
 
-export interface TombstonesTable {
+export interface SyncTombstonesTable {
+  table_name: string;
   id: number;
   version: string;
   origin: string;
@@ -63,6 +54,7 @@ export interface SyncOffsetsTable {
 
 export interface SyncDeadLettersTable {
   id: Generated<string>;
+  table_name: ColumnType<string, string | undefined, string>;
   stage: string;
   source_key: string;
   source: string;
@@ -83,6 +75,14 @@ export interface SyncDeadLettersTable {
   last_error: ColumnType<string | null, string | null | undefined, string | null>;
 }
 
+/** The columns a table's capture triggers were last generated with. */
+export interface SyncCaptureTable {
+  table_name: string;
+  schema_version: string;
+  columns_json: string;
+  installed_at: Timestamp;
+}
+
 /** The log (`clusterId/topicId`) a store's relay last published a topic to. */
 export interface SyncLogIdentityTable {
   topic: string;
@@ -92,6 +92,7 @@ export interface SyncLogIdentityTable {
 
 export interface SyncConflictsTable {
   id: Generated<string>;
+  table_name: ColumnType<string, string | undefined, string>;
   employe_id: number;
   kind: string;
   outcome: string;
@@ -114,11 +115,12 @@ export interface SyncBackfillTable {
 
 export interface Database {
   employes: EmployesTable;
-  employes_outbox: OutboxTable;
-  employes_tombstones: TombstonesTable;
+  sync_outbox: SyncOutboxTable;
+  sync_tombstones: SyncTombstonesTable;
   sync_offsets: SyncOffsetsTable;
   sync_conflicts: SyncConflictsTable;
   sync_backfill: SyncBackfillTable;
   sync_dead_letters: SyncDeadLettersTable;
   sync_log_identity: SyncLogIdentityTable;
+  sync_capture: SyncCaptureTable;
 }

@@ -1,8 +1,12 @@
-// Dialect-agnostic shapes shared by every stage: the employee row as both stores hold it, the outbox
-// row that capture writes, and what a sink hands a store to apply.
+// Dialect-agnostic shapes shared by every stage: a synced row of any declared table, the change that
+// capture writes, what a sink hands a store to apply, parked events; and the employee as the API's
+// published contract reads and writes it.
 
-export type StoreName = 'mysql' | 'postgres';
-export const storeNames: readonly StoreName[] = ['mysql', 'postgres'];
+import type { StoreName } from '../tables/declaration.ts';
+import type { TableSchema } from '../tables/table-schema.ts';
+import type { RowValues } from '../tables/values.ts';
+
+export { storeNames, type StoreName } from '../tables/declaration.ts';
 
 /** The fields a client sets; salaire is a decimal string ("1234.50") so it never drifts through a float. */
 export interface EmployeeFields {
@@ -12,6 +16,8 @@ export interface EmployeeFields {
   poste: string;
   salaire: string;
   department: string;
+  /** Columns a DBA added besides the contract's, by column, in canonical text (null clears one); absent: unchanged. */
+  extra?: RowValues;
 }
 
 /** An employee as the API reads it: the row without its bookkeeping timestamps. */
@@ -23,6 +29,8 @@ export interface EmployeeView extends EmployeeFields {
   version: bigint;
   /** The store where the change that produced this version was made. */
   origin: StoreName;
+  /** Columns a DBA added to both stores besides the contract's (canonical text by column), when there are any. */
+  extra?: RowValues;
 }
 
 /** A full employee row, as sync copies it. */
@@ -35,22 +43,53 @@ export interface EmployeeRow extends EmployeeView {
 export type ChangeOp = 'c' | 'u' | 'd' | 'r';
 
 /**
- * What a delete carries: the id, the delete's version and origin, and the row as it was before the
- * delete when it is known (a tombstone re-published after a log change carries no row).
+ * A synced row as it travels between the stages, whatever its table: its key, version and origin, and
+ * its values by column in their canonical text (src/tables/values.ts). A row written with an older or a
+ * newer schema holds fewer or more columns; only the columns it holds are written.
  */
-export type DeletedRow = Pick<EmployeeRow, 'id' | 'version' | 'origin'> & Partial<EmployeeRow>;
+export interface SyncedRow {
+  id: number;
+  /** Hybrid logical clock in microseconds: max(now, previous + 1). Only grows. */
+  version: bigint;
+  /** The store where the change that produced this version was made. */
+  origin: StoreName;
+  values: RowValues;
+}
 
-/** A change: a full row after a create, update or re-publish; the deleted row (maybe partial) for a delete. */
-export type RowChange = { op: 'c' | 'u' | 'r'; row: EmployeeRow } | { op: 'd'; row: DeletedRow };
+/** A change: the row after a create, update or re-publish; the row before a delete (no values: a tombstone re-published). */
+export interface RowChange {
+  op: ChangeOp;
+  row: SyncedRow;
+}
 
-/** One captured change, written by the triggers in the same transaction as the change. */
-export type OutboxRow = RowChange & {
+/**
+ * One captured change, read from a store's sync_outbox: written by the capture triggers in the same
+ * transaction as the change. `raw` holds the row's values as the trigger wrote them (JSON, numbers kept
+ * exact); the relay turns them into canonical values with the table's schema.
+ */
+export interface CapturedChange {
   seq: bigint;
   eventId: string;
+  table: string;
+  op: ChangeOp;
+  id: number;
+  version: bigint;
   /** The version this change replaced (0 for a new row): tells a concurrent change from a later one. */
   baseVersion: bigint;
+  origin: StoreName;
+  /** Null for a delete re-published from a tombstone (after a log change): it carries no row. */
+  raw: Record<string, unknown> | null;
   capturedAt: string;
-};
+}
+
+/** A captured change with its canonical row, ready to publish (or to park). */
+export interface OutboxRow extends RowChange {
+  seq: bigint;
+  eventId: string;
+  table: string;
+  baseVersion: bigint;
+  capturedAt: string;
+}
 
 /**
  * What a store holds for a row, for the version guard. `seen` is the newest version made in the
@@ -61,8 +100,13 @@ export interface StoredVersion {
   id: number;
   version: bigint;
   origin: StoreName;
-  email: string;
   seen: bigint;
+}
+
+/** A row holding a value of a unique column that an incoming row wants. */
+export interface UniqueHolder extends StoredVersion {
+  column: string;
+  value: string;
 }
 
 export interface Tombstone {
@@ -96,6 +140,8 @@ export const deadLetterStages: readonly DeadLetterStage[] = ['relay', 'sink'];
 /** An event a stage could not carry or apply, parked with its reason in a store's sync_dead_letters. */
 export interface DeadLetterRecord {
   stage: DeadLetterStage;
+  /** The synced table the event belongs to. */
+  table: string;
   /** Unique per parked thing: `<topic>:<partition>:<offset>@<logId>` for a sink, `outbox:<eventId>` for a relay. */
   sourceKey: string;
   /** Where it came from, for a person: topic, partition, offset, log; or the outbox sequence. */
@@ -128,10 +174,12 @@ export interface StoredDeadLetter extends DeadLetterRecord {
   currentVersion: bigint | null;
 }
 
-export type ConflictKind = 'update' | 'delete' | 'email';
+/** `update`, `delete`, or the unique column two rows wanted (`email`). */
+export type ConflictKind = string;
 export type ConflictOutcome = 'incoming-applied' | 'local-kept' | 'local-displaced';
 
 export interface ConflictRecord {
+  table: string;
   employeId: number;
   kind: ConflictKind;
   outcome: ConflictOutcome;
@@ -140,19 +188,22 @@ export interface ConflictRecord {
   localOrigin: StoreName;
   incomingVersion: bigint;
   incomingOrigin: StoreName;
-  /** The incoming row (for a delete, what it carries: maybe only id, version and origin). */
-  incomingRow: EmployeeRow | DeletedRow;
+  /** The incoming row (for a delete, what it carries: maybe no values). */
+  incomingRow: SyncedRow;
   eventId: string;
 }
 
-/** What the version guard decided for one batch; written by a store in one transaction. */
+/** What the version guard decided for one batch of one table; written by a store in one transaction. */
 export interface ApplyPlan {
-  upserts: EmployeeRow[];
+  /** The table and the schema the sink read it with (column types for the writes). */
+  schema: TableSchema;
+  /** Rows to write; each writes only the columns it holds. */
+  upserts: SyncedRow[];
   deletes: { id: number; version: bigint; origin: StoreName }[];
-  /** Rows holding an email that an incoming newer row takes: removed without a tombstone. */
+  /** Rows holding a unique value that an incoming newer row takes: removed without a tombstone. */
   displaced: number[];
-  /** Incoming rows whose stored email another incoming row takes: their email is parked first. */
-  parkEmails: number[];
+  /** Incoming rows whose stored unique value another incoming row takes: that value is parked first. */
+  parkUnique: { column: string; ids: number[] }[];
   /** For each upserted or deleted id: the newest version of the other store its new state includes. */
   seen: Map<number, bigint>;
   conflicts: ConflictRecord[];

@@ -1,124 +1,115 @@
-// The event carried on `employes-sync`: a versioned JSON envelope, read and checked by every sink.
-// Schema reference: docs/event-envelope.md. Key = employee id as a decimal string.
-// The envelope checks shape, not business rules: any value a column accepts travels exactly (empty
-// and whitespace-only text, any length the column allows, 4-byte characters, negative decimals).
-// Business rules belong to the API's input; what the other engine cannot hold is stopped at the
-// source (src/store/portable-values.ts). A delete needs only its id, version and origin.
+// The event carried on a synced table's topic: a versioned JSON envelope, read and checked by every
+// sink. Schema reference: docs/event-envelope.md. Key = the row id as a decimal string.
+// v2 (`empsync.row-changed.v2`) carries any declared table: its name, the version of the schema the row
+// was written with, and the row's values by column, each in its canonical text (src/tables/values.ts) or
+// null. The envelope checks shape, not business rules: any value a column accepts travels exactly;
+// what the other engine cannot hold is stopped at the source. A delete needs only its id, version and
+// origin. v1 (`empsync.employee-changed.v1`, `employes` only, camelCase fields) is still read.
 import { z } from 'zod';
 import { EmpsyncError, ErrorCodes } from '../errors.ts';
-import { normalizeIsoInput } from '../store/row-format.ts';
-import type { DeletedRow, EmployeeRow, OutboxRow, RowChange } from '../store/types.ts';
+import { canonicalInstant, type RowValues } from '../tables/values.ts';
+import type { OutboxRow, RowChange } from '../store/types.ts';
+import { employesTableName, employesV1Fields } from '../tables/employes.ts';
 
-export const envelopeSchemaName = 'empsync.employee-changed.v1';
+export const envelopeSchemaName = 'empsync.row-changed.v2';
+export const legacyEnvelopeSchemaName = 'empsync.employee-changed.v1';
 
-const decimalString = z.string().regex(/^-?\d+(\.\d+)?$/, 'must be a decimal string');
 const versionString = z.string().regex(/^\d{1,19}$/, 'must be a non-negative integer string');
 const isoTimestamp = z.iso.datetime({ offset: true, precision: undefined });
 const origin = z.enum(['mysql', 'postgres']);
 const rowId = z.number().int().min(-2147483648).max(2147483647);
 
-const fullRow = z.object({
-  id: rowId,
-  nom: z.string(),
-  prenom: z.string(),
-  email: z.string(),
-  poste: z.string(),
-  salaire: decimalString,
-  department: z.string(),
-  dateEmbauche: isoTimestamp,
-  createdAt: isoTimestamp,
-  updatedAt: isoTimestamp,
-});
-
 const header = {
-  schema: z.literal(envelopeSchemaName),
   eventId: z.string().uuid(),
+  op: z.enum(['c', 'u', 'd', 'r']),
   origin,
   version: versionString,
   baseVersion: versionString,
   committedAt: isoTimestamp,
 };
 
-export const envelopeSchema = z.discriminatedUnion('op', [
-  z.object({ ...header, op: z.enum(['c', 'u', 'r']), row: fullRow }),
-  // The row before the delete, as it was read (informative); only its id is required.
-  z.object({ ...header, op: z.literal('d'), row: z.looseObject({ id: rowId }) }),
-]);
+const v2 = z.object({
+  schema: z.literal(envelopeSchemaName),
+  table: z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/),
+  schemaVersion: z.string().max(64),
+  ...header,
+  row: z.object({ id: rowId, values: z.record(z.string(), z.string().nullable()) }),
+});
 
-export type EmployeeChangedEnvelope = z.infer<typeof envelopeSchema>;
+// v1: `employes` only; its fields in camelCase (src/tables/employes.ts maps them); a delete's row may hold only its id.
+const v1 = z.object({
+  schema: z.literal(legacyEnvelopeSchemaName),
+  ...header,
+  row: z.looseObject({ id: rowId }),
+});
+
+export type RowChangedEnvelope = z.infer<typeof v2>;
 
 /** A decoded event, ready for the version guard. */
-export type EmployeeChangedEvent = RowChange & {
+export type ChangeEvent = RowChange & {
   eventId: string;
+  table: string;
+  /** The schema version the row was written with ('' for a v1 event). */
+  schemaVersion: string;
   baseVersion: bigint;
   committedAt: string;
 };
 
-const rowFields = ['nom', 'prenom', 'email', 'poste', 'salaire', 'department', 'dateEmbauche', 'createdAt', 'updatedAt'] as const;
-
-/** True when a change carries the whole row (every change but a delete re-published from a tombstone). */
-export function hasFullRow(row: EmployeeRow | DeletedRow): row is EmployeeRow {
-  return rowFields.every((field) => typeof row[field] === 'string');
-}
-
-export function toEnvelope(change: OutboxRow): EmployeeChangedEnvelope {
-  const { row } = change;
-  const base = {
+export function toEnvelope(change: OutboxRow, schemaVersion: string): RowChangedEnvelope {
+  return {
     schema: envelopeSchemaName,
+    table: change.table,
+    schemaVersion,
     eventId: change.eventId,
-    origin: row.origin,
-    version: row.version.toString(),
+    op: change.op,
+    origin: change.row.origin,
+    version: change.row.version.toString(),
     baseVersion: change.baseVersion.toString(),
     committedAt: change.capturedAt,
-  } as const;
-  const fields: Record<string, string> = {};
-  for (const field of rowFields) {
-    const value = row[field];
-    if (value !== undefined) fields[field] = value;
-  }
-  if (change.op === 'd') return { ...base, op: 'd', row: { id: row.id, ...fields } };
-  return { ...base, op: change.op, row: { id: row.id, ...(fields as Omit<z.infer<typeof fullRow>, 'id'>) } };
+    row: { id: change.row.id, values: change.row.values },
+  };
 }
 
-export function encodeEnvelope(change: OutboxRow): Buffer {
-  return Buffer.from(JSON.stringify(toEnvelope(change)));
+export function encodeEnvelope(change: OutboxRow, schemaVersion: string): Buffer {
+  return Buffer.from(JSON.stringify(toEnvelope(change, schemaVersion)));
 }
 
-/** Parses and checks one message value; throws EMPSYNC_EVENT_INVALID with the reason. */
-export function decodeEnvelope(value: Buffer | string): EmployeeChangedEvent {
+/** Parses and checks one message value (v2, or v1 of `employes`); throws EMPSYNC_EVENT_INVALID with the reason. */
+export function decodeEnvelope(value: Buffer | string): ChangeEvent {
   let json: unknown;
   try {
     json = JSON.parse(typeof value === 'string' ? value : value.toString('utf8'));
   } catch (error) {
     throw new EmpsyncError(ErrorCodes.EVENT_INVALID, 'event is not JSON', { cause: error });
   }
-  const parsed = envelopeSchema.safeParse(json);
+  const legacy = (json as { schema?: unknown } | null)?.schema === legacyEnvelopeSchemaName;
+  const parsed = (legacy ? v1 : v2).safeParse(json);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
-    throw new EmpsyncError(ErrorCodes.EVENT_INVALID, `event violates ${envelopeSchemaName}: ${issue.path.join('.')}: ${issue.message}`);
+    throw new EmpsyncError(
+      ErrorCodes.EVENT_INVALID,
+      `event violates ${legacy ? legacyEnvelopeSchemaName : envelopeSchemaName}: ${issue.path.join('.')}: ${issue.message}`,
+    );
   }
   const e = parsed.data;
   const common = {
     eventId: e.eventId,
+    op: e.op,
     baseVersion: BigInt(e.baseVersion),
-    committedAt: normalizeIsoInput(e.committedAt),
+    committedAt: canonicalInstant(e.committedAt),
   };
-  const version = BigInt(e.version);
-  if (e.op === 'd') {
-    const row: DeletedRow = { id: e.row.id, version, origin: e.origin };
-    for (const field of rowFields) {
-      const value = e.row[field];
-      if (typeof value === 'string') row[field] = value;
-    }
-    return { ...common, op: 'd', row };
+  const row = { id: e.row.id, version: BigInt(e.version), origin: e.origin };
+  if ('table' in e) return { ...common, table: e.table, schemaVersion: e.schemaVersion, row: { ...row, values: e.row.values } };
+  return { ...common, table: employesTableName, schemaVersion: '', row: { ...row, values: legacyValues(e.row, e.op) } };
+}
+
+/** A v1 row's fields as v2 values; a full row must hold every field, as a string. */
+function legacyValues(fields: Record<string, unknown>, op: string): RowValues {
+  const values: RowValues = {};
+  for (const { field, column, instant } of employesV1Fields) {
+    const value = fields[field];
+    if (typeof value === 'string') values[column] = instant ? canonicalInstant(value) : value;
+    else if (op !== 'd') throw new EmpsyncError(ErrorCodes.EVENT_INVALID, `event violates ${legacyEnvelopeSchemaName}: row.${field}: must be a string`);
   }
-  const row: EmployeeRow = {
-    ...e.row,
-    dateEmbauche: normalizeIsoInput(e.row.dateEmbauche),
-    createdAt: normalizeIsoInput(e.row.createdAt),
-    updatedAt: normalizeIsoInput(e.row.updatedAt),
-    version,
-    origin: e.origin,
-  };
-  return { ...common, op: e.op, row };
+  return values;
 }

@@ -20,21 +20,27 @@ export function baseClientOptions(config: KafkaConfig, suffix: string) {
 }
 
 /** Creates the change topic (compacted: the latest event per id is kept, tombstones clear deletes) and the DLQ. */
-export async function ensureTopics(config: KafkaConfig): Promise<void> {
+/** The dead-letter topic of a synced table's topic: KAFKA_DLQ_TOPIC for KAFKA_TOPIC, `<topic>.dlq` for the others. */
+export function deadLetterTopic(topic: string, config: Pick<KafkaConfig, 'KAFKA_TOPIC' | 'KAFKA_DLQ_TOPIC'>): string {
+  return topic === config.KAFKA_TOPIC ? config.KAFKA_DLQ_TOPIC : `${topic}.dlq`;
+}
+
+/** Creates the change topics (compacted) and their dead-letter topics that do not exist yet. */
+export async function ensureTopics(config: KafkaConfig, topics: readonly string[] = [config.KAFKA_TOPIC]): Promise<void> {
   const admin = new Admin(baseClientOptions(config, 'admin'));
   try {
     const existing = new Set(await admin.listTopics());
-    const wanted = [
+    const wanted = topics.flatMap((name) => [
       {
-        name: config.KAFKA_TOPIC,
+        name,
         configs: [
           { name: 'cleanup.policy', value: 'compact' },
           { name: 'min.compaction.lag.ms', value: String(60 * 60 * 1000) },
           { name: 'delete.retention.ms', value: String(24 * 60 * 60 * 1000) },
         ],
       },
-      { name: config.KAFKA_DLQ_TOPIC, configs: [{ name: 'retention.ms', value: String(30 * 24 * 60 * 60 * 1000) }] },
-    ];
+      { name: deadLetterTopic(name, config), configs: [{ name: 'retention.ms', value: String(30 * 24 * 60 * 60 * 1000) }] },
+    ]);
     for (const topic of wanted) {
       if (existing.has(topic.name)) continue;
       try {

@@ -95,14 +95,14 @@ describe('GraphQL API access control', () => {
   });
 
   it('refuses writes to anonymous callers (401) and to readers (FORBIDDEN, 403); a writer writes', async () => {
-    const before = await api.running.stores.mysql.countEmployees();
+    const before = await api.running.stores.mysql.employees.count();
     const anonymous = await api.gql(create, { input: employeInput() });
     assert.equal(anonymous.status, 401);
     assert.equal(anonymous.errors?.[0]?.extensions?.code, 'UNAUTHENTICATED');
     const reader = await api.gql(create, { input: employeInput() }, bearer(keys.reader));
     assert.equal(reader.status, 403);
     assert.equal(reader.errors?.[0]?.extensions?.code, 'FORBIDDEN');
-    assert.equal(await api.running.stores.mysql.countEmployees(), before, 'nothing written');
+    assert.equal(await api.running.stores.mysql.employees.count(), before, 'nothing written');
     const writer = await api.gql<{ createEmploye: { id: number } }>(create, { input: employeInput() }, bearer(keys.writer));
     assert.equal(writer.errors, undefined);
     assert.ok(writer.data!.createEmploye.id > 0);

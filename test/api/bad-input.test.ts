@@ -16,12 +16,12 @@ async function assertRejected(
   variables: Record<string, unknown>,
   expected: { code: string; field?: string },
 ): Promise<void> {
-  const before = await api.running.stores.mysql.countEmployees();
+  const before = await api.running.stores.mysql.employees.count();
   const { errors } = await api.gql(query, variables);
   assert.equal(errors?.length, 1, `one error for ${JSON.stringify(variables).slice(0, 80)}`);
   assert.equal(errors[0]!.extensions?.code, expected.code, errors[0]!.message);
   if (expected.field) assert.equal(errors[0]!.extensions?.field, expected.field);
-  assert.equal(await api.running.stores.mysql.countEmployees(), before, 'MySQL row count unchanged');
+  assert.equal(await api.running.stores.mysql.employees.count(), before, 'MySQL row count unchanged');
 }
 
 describe('GraphQL API: bad input and abusive requests', () => {
@@ -71,7 +71,7 @@ describe('GraphQL API: bad input and abusive requests', () => {
         field: 'salaire',
       },
     );
-    const row = await api.running.stores.mysql.findEmployee(existingId);
+    const row = await api.running.stores.mysql.employees.find(existingId);
     assert.equal(row?.salaire, '1234.50');
   });
 
@@ -124,13 +124,13 @@ describe('GraphQL API: bad input and abusive requests', () => {
   });
 
   it('refuses a mutation sent with GET', async () => {
-    const before = await api.running.stores.mysql.countEmployees();
+    const before = await api.running.stores.mysql.employees.count();
     const query = `mutation { createEmploye(input: { nom: "a", prenom: "b", email: "get@example.fr", poste: "p", salaire: 1, department: "IT" }) { id } }`;
     const response = await fetch(`${api.url}?query=${encodeURIComponent(query)}`, {
       headers: { accept: 'application/json' },
     });
     assert.equal(response.status, 405);
-    assert.equal(await api.running.stores.mysql.countEmployees(), before);
+    assert.equal(await api.running.stores.mysql.employees.count(), before);
   });
 
   it('refuses a cross-site style POST (form content type) before parsing', async () => {
@@ -140,7 +140,7 @@ describe('GraphQL API: bad input and abusive requests', () => {
       body: `query=${encodeURIComponent('mutation { deleteEmploye(id: 1) }')}`,
     });
     assert.equal(response.status, 415);
-    assert.ok(await api.running.stores.mysql.findEmployee(existingId));
+    assert.ok(await api.running.stores.mysql.employees.find(existingId));
   });
 
   it('refuses a body over 1 MB with 413, declared or chunked', async () => {

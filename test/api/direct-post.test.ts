@@ -200,7 +200,7 @@ describe('the direct path for JSON POSTs answers as yoga does', () => {
   });
 
   it('writes nothing for the refused mutations: MySQL holds no employee', async () => {
-    assert.equal(await direct.running.stores.mysql.countEmployees(), 0);
+    assert.equal(await direct.running.stores.mysql.employees.count(), 0);
   });
 });
 

@@ -144,7 +144,7 @@ describe('subscription employeChanged (SSE, fed from Kafka)', () => {
 
   it('streams a change made by plain SQL in PostgreSQL, with origin postgres', async () => {
     const stream = await EventStream.open();
-    await api.running.stores.postgres.insertEmployee({
+    await api.running.stores.postgres.employees.insert({
       nom: 'Sql',
       prenom: 'Client',
       email: 'psql@example.fr',

@@ -16,7 +16,7 @@ const queries: number[][] = [];
 /** The real store's read, recording the ids of every query it makes. */
 const find = (ids: readonly number[]) => {
   queries.push([...ids]);
-  return stores.postgres.findEmployees(ids);
+  return stores.postgres.employees.findMany(ids);
 };
 
 describe('employee loaders', () => {
@@ -58,7 +58,7 @@ describe('employee loaders', () => {
     const before = await requestEmployeeLoader(shared).load(10);
     assert.ok(before);
     assert.notEqual(before.poste, 'Architecte');
-    await stores.postgres.updateEmployee(10, { ...before, poste: 'Architecte' });
+    await stores.postgres.employees.update(10, { ...before, poste: 'Architecte' });
     assert.equal((await requestEmployeeLoader(shared).load(10))?.poste, 'Architecte');
     assert.equal(queries.length, 2);
   });

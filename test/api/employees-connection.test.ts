@@ -3,7 +3,7 @@
 // arguments answer BAD_USER_INPUT. The store query itself is checked on both dialects.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import type { EmployeeOrder } from '../../src/store/store.ts';
+import type { EmployeeOrder } from '../../src/store/ports.ts';
 import { dropTestDatabases, testConfig } from '../support/test-env.ts';
 import { employeInput, startApi, type RunningApi } from './api-client.ts';
 
@@ -88,7 +88,7 @@ describe('employesConnection and the filters of employes', () => {
       ids.push(data!.createEmploye.id);
     }
     ids = [...ids];
-    assert.equal(await api.running.stores.postgres.countEmployees(), total, 'waitForSync: every row is readable');
+    assert.equal(await api.running.stores.postgres.employees.count(), total, 'waitForSync: every row is readable');
   });
   after(async () => {
     await api?.running.stop();
@@ -101,7 +101,7 @@ describe('employesConnection and the filters of employes', () => {
       // NOM_ASC follows the database collation: compare with the store's own order rather than JS's.
       const expected =
         order === 'NOM_ASC'
-          ? (await api.running.stores.postgres.listEmployees({ orderBy: 'NOM_ASC' })).map((r) => r.id)
+          ? (await api.running.stores.postgres.employees.list({ orderBy: 'NOM_ASC' })).map((r) => r.id)
           : sortedIds(order);
       assert.deepEqual(
         nodes.map((n) => n.id),
@@ -116,7 +116,7 @@ describe('employesConnection and the filters of employes', () => {
         const seen: number[] = [];
         let after: { id: number; value?: string } | undefined;
         for (;;) {
-          const result = await api.running.stores[store].pageEmployees({ first: 3, orderBy, ...(after ? { after } : {}) });
+          const result = await api.running.stores[store].employees.page({ first: 3, orderBy, ...(after ? { after } : {}) });
           seen.push(...result.rows.map((r) => r.id));
           const last = result.rows.at(-1);
           if (!result.hasNextPage || !last) return seen;
@@ -127,8 +127,8 @@ describe('employesConnection and the filters of employes', () => {
       assert.deepEqual(await walk('postgres'), sortedIds(orderBy));
     }
     const filter = { search: 'DUP', salaireMin: '2000.00' };
-    assert.equal(await api.running.stores.mysql.countMatchingEmployees(filter), 2);
-    assert.equal(await api.running.stores.postgres.countMatchingEmployees(filter), 2);
+    assert.equal(await api.running.stores.mysql.employees.countMatching(filter), 2);
+    assert.equal(await api.running.stores.postgres.employees.countMatching(filter), 2);
   });
 
   it('counts every matching row in totalCount, whatever the page', async () => {

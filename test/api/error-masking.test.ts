@@ -4,6 +4,7 @@
 import assert from 'node:assert/strict';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
+import { sql } from 'kysely';
 import { getIntrospectionQuery } from 'graphql';
 import { createGraphqlHandler } from '../../src/api/graphql-handler.ts';
 import { startRole, type RunningRole } from '../../src/roles/roles.ts';
@@ -54,9 +55,11 @@ describe('GraphQL API in production mode', () => {
     await response.body?.cancel();
   });
 
-  it('masks an unexpected error as INTERNAL_SERVER_ERROR with the request id', async () => {
-    await running.stores.postgres.close();
-    const { response, body } = await post(`{ employes { id } }`, { 'x-request-id': 'test-masking-1' });
+  it('masks an unexpected error as INTERNAL_SERVER_ERROR with the request id (a table gone, say)', async () => {
+    await sql`ALTER TABLE employes RENAME TO employes_away`.execute(running.stores.postgres.db);
+    const { response, body } = await post(`{ employes { id } }`, { 'x-request-id': 'test-masking-1' }).finally(() =>
+      sql`ALTER TABLE employes_away RENAME TO employes`.execute(running.stores.postgres.db),
+    );
     assert.equal(response.headers.get('x-request-id'), 'test-masking-1');
     assert.equal(body.errors?.length, 1);
     assert.deepEqual(body.errors[0]!.message, 'Unexpected error.');
@@ -66,5 +69,17 @@ describe('GraphQL API in production mode', () => {
     });
     const metrics = await (await fetch(url.replace('/graphql', '/metrics'))).text();
     assert.match(metrics, /graphql_requests_total\{operation="employes",success="false"\} 1/);
+  });
+
+  it('tells a database that does not answer by its code, retryable, without the driver text', async () => {
+    await running.stores.postgres.close();
+    const { body } = await post(`{ employes { id } }`, { 'x-request-id': 'test-masking-2' });
+    assert.equal(body.errors?.length, 1);
+    assert.equal(body.errors[0]!.message, 'A database is unavailable or busy: try again.');
+    assert.deepEqual(body.errors[0]!.extensions, {
+      code: 'EMPSYNC_DEPENDENCY_UNAVAILABLE',
+      retryable: true,
+      requestId: 'test-masking-2',
+    });
   });
 });

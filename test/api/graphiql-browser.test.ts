@@ -53,10 +53,10 @@ describe('GraphiQL in a headless browser', () => {
     const { port } = running.server!.address() as AddressInfo;
     pageUrl = `http://127.0.0.1:${port}/graphql`;
     const ids: number[] = [];
-    for (const employee of seeded) ids.push((await running.stores.mysql.insertEmployee(employee)).id);
+    for (const employee of seeded) ids.push((await running.stores.mysql.employees.insert(employee)).id);
     await waitFor(
       'the seeded employees in PostgreSQL',
-      async () => (await running.stores.postgres.findEmployees(ids)).length === ids.length,
+      async () => (await running.stores.postgres.employees.findMany(ids)).length === ids.length,
       60_000,
     );
     browser = await chromium.launch({ executablePath: chromiumPath, args: chromiumArgs });

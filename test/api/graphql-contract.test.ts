@@ -96,7 +96,7 @@ describe('GraphQL contract (published design)', () => {
     assert.equal(created.errors, undefined);
     const row = created.data!.createEmploye;
     assert.ok(row.id > 0);
-    assert.ok(await api.running.stores.mysql.findEmployee(row.id), 'the row is in MySQL');
+    assert.ok(await api.running.stores.mysql.employees.find(row.id), 'the row is in MySQL');
     const read = await readFromPostgres(row.id);
     assert.equal(read.salaire, 1234.5);
     assert.equal(read.salaireExact, '1234.50');

@@ -66,10 +66,10 @@ describe('sync as the API shows it', () => {
     );
     assert.equal(updated.errors, undefined);
     assert.equal(updated.data!.updateEmploye.syncState.inSync, true);
-    assert.equal((await api.running.stores.postgres.findEmployee(id))?.poste, 'Architecte');
+    assert.equal((await api.running.stores.postgres.employees.find(id))?.poste, 'Architecte');
     const deleted = await api.gql(`mutation ($id: Int!) { deleteEmploye(id: $id, waitForSync: true) }`, { id });
     assert.deepEqual(deleted.data, { deleteEmploye: true });
-    assert.equal(await api.running.stores.postgres.findEmployee(id), null, 'gone from the read model at once');
+    assert.equal(await api.running.stores.postgres.employees.find(id), null, 'gone from the read model at once');
   });
 
   it('syncState compares the versions of both stores until a change without waitForSync arrives', async () => {

@@ -127,11 +127,11 @@ describe('3. MySQL collations are named, not inherited', () => {
     assert.deepEqual(
       created,
       [...mysqlTables].sort(),
-      'migration 003 converts exactly the tables 001 and 002 create',
+      'migration 003 converts exactly the tables the migrations create',
     );
     assert.match(
-      readRepoFile('src', 'store', 'create-stores.ts'),
-      /CREATE DATABASE IF NOT EXISTS \\`\$\{mysqlName\}\\` CHARACTER SET utf8mb4 COLLATE \$\{tableCollation\}/,
+      readRepoFile('src', 'store', 'mysql', 'create-database.ts'),
+      /CREATE DATABASE IF NOT EXISTS \\`\$\{name\}\\` CHARACTER SET utf8mb4 COLLATE \$\{tableCollation\}/,
     );
     const postgres = compose.services['postgres']!.environment as Record<string, string>;
     assert.match(postgres['POSTGRES_INITDB_ARGS'] ?? '', /--encoding=UTF8\b.*--locale=C\.UTF-8\b/);

@@ -15,7 +15,9 @@ import mysql from 'mysql2/promise';
 import { ensureDatabases } from '../../src/store/create-stores.ts';
 import { tableCollation, tablesWithOtherCollation } from '../../src/store/mysql/migrations.ts';
 import { MysqlStore } from '../../src/store/mysql/mysql-store.ts';
-import type { ApplyPlan, EmployeeRow } from '../../src/store/types.ts';
+import type { ApplyPlan, SyncedRow } from '../../src/store/types.ts';
+import { employesTable } from '../../src/tables/employes.ts';
+import { declaredSchema } from '../../src/tables/table-schema.ts';
 import { dropTestDatabases, testConfig } from '../support/test-env.ts';
 
 /** MySQL 8.4's default SQL mode (https://dev.mysql.com/doc/refman/8.4/en/sql-mode.html). */
@@ -67,10 +69,11 @@ describe('migration 003: a database made with another default collation', () => 
   });
 
   it('converts the tables of a database migrated before 003, and a second run changes nothing', async () => {
-    // The state 001 and 002 left in such a database: six tables in the database default.
+    // The state 001 and 002 left in such a database: tables in the database default (the shared
+    // tombstones of 005 stand for employes' own, which 005 replaced).
     await rootQuery(`ALTER DATABASE \`${database}\` CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci`);
     for (const table of [
-      'employes_tombstones',
+      'sync_tombstones',
       'sync_offsets',
       'sync_conflicts',
       'sync_backfill',
@@ -82,11 +85,11 @@ describe('migration 003: a database made with another default collation', () => 
     }
     await rootQuery(`DELETE FROM \`${database}\`.empsync_migrations WHERE name >= '003_explicit_collations'`);
     assert.deepEqual(await tablesWithOtherCollation(db()), [
-      'employes_tombstones',
       'sync_backfill',
       'sync_conflicts',
       'sync_log_identity',
       'sync_offsets',
+      'sync_tombstones',
     ]);
     // What that collation does to a sync key: two backfill runs that differ by case are one row.
     await rootQuery(`INSERT INTO \`${database}\`.sync_backfill (name) VALUES ('Run')`);
@@ -127,7 +130,7 @@ describe("the MySQL store under MySQL 8.4's default sql_mode", () => {
 
   it('migrates, captures, applies a sink batch and answers every grouped read', async () => {
     await store.migrate();
-    const created = await store.insertEmployee({
+    const created = await store.employees.insert({
       nom: 'Durand',
       prenom: 'Alice',
       email: 'alice@example.fr',
@@ -135,32 +138,31 @@ describe("the MySQL store under MySQL 8.4's default sql_mode", () => {
       salaire: '4200.50',
       department: 'R&D',
     });
-    await store.updateEmployee(created.id, { ...created, salaire: '4300.00' });
-    const row = (id: number, email: string, version: bigint): EmployeeRow => ({
+    await store.employees.update(created.id, { ...created, salaire: '4300.00' });
+    const schema = declaredSchema(employesTable('employes-sync'));
+    const at = '2024-01-02T03:04:05.000006Z';
+    const row = (id: number, email: string, version: bigint): SyncedRow => ({
       id,
-      nom: 'Martin',
-      prenom: 'Paul',
-      email,
-      poste: 'Ops',
-      salaire: '3100.00',
-      department: 'R&D',
-      dateEmbauche: '2024-01-02T03:04:05.000006Z',
-      createdAt: '2024-01-02T03:04:05.000006Z',
-      updatedAt: '2024-01-02T03:04:05.000006Z',
       version,
       origin: 'postgres',
+      values: {
+        nom: 'Martin', prenom: 'Paul', email, poste: 'Ops', salaire: '3100.00', department: 'R&D',
+        date_embauche: at, created_at: at, updated_at: at,
+      },
     });
     const plan = (version: bigint): ApplyPlan => ({
+      schema,
       upserts: [row(-7, 'paul@example.fr', version)],
       deletes: [{ id: -8, version, origin: 'postgres' }],
       displaced: [],
-      parkEmails: [],
+      parkUnique: [],
       seen: new Map([
         [-7, version],
         [-8, version],
       ]),
       conflicts: [
         {
+          table: 'employes',
           employeId: -7,
           kind: 'update',
           outcome: 'incoming-applied',
@@ -176,6 +178,7 @@ describe("the MySQL store under MySQL 8.4's default sql_mode", () => {
       deadLetters: [
         {
           stage: 'sink',
+          table: 'employes',
           sourceKey: 'employes-sync:0:41@cluster/topic',
           source: { topic: 'employes-sync', partition: '0', offset: '41' },
           code: 'EMPSYNC_EVENT_INVALID',
@@ -196,24 +199,25 @@ describe("the MySQL store under MySQL 8.4's default sql_mode", () => {
     });
     // Twice: the second batch takes every ON DUPLICATE KEY UPDATE branch.
     for (const version of [1_700_000_000_000_000n, 1_700_000_000_000_001n]) {
-      await store.applyTransaction(async (tx) => {
+      await store.apply.transaction(async (tx) => {
         await tx.readState({
+          table: 'employes',
           ids: [-7, -8],
-          emails: ['paul@example.fr'],
+          unique: [{ column: 'email', values: ['paul@example.fr'] }],
           offsets: { consumerGroup: 'empsync-sink-mysql', topic: 'employes-sync', partitions: [0] },
         });
         await tx.write(plan(version));
       });
     }
 
-    assert.deepEqual(await store.countByDepartment(), [{ department: 'R&D', count: 2 }]);
-    assert.deepEqual(await store.countDeadLetters(), [{ stage: 'sink', parked: 1 }]);
-    assert.equal((await store.listDeadLetters({ limit: 10 }))[0]?.seenCount, 2);
-    assert.equal((await store.listConflicts(10)).length, 2);
-    assert.equal(await store.countMatchingEmployees({ search: 'dur' }), 1);
-    assert.equal((await store.readOutbox(10)).length, 2, 'the API create and update were captured');
+    assert.deepEqual(await store.employees.countByDepartment(), [{ department: 'R&D', count: 2 }]);
+    assert.deepEqual(await store.deadLetters.count(), [{ stage: 'sink', parked: 1 }]);
+    assert.equal((await store.deadLetters.list({ limit: 10 }))[0]?.seenCount, 2);
+    assert.equal((await store.conflicts.list(10)).length, 2);
+    assert.equal(await store.employees.countMatching({ search: 'dur' }), 1);
+    assert.equal((await store.outbox.read(10)).length, 2, 'the API create and update were captured');
     assert.equal(
-      (await store.readOffsets('empsync-sink-mysql', 'employes-sync'))[0]?.nextOffset,
+      (await store.apply.readOffsets('empsync-sink-mysql', 'employes-sync'))[0]?.nextOffset,
       1_700_000_000_000_001n,
     );
     assert.equal(await sessionMode(), mysql84SqlMode, 'every statement ran in the session set up above');

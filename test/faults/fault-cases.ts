@@ -114,7 +114,7 @@ function restoreFromDump(engine: 'mariadb' | 'postgres', quick: boolean): FaultC
       if (engine === 'postgres') {
         const { rows } = await sql<{ next: string; lowest: number | null; lowestTombstone: number | null }>`
           SELECT (SELECT CASE WHEN is_called THEN last_value - 1 ELSE last_value END FROM employes_id_seq) AS next,
-                 (SELECT min(id) FROM employes) AS lowest, (SELECT min(id) FROM employes_tombstones) AS "lowestTombstone"`.execute(stores.postgres.db);
+                 (SELECT min(id) FROM employes) AS lowest, (SELECT min(id) FROM sync_tombstones) AS "lowestTombstone"`.execute(stores.postgres.db);
         ctx.facts.idGeneratorAfterRestore = rows[0];
       } else {
         const { rows } = await sql<{ next: string; highest: number | null }>`
@@ -126,7 +126,7 @@ function restoreFromDump(engine: 'mariadb' | 'postgres', quick: boolean): FaultC
       const probe = { nom: 'After', prenom: 'Restore', email: 'after.restore@faults.example', poste: 'Dev', salaire: '1.00', department: 'IT' };
       const problems: string[] = [];
       try {
-        const id = (await target.insertEmployee(probe)).id;
+        const id = (await target.employees.insert(probe)).id;
         ctx.facts.insertAfterRestore = `ok (id ${id})`;
         // The id generator must be past every id the log brought back (rows, and for PostgreSQL tombstones).
         const generator = ctx.facts.idGeneratorAfterRestore as { lowest?: number | null; lowestTombstone?: number | null; highest?: number | null };
@@ -181,7 +181,7 @@ function duplicateChain(policy: 'newer-wins' | 'mysql-wins' | 'postgres-wins', q
         const { rows } = await sql<{ id: number; version: string | number }>`SELECT id, version FROM ${sql.table(applyLogTable)}`.execute(store.db);
         const applied = new Map<string, number>();
         for (const r of rows) applied.set(`${r.id}/${r.version}`, (applied.get(`${r.id}/${r.version}`) ?? 0) + 1);
-        for (const conflict of await store.listConflicts(100_000)) {
+        for (const conflict of await store.conflicts.list(100_000)) {
           // Applied before the conflict was met: in the apply log, once more than this conflict's own apply.
           const applies = applied.get(`${conflict.employeId}/${conflict.incomingVersion}`) ?? 0;
           const seen = applies > (conflict.outcome === 'incoming-applied' ? 1 : 0);

@@ -181,8 +181,8 @@ export async function waitForWritersIn(ctx: FaultContext, writers: WriterName[],
 /** Rows in a store's outbox (captured, not yet published). */
 export async function outboxBacklog(ctx: FaultContext, store: 'mysql' | 'postgres'): Promise<number> {
   if (store === 'mysql') {
-    const [rows] = await ctx.workload.sql.mysql.query('SELECT COUNT(*) AS n FROM employes_outbox');
+    const [rows] = await ctx.workload.sql.mysql.query('SELECT COUNT(*) AS n FROM sync_outbox');
     return Number((rows as { n: number }[])[0]!.n);
   }
-  return Number((await ctx.workload.sql.postgres.query<{ n: string }>('SELECT count(*) AS n FROM employes_outbox')).rows[0]!.n);
+  return Number((await ctx.workload.sql.postgres.query<{ n: string }>('SELECT count(*) AS n FROM sync_outbox')).rows[0]!.n);
 }

@@ -56,7 +56,7 @@ const json = (value: unknown) => JSON.stringify(value, (_, v: unknown) => (typeo
 
 /** The first rows that differ between the stores (id and both versions of the row), for the report. */
 async function firstDifferences(stores: Stores, limit = 3): Promise<unknown[]> {
-  const [mysql, postgres] = await Promise.all([stores.mysql.dumpEmployees(), stores.postgres.dumpEmployees()]);
+  const [mysql, postgres] = await Promise.all([stores.mysql.employees.dump(), stores.postgres.employees.dump()]);
   const byId = new Map(postgres.map((row) => [row.id, row]));
   const differences: unknown[] = [];
   for (const row of mysql) {
@@ -139,7 +139,7 @@ async function runCase(fault: FaultCase, t: TestContext): Promise<void> {
     const twice = await findDoubleApplies(stores);
     result.appliedTwice = twice.length;
     if (twice.length) problems.push(`${twice.length} (id, version) applied more than once, e.g. ${json(twice.slice(0, 3))}`);
-    facts.conflicts = (await Promise.all([stores.mysql.listConflicts(100_000), stores.postgres.listConflicts(100_000)])).flat().length;
+    facts.conflicts = (await Promise.all([stores.mysql.conflicts.list(100_000), stores.postgres.conflicts.list(100_000)])).flat().length;
     if (fault.verify) problems.push(...(await fault.verify(ctx, stores)));
     problems.push(...workload.anomalies.slice(0, 5));
   } catch (error) {

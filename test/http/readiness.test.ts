@@ -32,7 +32,7 @@ describe('health endpoints', () => {
       port: 0,
       metrics,
       logger: quietLogger(config),
-      readiness: createReadinessProbe(useStores, config, metrics, 1500),
+      readiness: createReadinessProbe(useStores, config, metrics, undefined, 1500),
     });
     return { server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, metrics };
   }

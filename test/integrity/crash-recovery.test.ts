@@ -75,7 +75,7 @@ describe('crash recovery (kill -9)', () => {
     const relay = spawnRole(['relay', 'mysql']);
     let sink = spawnRole(['sink', 'postgres']);
     const writes = insertRows('sinkcrash', 6000);
-    await waitFor('the sink to have applied part of the stream', async () => (await base.stores.postgres.countEmployees()) > 300, 60_000);
+    await waitFor('the sink to have applied part of the stream', async () => (await base.stores.postgres.employees.count()) > 300, 60_000);
     await kill9(sink);
     await writes;
     sink = spawnRole(['sink', 'postgres']);
@@ -92,12 +92,12 @@ describe('crash recovery (kill -9)', () => {
     await insertRows('relaycrash', 500);
     const [, signal] = await once(crashing, 'exit');
     assert.equal(signal, 'SIGKILL', 'the relay should die at the failpoint');
-    assert.ok((await base.stores.mysql.outboxBacklog()) > 0, 'published rows are still in the outbox');
+    assert.ok((await base.stores.mysql.outbox.backlog()) > 0, 'published rows are still in the outbox');
     const relay = spawnRole(['relay', 'mysql']);
     const rows = await waitForConvergence(base.stores, 120_000);
     assert.equal(rows, 6500);
     // The rows arrived with the first publish; the new relay republishes them, then empties the outbox.
-    await waitFor('the new relay to republish and empty the outbox', async () => (await base.stores.mysql.outboxBacklog()) === 0);
+    await waitFor('the new relay to republish and empty the outbox', async () => (await base.stores.mysql.outbox.backlog()) === 0);
     await waitForConvergence(base.stores);
     assert.deepEqual(await doubleApplies(), []);
     await kill9(relay);
@@ -107,7 +107,7 @@ describe('crash recovery (kill -9)', () => {
   it('kill -9 of the MySQL sink mid-stream (PostgreSQL → MySQL) loses nothing and applies nothing twice', async () => {
     const relay = spawnRole(['relay', 'postgres']);
     let sink = spawnRole(['sink', 'mysql']);
-    const before = await base.stores.mysql.countEmployees();
+    const before = await base.stores.mysql.employees.count();
     const writes = (async () => {
       for (let start = 0; start < 3000; start += 50) {
         const values = Array.from({ length: 50 }, (_, i) => sql`(${`M${start + i}`}, 'P', ${`pgcrash${start + i}@example.fr`}, 'Dev', 10, 'PG')`);
@@ -116,7 +116,7 @@ describe('crash recovery (kill -9)', () => {
         );
       }
     })();
-    await waitFor('the MySQL sink to have applied part of the stream', async () => (await base.stores.mysql.countEmployees()) > before + 200, 60_000);
+    await waitFor('the MySQL sink to have applied part of the stream', async () => (await base.stores.mysql.employees.count()) > before + 200, 60_000);
     await kill9(sink);
     await writes;
     sink = spawnRole(['sink', 'mysql']);

@@ -32,7 +32,7 @@ describe('Kafka outage', () => {
     const { mysql } = running.stores;
     let n = 0;
     const write = () =>
-      mysql.insertEmployee({
+      mysql.employees.insert({
         nom: `Outage${n}`, prenom: 'Test', email: `outage${n++}@example.fr`, poste: 'Dev', salaire: '1.00', department: 'Ops',
       });
     for (let i = 0; i < 20; i++) await write();
@@ -44,12 +44,12 @@ describe('Kafka outage', () => {
       await write();
       await sleep(100); // paced writes during the outage (a workload, not a wait for an effect)
     }
-    assert.ok((await mysql.outboxBacklog()) > 0, 'the outbox holds the backlog while Kafka is down');
+    assert.ok((await mysql.outbox.backlog()) > 0, 'the outbox holds the backlog while Kafka is down');
     const written = n;
 
     await broker('start');
     const rows = await waitForConvergence(running.stores, 120_000);
     assert.equal(rows, written);
-    await waitFor('the outbox to drain', async () => (await mysql.outboxBacklog()) === 0);
+    await waitFor('the outbox to drain', async () => (await mysql.outbox.backlog()) === 0);
   });
 });

@@ -159,14 +159,14 @@ async function workload(): Promise<void> {
   const departments = ['Ops', 'RH', 'Finance'];
   const fromMysql = [];
   for (let i = 0; i < 6; i++)
-    fromMysql.push(await mysqlStore.insertEmployee(employee('My', departments[i % 3]!)));
+    fromMysql.push(await mysqlStore.employees.insert(employee('My', departments[i % 3]!)));
   const fromPostgres = [];
   for (let i = 0; i < 3; i++)
-    fromPostgres.push(await postgresStore.insertEmployee(employee('Pg', departments[i % 3]!)));
-  await mysqlStore.updateEmployee(fromMysql[0]!.id, employee('MyUpd', 'Ops'));
-  await postgresStore.updateEmployee(fromPostgres[0]!.id, employee('PgUpd', 'RH'));
-  await mysqlStore.deleteEmployee(fromMysql[1]!.id);
-  await postgresStore.deleteEmployee(fromPostgres[1]!.id);
+    fromPostgres.push(await postgresStore.employees.insert(employee('Pg', departments[i % 3]!)));
+  await mysqlStore.employees.update(fromMysql[0]!.id, employee('MyUpd', 'Ops'));
+  await postgresStore.employees.update(fromPostgres[0]!.id, employee('PgUpd', 'RH'));
+  await mysqlStore.employees.delete(fromMysql[1]!.id);
+  await postgresStore.employees.delete(fromPostgres[1]!.id);
   // Plain SQL on both sides: the triggers capture it like any API write.
   const mysqlClient = await mysql.createConnection({ uri: config.MYSQL_URL });
   try {
@@ -218,7 +218,7 @@ async function workload(): Promise<void> {
 /** Waits until Prometheus has scraped every event applied so far. */
 async function waitForWorkloadScraped(): Promise<void> {
   await waitForScraped('sum(empsync_events_applied_total)', await counterTotal(running.metrics.applied));
-  await waitForScraped('sum(employees_by_department)', await running.stores.postgres.countEmployees());
+  await waitForScraped('sum(employees_by_department)', await running.stores.postgres.employees.count());
 }
 
 /**
@@ -346,7 +346,7 @@ describe('live monitoring of the local stack', () => {
     await waitForAlert('EmpsyncApiErrorRate');
 
     // A row locked in MySQL by another session holds updateEmploye for 1.2 s.
-    const [target] = await running.stores.mysql.listEmployees({});
+    const [target] = await running.stores.mysql.employees.list({});
     const locker = await mysql.createConnection({ uri: config.MYSQL_URL });
     try {
       await locker.beginTransaction();
@@ -373,7 +373,7 @@ describe('live monitoring of the local stack', () => {
     // The PostgreSQL sink cannot lock them (lock_timeout: a transient error, retried with backoff) until
     // the session commits 6 s later; then both sides hold concurrent versions: conflicts on both sinks,
     // and the MySQL changes reach PostgreSQL more than 5 s after their commit.
-    const rows = (await running.stores.mysql.listEmployees({})).filter((row) => row.id > 0).slice(0, 5);
+    const rows = (await running.stores.mysql.employees.list({})).filter((row) => row.id > 0).slice(0, 5);
     assert.equal(rows.length, 5);
     const retriesBefore = await counterTotal(running.metrics.sinkRetries);
     const locker = new pg.Client({ connectionString: config.POSTGRES_URL });
@@ -384,7 +384,7 @@ describe('live monitoring of the local stack', () => {
         rows.map((row) => row.id),
       ]);
       for (const row of rows)
-        await running.stores.mysql.updateEmployee(row.id, { ...row, poste: 'Concurrent' });
+        await running.stores.mysql.employees.update(row.id, { ...row, poste: 'Concurrent' });
       await waitFor(
         'the PostgreSQL sink to retry',
         async () => (await counterTotal(running.metrics.sinkRetries)) > retriesBefore,

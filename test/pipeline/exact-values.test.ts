@@ -82,7 +82,7 @@ describe('exact values across engines', () => {
         for (const [side, r] of rows) written.set(await write(running.stores[side].db, side, r), r);
         await waitForConvergence(running.stores, 60_000);
         for (const store of ['mysql', 'postgres'] as const) {
-          const byEmail = new Map((await running.stores[store].dumpEmployees()).map((r) => [r.email, r]));
+          const byEmail = new Map((await running.stores[store].employees.dump()).map((r) => [r.email, r]));
           for (const [email, r] of written) {
             const stored = byEmail.get(email);
             assert.ok(stored, `${store} lacks ${JSON.stringify(email)}`);
@@ -96,6 +96,6 @@ describe('exact values across engines', () => {
       }),
       { numRuns: 12 },
     );
-    assert.ok((await running.stores.postgres.countEmployees()) >= 12, 'rows were written');
+    assert.ok((await running.stores.postgres.employees.count()) >= 12, 'rows were written');
   });
 });

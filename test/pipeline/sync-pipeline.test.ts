@@ -28,14 +28,14 @@ describe('sync pipeline (MariaDB ⇄ Kafka ⇄ PostgreSQL)', () => {
     await sql`INSERT INTO employes (nom, prenom, email, poste, salaire, department)
               VALUES ('Dupont', 'Jean', 'jean.dupont@example.fr', 'Dev', 4200.50, 'IT')`.execute(mysql.db);
     const created = await waitFor('insert in PostgreSQL', async () =>
-      (await postgres.listEmployees()).find((r) => r.email === 'jean.dupont@example.fr'),
+      (await postgres.employees.list()).find((r) => r.email === 'jean.dupont@example.fr'),
     );
     assert.equal(created.salaire, '4200.50');
     assert.ok(created.id > 0, 'MySQL-born ids are positive');
     await sql`UPDATE employes SET salaire = 5000.05, poste = 'Lead' WHERE id = ${created.id}`.execute(mysql.db);
-    await waitFor('update in PostgreSQL', async () => (await postgres.findEmployee(created.id))?.salaire === '5000.05');
+    await waitFor('update in PostgreSQL', async () => (await postgres.employees.find(created.id))?.salaire === '5000.05');
     await sql`DELETE FROM employes WHERE id = ${created.id}`.execute(mysql.db);
-    await waitFor('delete in PostgreSQL', async () => (await postgres.findEmployee(created.id)) === null);
+    await waitFor('delete in PostgreSQL', async () => (await postgres.employees.find(created.id)) === null);
     await assertStoresEqual(running.stores);
   });
 
@@ -44,15 +44,15 @@ describe('sync pipeline (MariaDB ⇄ Kafka ⇄ PostgreSQL)', () => {
     await sql`INSERT INTO employes (nom, prenom, email, poste, salaire, department)
               VALUES ('Martin', 'Anne', 'anne.martin@example.fr', 'PM', 3900, 'Sales')`.execute(postgres.db);
     const fromPostgres = await waitFor('insert in MariaDB', async () =>
-      (await mysql.listEmployees()).find((r) => r.email === 'anne.martin@example.fr'),
+      (await mysql.employees.list()).find((r) => r.email === 'anne.martin@example.fr'),
     );
     assert.ok(fromPostgres.id < 0, 'PostgreSQL-born ids are negative');
-    const fromMysql = await mysql.insertEmployee({
+    const fromMysql = await mysql.employees.insert({
       nom: 'Petit', prenom: 'Luc', email: 'luc.petit@example.fr', poste: 'Ops', salaire: '3000.00', department: 'Sales',
     });
     assert.ok(fromMysql.id > 0);
     await sql`UPDATE employes SET department = 'Marketing' WHERE id = ${fromPostgres.id}`.execute(postgres.db);
-    await waitFor('update in MariaDB', async () => (await mysql.findEmployee(fromPostgres.id))?.department === 'Marketing');
+    await waitFor('update in MariaDB', async () => (await mysql.employees.find(fromPostgres.id))?.department === 'Marketing');
     await waitForConvergence(running.stores);
   });
 
@@ -92,10 +92,10 @@ describe('sync pipeline (MariaDB ⇄ Kafka ⇄ PostgreSQL)', () => {
     } finally {
       await producer.close();
     }
-    const later = await running.stores.mysql.insertEmployee({
+    const later = await running.stores.mysql.employees.insert({
       nom: 'Apres', prenom: 'Poison', email: 'after.poison@example.fr', poste: 'QA', salaire: '10.00', department: 'QA',
     });
-    await waitFor('the later event in PostgreSQL', () => running.stores.postgres.findEmployee(later.id));
+    await waitFor('the later event in PostgreSQL', () => running.stores.postgres.employees.find(later.id));
     const consumer = new Consumer({ ...baseClientOptions(config, 'test-dlq'), groupId: `dlq-reader-${process.pid}` });
     try {
       const stream = await consumer.consume({ topics: [config.KAFKA_DLQ_TOPIC], mode: 'earliest' });
@@ -115,11 +115,13 @@ describe('sync pipeline (MariaDB ⇄ Kafka ⇄ PostgreSQL)', () => {
 
   it('a replay of the whole topic from offset 0 changes nothing', async () => {
     await waitForConvergence(running.stores);
-    const before = await running.stores.postgres.dumpEmployees();
+    const before = await running.stores.postgres.employees.dump();
     const applied = () => running.metrics.applied.get().then((m) => m.values.reduce((sum, v) => sum + v.value, 0));
     const appliedBefore = await applied();
     const replay = new Sink({
       store: running.stores.postgres,
+      table: 'employes',
+      schemas: running.schemas,
       kafka: config,
       metrics: running.metrics,
       logger: quietLogger(config),
@@ -131,16 +133,16 @@ describe('sync pipeline (MariaDB ⇄ Kafka ⇄ PostgreSQL)', () => {
     try {
       const key = (offsets: { partition: number; nextOffset: bigint }[]) =>
         JSON.stringify(offsets.map((o) => [o.partition, o.nextOffset.toString()]).sort());
-      const end = key(await running.stores.postgres.readOffsets(`${config.SINK_GROUP_PREFIX}-postgres`, config.KAFKA_TOPIC));
+      const end = key(await running.stores.postgres.apply.readOffsets(`${config.SINK_GROUP_PREFIX}-postgres`, config.KAFKA_TOPIC));
       await waitFor(
         'the replay to reach the end of the topic',
-        async () => key(await running.stores.postgres.readOffsets(`replay-${process.pid}`, config.KAFKA_TOPIC)) === end,
+        async () => key(await running.stores.postgres.apply.readOffsets(`replay-${process.pid}`, config.KAFKA_TOPIC)) === end,
         120_000,
       );
     } finally {
       await replay.stop();
     }
     assert.equal(await applied(), appliedBefore, 'the replay applied events');
-    assert.deepEqual(await running.stores.postgres.dumpEmployees(), before);
+    assert.deepEqual(await running.stores.postgres.employees.dump(), before);
   });
 });

@@ -53,12 +53,12 @@ describe('two-way sync', () => {
       const { running } = await startWith(`twoway_${policy.replace('-', '_')}`, policy);
       const { mysql, postgres } = running.stores;
       for (let i = 0; i < 200; i++) {
-        await mysql.insertEmployee({
+        await mysql.employees.insert({
           nom: `Seed${i}`, prenom: 'S', email: `seed${i}@example.fr`, poste: 'Dev', salaire: '100.00', department: `D${i % 4}`,
         });
       }
       await waitForConvergence(running.stores);
-      const ids = (await mysql.dumpEmployees()).map((row) => row.id);
+      const ids = (await mysql.employees.dump()).map((row) => row.id);
       await Promise.all([
         randomWorkload(mysql.db, ids, 500, 1, 'my'),
         randomWorkload(postgres.db, ids, 500, 2, 'pg'),
@@ -83,17 +83,17 @@ describe('two-way sync', () => {
 
   it('one change yields exactly one event, and the applied change is not echoed back', async () => {
     const { config, running } = started[0] ? { config: testConfig('twoway_newer_wins'), running: started[0] } : await startWith('twoway_echo', 'newer-wins');
-    const fromMysql = await running.stores.mysql.insertEmployee({
+    const fromMysql = await running.stores.mysql.employees.insert({
       nom: 'Echo', prenom: 'My', email: 'echo.mysql@example.fr', poste: 'Dev', salaire: '1.00', department: 'Echo',
     });
     await sql`INSERT INTO employes (nom, prenom, email, poste, salaire, department)
               VALUES ('Echo', 'Pg', 'echo.pg@example.fr', 'Dev', 1, 'Echo')`.execute(running.stores.postgres.db);
     const fromPostgres = await waitFor('the PostgreSQL row in MySQL', async () =>
-      (await running.stores.mysql.listEmployees({ department: 'Echo' })).find((r) => r.email === 'echo.pg@example.fr'),
+      (await running.stores.mysql.employees.list({ department: 'Echo' })).find((r) => r.email === 'echo.pg@example.fr'),
     );
     await waitForConvergence(running.stores);
     await waitFor('both outboxes to drain', async () =>
-      (await running.stores.mysql.outboxBacklog()) + (await running.stores.postgres.outboxBacklog()) === 0,
+      (await running.stores.mysql.outbox.backlog()) + (await running.stores.postgres.outbox.backlog()) === 0,
     );
     const consumer = new Consumer({ ...baseClientOptions(config, 'test-count'), groupId: `count-${process.pid}-${Date.now()}` });
     const counts = new Map<string, number>();
@@ -106,7 +106,7 @@ describe('two-way sync', () => {
         if (message.value && message.value.length) counts.set(key, (counts.get(key) ?? 0) + 1);
       });
       const end = Number(
-        (await running.stores.postgres.readOffsets(`${config.SINK_GROUP_PREFIX}-postgres`, config.KAFKA_TOPIC)).reduce(
+        (await running.stores.postgres.apply.readOffsets(`${config.SINK_GROUP_PREFIX}-postgres`, config.KAFKA_TOPIC)).reduce(
           (sum, o) => sum + o.nextOffset,
           0n,
         ),
@@ -130,14 +130,14 @@ describe('two-way sync', () => {
           VALUES ('Twin', 'Pg', 'twin@example.fr', 'Dev', 2, 'Twin')`.execute(postgres.db),
     ]);
     await waitForConvergence(running.stores);
-    const twins = (await mysql.listEmployees({ department: 'Twin' })).filter((r) => r.email === 'twin@example.fr');
+    const twins = (await mysql.employees.list({ department: 'Twin' })).filter((r) => r.email === 'twin@example.fr');
     assert.equal(twins.length, 1, 'one of the two rows keeps the email on both sides');
     const { rows } = await sql<{ n: string }>`SELECT count(*) AS n FROM sync_conflicts WHERE kind = 'email'`.execute(mysql.db);
     const { rows: pgRows } = await sql<{ n: string }>`SELECT count(*) AS n FROM sync_conflicts WHERE kind = 'email'`.execute(postgres.db);
     assert.ok(Number(rows[0]!.n) + Number(pgRows[0]!.n) >= 1, 'the email conflict is recorded');
-    const later = await mysql.insertEmployee({
+    const later = await mysql.employees.insert({
       nom: 'After', prenom: 'Twin', email: 'after.twin@example.fr', poste: 'Dev', salaire: '1.00', department: 'Twin',
     });
-    await waitFor('a later change to flow', () => postgres.findEmployee(later.id));
+    await waitFor('a later change to flow', () => postgres.employees.find(later.id));
   });
 });

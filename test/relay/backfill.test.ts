@@ -23,7 +23,7 @@ describe('backfill', () => {
       const values = Array.from({ length: 50 }, (_, i) => sql`(${`N${start + i}`}, 'P', ${`old${start + i}@example.fr`}, 'Dev', 100, 'Old')`);
       await sql`INSERT INTO employes (nom, prenom, email, poste, salaire, department) VALUES ${sql.join(values)}`.execute(base.stores.mysql.db);
     }
-    await sql`DELETE FROM employes_outbox`.execute(base.stores.mysql.db);
+    await sql`DELETE FROM sync_outbox`.execute(base.stores.mysql.db);
   });
   after(async () => {
     await base?.stop();
@@ -32,10 +32,10 @@ describe('backfill', () => {
   it('resumes after a crash without copying a chunk twice', async () => {
     const crashed = await backfillProcess({ EMPSYNC_FAILPOINT: 'backfill.after-chunk' });
     assert.equal(crashed.signal, 'SIGKILL');
-    assert.equal(await base.stores.mysql.outboxBacklog(), 100, 'one committed chunk before the crash');
+    assert.equal(await base.stores.mysql.outbox.backlog(), 100, 'one committed chunk before the crash');
     const resumed = await backfillProcess();
     assert.equal(resumed.code, 0);
-    assert.equal(await base.stores.mysql.outboxBacklog(), 450, 'every row exactly once');
+    assert.equal(await base.stores.mysql.outbox.backlog(), 450, 'every row exactly once');
   });
 
   it('the all-in-one role publishes the backlog and an empty read model catches up', async () => {
@@ -49,7 +49,7 @@ describe('backfill', () => {
 
   it('with an empty read model, the all-in-one role backfills by itself', async () => {
     await sql`TRUNCATE employes`.execute(base.stores.postgres.db);
-    await sql`TRUNCATE employes_tombstones`.execute(base.stores.postgres.db);
+    await sql`TRUNCATE sync_tombstones`.execute(base.stores.postgres.db);
     // Same consumer group: its offsets are stored, so nothing is replayed — only the backfill can refill.
     const running = await startRole('all', { config, logger: quietLogger(config) });
     try {

@@ -30,15 +30,15 @@ describe('relay: values the other engine cannot store', () => {
     await sql`INSERT INTO employes (nom, prenom, email, poste, salaire, department)
               VALUES ('After', 'Parked', 'after.parked@example.fr', 'Dev', 11, 'IT')`.execute(postgres.db);
     // The later change crosses: the relay did not stall.
-    await waitFor('the later row in MariaDB', async () => (await mysql.listEmployees()).some((r) => r.email === 'after.parked@example.fr'));
-    assert.equal(await mysql.findEmployee(id), null, 'the unportable row did not cross');
+    await waitFor('the later row in MariaDB', async () => (await mysql.employees.list()).some((r) => r.email === 'after.parked@example.fr'));
+    assert.equal(await mysql.employees.find(id), null, 'the unportable row did not cross');
     const [parked] = await listDeadLetters(api.running.stores);
     assert.equal(parked?.store, 'postgres');
     assert.equal(parked?.stage, 'relay');
     assert.equal(parked?.code, 'EMPSYNC_VALUE_NOT_PORTABLE');
     assert.equal(parked?.employeId, id);
     assert.match(parked?.reason ?? '', /date_embauche "infinity" is outside 1000-01-01 00:00:00\.\.9999-12-31/);
-    assert.equal(await postgres.outboxBacklog(), 0, 'the parked row left the outbox');
+    assert.equal(await postgres.outbox.backlog(), 0, 'the parked row left the outbox');
     const counted = (await api.running.metrics.relayParked.get()).values.find((v) => v.labels.store === 'postgres');
     assert.equal(counted?.value, 1);
 
@@ -64,7 +64,7 @@ describe('relay: values the other engine cannot store', () => {
 
     // Fixed at the source: the fix itself is a change that crosses (a full row supersedes the parked one).
     await sql`UPDATE employes SET date_embauche = '2020-01-01 00:00:00+00' WHERE id = ${id}`.execute(postgres.db);
-    await waitFor('the fixed row in MariaDB', async () => (await mysql.findEmployee(id))?.dateEmbauche === '2020-01-01T00:00:00.000000Z');
+    await waitFor('the fixed row in MariaDB', async () => (await mysql.employees.find(id))?.dateEmbauche === '2020-01-01T00:00:00.000000Z');
     const replay = await api.gql<{ replayDeadLetters: { id: string; outcome: string }[] }>(
       `mutation { replayDeadLetters(ids: ["postgres:${parked!.id}"]) { id outcome } }`,
     );
@@ -76,10 +76,10 @@ describe('relay: values the other engine cannot store', () => {
 
   it('parks MariaDB rows with a zero date or a NUL character; a later delete of such a row still crosses', async () => {
     const { mysql, postgres } = api.running.stores;
-    const created = await mysql.insertEmployee({
+    const created = await mysql.employees.insert({
       nom: 'Zero', prenom: 'Date', email: 'zero.date@example.fr', poste: 'Dev', salaire: '1.00', department: 'IT',
     });
-    await waitFor('the row in PostgreSQL', () => postgres.findEmployee(created.id));
+    await waitFor('the row in PostgreSQL', () => postgres.employees.find(created.id));
     await sql`ALTER TABLE employes DROP CONSTRAINT employes_date_embauche_portable, DROP CONSTRAINT employes_nom_portable`.execute(mysql.db);
     await sql`UPDATE employes SET date_embauche = '0000-00-00 00:00:00' WHERE id = ${created.id}`.execute(mysql.db);
     await sql`UPDATE employes SET nom = CONCAT('Nul', CHAR(0 USING utf8mb4)) WHERE id = ${created.id}`.execute(mysql.db);
@@ -91,8 +91,8 @@ describe('relay: values the other engine cannot store', () => {
     assert.match(reasons.join('\n'), /date_embauche|U\+0000/);
     // A delete carries only the row's id: never parked behind its row's values.
     await sql`DELETE FROM employes WHERE id = ${created.id}`.execute(mysql.db);
-    await waitFor('the delete in PostgreSQL', async () => (await postgres.findEmployee(created.id)) === null);
-    const replayed = await replayDeadLetters(api.running.stores, 'newer-wins', { all: true });
+    await waitFor('the delete in PostgreSQL', async () => (await postgres.employees.find(created.id)) === null);
+    const replayed = await replayDeadLetters(api.running.stores, api.running.schemas, 'newer-wins', { all: true });
     assert.deepEqual(
       replayed.map((r) => r.outcome),
       ['gone', 'gone'],

@@ -75,21 +75,21 @@ describe('deletes survive compaction', () => {
     const { mysql } = relay.stores;
     sink = await startRole('sink', deps, ['postgres']);
     for (let i = 0; i < 30; i++) {
-      await mysql.insertEmployee({ nom: `N${i}`, prenom: 'P', email: `compact.${i}@example.fr`, poste: 'Dev', salaire: '1.00', department: 'IT' });
+      await mysql.employees.insert({ nom: `N${i}`, prenom: 'P', email: `compact.${i}@example.fr`, poste: 'Dev', salaire: '1.00', department: 'IT' });
     }
     assert.equal(await waitForConvergence({ mysql, postgres: sink.stores.postgres }), 30);
     await sink.stop();
     sink = null;
 
     // While the sink is away: deletes and updates, then a later write so the segment holding them rolls.
-    const ids = (await mysql.dumpEmployees()).map((r) => r.id);
+    const ids = (await mysql.employees.dump()).map((r) => r.id);
     const deleted = ids.slice(0, 10);
     await sql`DELETE FROM employes WHERE id IN (${sql.join(deleted)})`.execute(mysql.db);
     await sql`UPDATE employes SET salaire = 2 WHERE id IN (${sql.join(ids.slice(10, 20))})`.execute(mysql.db);
     const rolled = await waitFor(
       'compaction to keep only the tombstones of the deleted rows',
       async () => {
-        await mysql.insertEmployee({ nom: 'Roll', prenom: 'P', email: `roll.${Date.now()}@example.fr`, poste: 'Dev', salaire: '1.00', department: 'IT' });
+        await mysql.employees.insert({ nom: 'Roll', prenom: 'P', email: `roll.${Date.now()}@example.fr`, poste: 'Dev', salaire: '1.00', department: 'IT' });
         const records = await topicRecords();
         return deleted.every((id) => (records.get(String(id)) ?? []).every((value) => value === null)) ? records : null;
       },
@@ -100,7 +100,7 @@ describe('deletes survive compaction', () => {
     // The sink comes back: only tombstones tell it about the deletes.
     sink = await startRole('sink', deps, ['postgres']);
     await waitForConvergence({ mysql, postgres: sink.stores.postgres }, 60_000);
-    assert.deepEqual(await sink.stores.postgres.findEmployees(deleted), []);
+    assert.deepEqual(await sink.stores.postgres.employees.findMany(deleted), []);
     await sink.stop();
     sink = null;
 
@@ -108,12 +108,12 @@ describe('deletes survive compaction', () => {
     const { Client } = (await import('pg')).default;
     const client = new Client({ connectionString: config.POSTGRES_URL });
     await client.connect();
-    await client.query('DROP TABLE employes, employes_outbox, employes_tombstones, sync_offsets, sync_conflicts, sync_backfill, sync_dead_letters, sync_log_identity, sync_relay_wakeup, empsync_migrations, empsync_migrations_lock CASCADE');
+    await client.query('DROP TABLE employes, sync_outbox, sync_tombstones, sync_offsets, sync_conflicts, sync_backfill, sync_dead_letters, sync_log_identity, sync_relay_wakeup, empsync_migrations, empsync_migrations_lock CASCADE');
     await client.end();
     sink = await startRole('sink', deps, ['postgres']);
     const rows = await waitForConvergence({ mysql, postgres: sink.stores.postgres }, 60_000);
-    assert.equal(rows, (await mysql.countEmployees()));
-    assert.deepEqual(await sink.stores.postgres.findEmployees(deleted), []);
+    assert.equal(rows, (await mysql.employees.count()));
+    assert.deepEqual(await sink.stores.postgres.employees.findMany(deleted), []);
   });
 
   it('a sink away longer than the topic keeps tombstones says so when it comes back', async () => {
@@ -126,7 +126,7 @@ describe('deletes survive compaction', () => {
     await client.connect();
     await client.query(`UPDATE sync_offsets SET updated_at = now() - interval '2 days'`);
     await client.end();
-    await mysql.insertEmployee({ nom: 'Late', prenom: 'P', email: `late.${Date.now()}@example.fr`, poste: 'Dev', salaire: '1.00', department: 'IT' });
+    await mysql.employees.insert({ nom: 'Late', prenom: 'P', email: `late.${Date.now()}@example.fr`, poste: 'Dev', salaire: '1.00', department: 'IT' });
     sink = await startRole('sink', deps, ['postgres']);
     const reported = async () =>
       (await sink!.metrics.logResets.get()).values.filter((v) => v.labels.reason === 'tombstones-expired').reduce((n, v) => n + v.value, 0);

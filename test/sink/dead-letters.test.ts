@@ -53,13 +53,13 @@ describe('sink dead letters', () => {
 
   it('parks an update the target refuses, in its table and on the DLQ topic; a later delete of the row still applies', async () => {
     const { mysql, postgres } = running.stores;
-    const row = await mysql.insertEmployee(fields('refused@example.fr'));
-    await waitFor('the row in PostgreSQL', () => postgres.findEmployee(row.id));
+    const row = await mysql.employees.insert(fields('refused@example.fr'));
+    await waitFor('the row in PostgreSQL', () => postgres.employees.find(row.id));
     // The target alone refuses this value (a stricter constraint added there by a DBA).
     await sql`ALTER TABLE employes ADD CONSTRAINT test_no_rejected CHECK (poste <> 'Rejected')`.execute(postgres.db);
-    await mysql.updateEmployee(row.id, fields('refused@example.fr', 'Rejected'));
-    const later = await mysql.insertEmployee(fields('later@example.fr'));
-    await waitFor('the later row in PostgreSQL', () => postgres.findEmployee(later.id));
+    await mysql.employees.update(row.id, fields('refused@example.fr', 'Rejected'));
+    const later = await mysql.employees.insert(fields('later@example.fr'));
+    await waitFor('the later row in PostgreSQL', () => postgres.employees.find(later.id));
     const [parked] = await listDeadLetters(running.stores);
     assert.equal(parked?.store, 'postgres');
     assert.equal(parked?.stage, 'sink');
@@ -70,12 +70,12 @@ describe('sink dead letters', () => {
     const topicCopies = (await dlqMessages()).filter((m) => m.offset === parked?.source.offset && m.partition === parked?.source.partition);
     assert.equal(topicCopies.length, 1, 'one copy on the DLQ topic');
     // The offsets passed the parked event only together with its record.
-    const stored = await postgres.readOffsets(postgresGroup, config.KAFKA_TOPIC);
+    const stored = await postgres.apply.readOffsets(postgresGroup, config.KAFKA_TOPIC);
     assert.ok(stored.find((o) => String(o.partition) === parked?.source.partition)!.nextOffset > BigInt(parked!.source.offset ?? -1));
 
-    await mysql.deleteEmployee(row.id);
-    await waitFor('the delete in PostgreSQL', async () => (await postgres.findEmployee(row.id)) === null);
-    const [replay] = await replayDeadLetters(running.stores, 'newer-wins', { all: true });
+    await mysql.employees.delete(row.id);
+    await waitFor('the delete in PostgreSQL', async () => (await postgres.employees.find(row.id)) === null);
+    const [replay] = await replayDeadLetters(running.stores, running.schemas, 'newer-wins', { all: true });
     assert.equal(replay?.outcome, 'superseded', 'the newer delete wins over the parked update');
     await sql`ALTER TABLE employes DROP CONSTRAINT test_no_rejected`.execute(postgres.db);
     await assertStoresEqual(running.stores);
@@ -83,17 +83,17 @@ describe('sink dead letters', () => {
 
   it('replays a parked event after the fix through the version guard, once', async () => {
     const { mysql, postgres } = running.stores;
-    const row = await mysql.insertEmployee(fields('fixed.later@example.fr'));
-    await waitFor('the row in PostgreSQL', () => postgres.findEmployee(row.id));
+    const row = await mysql.employees.insert(fields('fixed.later@example.fr'));
+    await waitFor('the row in PostgreSQL', () => postgres.employees.find(row.id));
     await sql`ALTER TABLE employes ADD CONSTRAINT test_no_rejected CHECK (poste <> 'Rejected')`.execute(postgres.db);
-    const updated = await mysql.updateEmployee(row.id, fields('fixed.later@example.fr', 'Rejected'));
+    const updated = await mysql.employees.update(row.id, fields('fixed.later@example.fr', 'Rejected'));
     await waitFor('the update parked', async () => (await listDeadLetters(running.stores)).length === 1);
     await sql`ALTER TABLE employes DROP CONSTRAINT test_no_rejected`.execute(postgres.db);
     const [letter] = await listDeadLetters(running.stores);
     const key = `postgres:${letter!.id}`;
-    assert.deepEqual((await replayDeadLetters(running.stores, 'newer-wins', { keys: [key] })).map((r) => r.outcome), ['applied']);
-    assert.equal((await postgres.findEmployee(row.id))?.version, updated!.version);
-    assert.deepEqual((await replayDeadLetters(running.stores, 'newer-wins', { keys: [key] })).map((r) => r.outcome), ['superseded']);
+    assert.deepEqual((await replayDeadLetters(running.stores, running.schemas, 'newer-wins', { keys: [key] })).map((r) => r.outcome), ['applied']);
+    assert.equal((await postgres.employees.find(row.id))?.version, updated!.version);
+    assert.deepEqual((await replayDeadLetters(running.stores, running.schemas, 'newer-wins', { keys: [key] })).map((r) => r.outcome), ['superseded']);
     assert.deepEqual(await listDeadLetters(running.stores), []);
     await waitForConvergence(running.stores);
   });
@@ -117,16 +117,16 @@ describe('sink dead letters', () => {
       await dlqConfig('8'); // no record fits: every DLQ publish fails
       const poisonPartition = 0;
       const offsetOf = async () =>
-        (await postgres.readOffsets(postgresGroup, config.KAFKA_TOPIC)).find((o) => o.partition === poisonPartition)?.nextOffset ?? 0n;
+        (await postgres.apply.readOffsets(postgresGroup, config.KAFKA_TOPIC)).find((o) => o.partition === poisonPartition)?.nextOffset ?? 0n;
       const before = await offsetOf();
       await producer.send({ messages: [{ topic: config.KAFKA_TOPIC, partition: poisonPartition, key: Buffer.from('123456'), value: Buffer.from('{"garbage"') }] });
       // Changes keep flowing on the other partitions while partition 0 is held.
       const rows: { id: number }[] = [];
-      for (let i = 0; i < 30; i++) rows.push(await mysql.insertEmployee(fields(`while.held.${i}@example.fr`)));
+      for (let i = 0; i < 30; i++) rows.push(await mysql.employees.insert(fields(`while.held.${i}@example.fr`)));
       await waitFor('a held partition', async () =>
         (await running.metrics.heldPartitions.get()).values.some((v) => v.labels.store === 'postgres' && v.value === 1),
       );
-      const applied = async (id: number) => (await postgres.findEmployee(id)) !== null;
+      const applied = async (id: number) => (await postgres.employees.find(id)) !== null;
       await waitFor('rows of other partitions applied', async () => (await Promise.all(rows.map((r) => applied(r.id)))).some(Boolean));
       assert.ok(!(await Promise.all(rows.map((r) => applied(r.id)))).every(Boolean), 'rows of the held partition wait');
       assert.equal(await offsetOf(), before, 'the offset of the held partition did not pass the poison event');
@@ -134,8 +134,14 @@ describe('sink dead letters', () => {
 
       await dlqConfig(null); // the DLQ takes records again
       await waitForConvergence(running.stores, 60_000);
-      const parked = (await listDeadLetters(running.stores)).filter((l) => l.code === 'EMPSYNC_EVENT_INVALID');
-      assert.deepEqual(parked.map((l) => [l.store, l.source.partition]).sort(), [
+      // Both sinks read the topic; each parks the poison event once its own DLQ publish is retried.
+      const parkedBy = async () =>
+        (await listDeadLetters(running.stores))
+          .filter((l) => l.code === 'EMPSYNC_EVENT_INVALID')
+          .map((l) => [l.store, l.source.partition])
+          .sort();
+      await waitFor('the poison event parked by both sinks', async () => (await parkedBy()).length >= 2);
+      assert.deepEqual(await parkedBy(), [
         ['mysql', '0'],
         ['postgres', '0'],
       ]);

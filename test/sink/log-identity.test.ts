@@ -27,11 +27,11 @@ describe('offsets bound to their log', () => {
 
   it('a topic deleted and created again: every later change crosses, in both directions', async () => {
     const { mysql, postgres } = running.stores;
-    for (let i = 0; i < 20; i++) await mysql.insertEmployee(fields(`before.${i}@example.fr`));
+    for (let i = 0; i < 20; i++) await mysql.employees.insert(fields(`before.${i}@example.fr`));
     await sql`INSERT INTO employes (nom, prenom, email, poste, salaire, department)
               VALUES ('Pg', 'Before', 'pg.before@example.fr', 'Dev', 5, 'IT')`.execute(postgres.db);
     await waitForConvergence(running.stores);
-    const logBefore = await mysql.readPublishedLog(config.KAFKA_TOPIC);
+    const logBefore = await mysql.outbox.readPublishedLog(config.KAFKA_TOPIC);
 
     const admin = new Admin(baseClientOptions(config, 'test-delete-topic'));
     try {
@@ -40,15 +40,15 @@ describe('offsets bound to their log', () => {
       await admin.close();
     }
     // Changes made after the swap, through both stores, by the store API and by plain SQL.
-    for (let i = 0; i < 15; i++) await mysql.insertEmployee(fields(`after.${i}@example.fr`));
+    for (let i = 0; i < 15; i++) await mysql.employees.insert(fields(`after.${i}@example.fr`));
     await sql`UPDATE employes SET salaire = 777 WHERE email LIKE 'before.%'`.execute(mysql.db);
     await sql`INSERT INTO employes (nom, prenom, email, poste, salaire, department)
               VALUES ('Pg', 'After', 'pg.after@example.fr', 'Dev', 6, 'IT')`.execute(postgres.db);
     await sql`DELETE FROM employes WHERE email = 'pg.before@example.fr'`.execute(postgres.db);
     const rows = await waitForConvergence(running.stores, 120_000);
     assert.equal(rows, 20 + 15 + 1);
-    assert.equal((await postgres.listEmployees()).filter((r) => r.salaire === '777.00').length, 20);
-    assert.notEqual(await mysql.readPublishedLog(config.KAFKA_TOPIC), logBefore, 'the relay knows the new log');
+    assert.equal((await postgres.employees.list()).filter((r) => r.salaire === '777.00').length, 20);
+    assert.notEqual(await mysql.outbox.readPublishedLog(config.KAFKA_TOPIC), logBefore, 'the relay knows the new log');
     assert.ok((await counter('logResets', { stage: 'relay', reason: 'log-changed' })) >= 2, 'both relays saw the new log');
     const skipped = (await running.metrics.skipped.get()).values.find((v) => v.labels.reason === 'already-applied' && v.labels.store === 'postgres');
     assert.ok((skipped?.value ?? 0) < 5, `events of the new log were skipped as already applied: ${skipped?.value}`);
@@ -59,13 +59,13 @@ describe('offsets bound to their log', () => {
     await waitForConvergence(running.stores);
     const group = `${config.SINK_GROUP_PREFIX}-postgres`;
     // What a restore from an older dump does to PostgreSQL: rows and offsets from before, no capture.
-    const lost = (await mysql.listEmployees()).filter((r) => r.email.startsWith('after.')).map((r) => r.id);
+    const lost = (await mysql.employees.list()).filter((r) => r.email.startsWith('after.')).map((r) => r.id);
     await postgres.db.transaction().execute(async (trx) => {
       await sql`SELECT set_config('app.sync_origin', 'sink', true)`.execute(trx);
       await sql`DELETE FROM employes WHERE id = ANY(${lost}::int[])`.execute(trx);
       await sql`UPDATE sync_offsets SET next_offset = 0 WHERE consumer_group = ${group}`.execute(trx);
     });
-    assert.equal((await postgres.findEmployees(lost)).length, 0);
+    assert.equal((await postgres.employees.findMany(lost)).length, 0);
     await waitFor('a rewind counted', async () => (await counter('logResets', { stage: 'sink', store: 'postgres', reason: 'rewound' })) >= 1, 30_000);
     assert.equal(await waitForConvergence(running.stores, 60_000), 36);
   });
@@ -82,7 +82,7 @@ describe('partitions added to the topic while the sinks run', () => {
 
   it('changes keyed to the new partitions cross too', async () => {
     const { mysql } = stack.stores;
-    for (let i = 0; i < 10; i++) await mysql.insertEmployee(fields(`three.${i}@example.fr`));
+    for (let i = 0; i < 10; i++) await mysql.employees.insert(fields(`three.${i}@example.fr`));
     await waitForConvergence(stack.stores);
     const admin = new Admin(baseClientOptions(added, 'test-add-partitions'));
     try {
@@ -96,8 +96,8 @@ describe('partitions added to the topic while the sinks run', () => {
     await waitFor(
       'a change applied from a new partition',
       async () => {
-        for (let i = 0; i < 10; i++) await mysql.insertEmployee(fields(`six.${written++}@example.fr`));
-        return (await stack.stores.postgres.readOffsets(group, added.KAFKA_TOPIC)).some((o) => o.partition >= 3 && o.nextOffset > 0n);
+        for (let i = 0; i < 10; i++) await mysql.employees.insert(fields(`six.${written++}@example.fr`));
+        return (await stack.stores.postgres.apply.readOffsets(group, added.KAFKA_TOPIC)).some((o) => o.partition >= 3 && o.nextOffset > 0n);
       },
       60_000,
     );

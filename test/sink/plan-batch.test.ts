@@ -2,47 +2,55 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { planBatch, type PositionedEvent } from '../../src/sink/plan-batch.ts';
-import type { EmployeeRow, StoreName, StoredVersion } from '../../src/store/types.ts';
-import type { EmployeeChangedEvent } from '../../src/transport/envelope.ts';
+import type { StoreName, StoredVersion, SyncedRow, UniqueHolder } from '../../src/store/types.ts';
+import { employesTable } from '../../src/tables/employes.ts';
+import { declaredSchema } from '../../src/tables/table-schema.ts';
+import type { ChangeEvent } from '../../src/transport/envelope.ts';
 
-const row = (id: number, version: bigint, origin: StoreName, email = `e${id}@x.io`): EmployeeRow => ({
+const schema = declaredSchema(employesTable('employes-sync'));
+const at = '2026-01-01T00:00:00.000000Z';
+const row = (id: number, version: bigint, origin: StoreName, email = `e${id}@x.io`): SyncedRow => ({
   id,
-  nom: 'N',
-  prenom: 'P',
-  email,
-  poste: 'Dev',
-  salaire: '100.00',
-  department: 'IT',
-  dateEmbauche: '2026-01-01T00:00:00.000000Z',
-  createdAt: '2026-01-01T00:00:00.000000Z',
-  updatedAt: '2026-01-01T00:00:00.000000Z',
   version,
   origin,
+  values: { nom: 'N', prenom: 'P', email, poste: 'Dev', salaire: '100.00', department: 'IT', date_embauche: at, created_at: at, updated_at: at },
 });
 
 let offset = 0n;
-const event = (op: EmployeeChangedEvent['op'], r: EmployeeRow, baseVersion = 0n): PositionedEvent => ({
-  event: { eventId: `00000000-0000-4000-8000-${String(offset).padStart(12, '0')}`, op, row: r, baseVersion, committedAt: r.updatedAt },
+const event = (op: ChangeEvent['op'], r: SyncedRow, baseVersion = 0n): PositionedEvent => ({
+  event: {
+    eventId: `00000000-0000-4000-8000-${String(offset).padStart(12, '0')}`,
+    table: 'employes',
+    schemaVersion: schema.version,
+    op,
+    row: r,
+    baseVersion,
+    committedAt: at,
+  },
   partition: 0,
   offset: offset++,
 });
-const stored = (id: number, version: bigint, origin: StoreName, email = `e${id}@x.io`, seen = 0n): StoredVersion => ({
+// The email parameter keeps call sites readable; the version guard reads emails from the holders only.
+const stored = (id: number, version: bigint, origin: StoreName, _email = `e${id}@x.io`, seen = 0n): StoredVersion => ({ id, version, origin, seen });
+const holder = (id: number, version: bigint, origin: StoreName, email: string): UniqueHolder => ({
   id,
   version,
   origin,
-  email,
-  seen,
+  seen: 0n,
+  column: 'email',
+  value: email,
 });
 
 const plan = (events: PositionedEvent[], current: Partial<Parameters<typeof planBatch>[0]['current']> = {}, policy: 'newer-wins' | 'mysql-wins' | 'postgres-wins' = 'newer-wins') =>
   planBatch({
+    schema,
     target: 'postgres',
     policy,
     consumerGroup: 'g',
     events,
     offsets: [],
     logId: 'cluster/topic',
-    current: { rows: [], tombstones: [], emailHolders: [], ...current },
+    current: { rows: [], tombstones: [], uniqueHolders: [], ...current },
   });
 
 describe('planBatch (the sink version guard)', () => {
@@ -114,13 +122,14 @@ describe('planBatch (the sink version guard)', () => {
   it('a change built on another version than the stored one is concurrent, even with a higher base', () => {
     // MySQL holds v30 (its own); PostgreSQL's change v50 was built on v40, a version MySQL never held.
     const p = planBatch({
+      schema,
       target: 'mysql',
       policy: 'mysql-wins',
       consumerGroup: 'g',
       events: [event('u', row(1, 50n, 'postgres'), 40n)],
       offsets: [],
       logId: 'cluster/topic',
-      current: { rows: [stored(1, 30n, 'mysql')], tombstones: [], emailHolders: [] },
+      current: { rows: [stored(1, 30n, 'mysql')], tombstones: [], uniqueHolders: [] },
     }).plan;
     assert.equal(p.upserts.length, 0);
     assert.equal(p.conflicts.length, 1);
@@ -146,7 +155,7 @@ describe('planBatch (the sink version guard)', () => {
 
   it('an email taken by a newer incoming row displaces the stale holder', () => {
     const { plan: p } = plan([event('c', row(2, 50n, 'mysql', 'x@x.io'))], {
-      emailHolders: [stored(1, 10n, 'mysql', 'x@x.io')],
+      uniqueHolders: [holder(1, 10n, 'mysql', 'x@x.io')],
     });
     assert.deepEqual(p.displaced, [1]);
     assert.equal(p.upserts.length, 1);
@@ -155,16 +164,16 @@ describe('planBatch (the sink version guard)', () => {
   it('a holder moving to another email in the same batch has its email parked first', () => {
     const { plan: p } = plan(
       [event('u', row(1, 50n, 'mysql', 'y@x.io'), 10n), event('u', row(2, 51n, 'mysql', 'x@x.io'), 10n)],
-      { rows: [stored(1, 10n, 'mysql', 'x@x.io'), stored(2, 10n, 'mysql', 'y@x.io')], emailHolders: [stored(1, 10n, 'mysql', 'x@x.io'), stored(2, 10n, 'mysql', 'y@x.io')] },
+      { rows: [stored(1, 10n, 'mysql', 'x@x.io'), stored(2, 10n, 'mysql', 'y@x.io')], uniqueHolders: [holder(1, 10n, 'mysql', 'x@x.io'), holder(2, 10n, 'mysql', 'y@x.io')] },
     );
-    assert.deepEqual(p.parkEmails.sort(), [1, 2]);
+    assert.deepEqual(p.parkUnique.flatMap((u) => u.ids).sort(), [1, 2]);
     assert.equal(p.displaced.length, 0);
     assert.equal(p.upserts.length, 2);
   });
 
   it('the same email created on both sides: the policy picks one and the conflict is recorded', () => {
     const { plan: p } = plan([event('c', row(5, 40n, 'mysql', 'same@x.io'))], {
-      emailHolders: [stored(-3, 45n, 'postgres', 'same@x.io')],
+      uniqueHolders: [holder(-3, 45n, 'postgres', 'same@x.io')],
     });
     assert.equal(p.upserts.length, 0);
     assert.equal(p.conflicts[0]?.kind, 'email');
@@ -176,7 +185,7 @@ describe('planBatch properties', () => {
   type State = { version: bigint; origin: StoreName; row: boolean; seen: bigint } | null;
   const origins: StoreName[] = ['mysql', 'postgres'];
   const arbitraryEvent = fc.record({
-    op: fc.constantFrom('c', 'u', 'd', 'r') as fc.Arbitrary<EmployeeChangedEvent['op']>,
+    op: fc.constantFrom('c', 'u', 'd', 'r') as fc.Arbitrary<ChangeEvent['op']>,
     version: fc.bigInt({ min: 1n, max: 12n }),
     origin: fc.constantFrom(...origins),
     base: fc.option(fc.bigInt({ min: 0n, max: 12n }), { nil: null }),
@@ -195,7 +204,7 @@ describe('planBatch properties', () => {
    * Events of row 7; a null base means "built on the previous event" (a chain). As with the hybrid
    * logical clock, a change's version is above the version it was built on.
    */
-  function events(specs: { op: EmployeeChangedEvent['op']; version: bigint; origin: StoreName; base: bigint | null }[]) {
+  function events(specs: { op: ChangeEvent['op']; version: bigint; origin: StoreName; base: bigint | null }[]) {
     let previous = 0n;
     return specs.map((spec, i) => {
       const base = spec.base ?? previous;
@@ -293,8 +302,8 @@ describe('planBatch properties', () => {
       const current = { rows: [stored(8, 30n, 'mysql', 'e8@x.io', 20n)] };
       for (const late of [event('u', row(8, 20n, 'postgres'), 10n), event('u', row(8, 10n, 'postgres'), 5n)]) {
         const p = planBatch({
-          target: 'mysql', policy, consumerGroup: 'g', events: [late], offsets: [], logId: 'cluster/topic',
-          current: { tombstones: [], emailHolders: [], ...current },
+          schema, target: 'mysql', policy, consumerGroup: 'g', events: [late], offsets: [], logId: 'cluster/topic',
+          current: { tombstones: [], uniqueHolders: [], ...current },
         });
         assert.equal(p.plan.upserts.length, 0, policy);
         assert.equal(p.plan.conflicts.length, 0, policy);
@@ -302,8 +311,8 @@ describe('planBatch properties', () => {
       }
       // A change PostgreSQL made after v20, unseen by MySQL, is concurrent: the policy decides.
       const concurrent = planBatch({
-        target: 'mysql', policy, consumerGroup: 'g', events: [event('u', row(8, 25n, 'postgres'), 20n)], offsets: [],
-        logId: 'cluster/topic', current: { tombstones: [], emailHolders: [], ...current },
+        schema, target: 'mysql', policy, consumerGroup: 'g', events: [event('u', row(8, 25n, 'postgres'), 20n)], offsets: [],
+        logId: 'cluster/topic', current: { tombstones: [], uniqueHolders: [], ...current },
       });
       assert.equal(concurrent.plan.conflicts.length, 1, policy);
       assert.equal(concurrent.plan.upserts.length, policy === 'postgres-wins' ? 1 : 0, policy);
@@ -318,13 +327,14 @@ describe('planBatch properties', () => {
       const again = (e: PositionedEvent) => ({ ...e, offset: offset++ });
       for (const batch of [[first, again(first), second], [first, second, again(second)], [first, second, again(first), again(second)]]) {
         const p = planBatch({
+          schema,
           target: 'mysql',
           policy,
           consumerGroup: 'g',
           events: batch,
           offsets: [],
           logId: 'cluster/topic',
-          current: { rows: [stored(1, 10n, 'mysql')], tombstones: [], emailHolders: [] },
+          current: { rows: [stored(1, 10n, 'mysql')], tombstones: [], uniqueHolders: [] },
         }).plan;
         assert.deepEqual(p.upserts.map((r) => r.version), [30n], policy);
         assert.equal(p.conflicts.length, 0, policy);

@@ -7,8 +7,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
 import { sql } from 'kysely';
 import { startRole, type RunningRole } from '../../src/roles/roles.ts';
-import { isTransientError } from '../../src/sink/transient-errors.ts';
-import type { Store } from '../../src/store/store.ts';
+import { isRetryable } from '../../src/store/store-errors.ts';
+import type { Store } from '../../src/store/ports.ts';
 import { storeNames } from '../../src/store/types.ts';
 import { dropTestDatabases, quietLogger, testConfig } from '../support/test-env.ts';
 
@@ -19,9 +19,9 @@ let running: RunningRole;
 async function readAsTheSink(store: Store, id: number) {
   for (;;) {
     try {
-      return await store.applyTransaction((tx) => tx.readState({ ids: [id], emails: [] }));
+      return await store.apply.transaction((tx) => tx.readState({ table: 'employes', ids: [id], unique: [] }));
     } catch (error) {
-      if (!isTransientError(error)) throw error;
+      if (!isRetryable(error)) throw error;
     }
   }
 }
@@ -36,7 +36,7 @@ describe('the sink locking read (both stores)', () => {
   for (const name of storeNames) {
     it(`${name}: a delete committed while the read waited shows as its tombstone`, async () => {
       const store = running.stores[name];
-      const row = await store.insertEmployee({ nom: 'N', prenom: 'P', email: `race.${name}@x`, poste: 'Dev', salaire: '1.00', department: 'IT' });
+      const row = await store.employees.insert({ nom: 'N', prenom: 'P', email: `race.${name}@x`, poste: 'Dev', salaire: '1.00', department: 'IT' });
       await store.db.connection().execute(async (session) => {
         await sql.raw(name === 'mysql' ? 'START TRANSACTION' : 'BEGIN').execute(session);
         await sql`DELETE FROM employes WHERE id = ${row.id}`.execute(session);
@@ -63,17 +63,20 @@ describe('PostgreSQL ids after its own rows come back from the log', () => {
 
   it('the next id born in PostgreSQL is below every id the sink wrote back, rows and deletes', async () => {
     const { postgres } = migrated.stores;
-    const first = await postgres.insertEmployee({ nom: 'N', prenom: 'P', email: 'first@x', poste: 'Dev', salaire: '1.00', department: 'IT' });
+    const schema = migrated.schemas.schema('employes');
+    const first = await postgres.employees.insert({ nom: 'N', prenom: 'P', email: 'first@x', poste: 'Dev', salaire: '1.00', department: 'IT' });
     // What a restored PostgreSQL gets back from the log: its own rows and deletes with ids it had handed
     // out after the dump, below where its restored sequence stands.
-    const row = { ...first, id: first.id - 5, email: 'came.back@x', version: first.version + 10n };
-    await postgres.applyTransaction(async (tx) => {
-      await tx.readState({ ids: [row.id, first.id - 9], emails: [row.email] });
+    const [current] = await postgres.reconcile.dump(schema);
+    const row = { ...current!, id: first.id - 5, version: first.version + 10n, values: { ...current!.values, email: 'came.back@x' } };
+    await postgres.apply.transaction(async (tx) => {
+      await tx.readState({ table: 'employes', ids: [row.id, first.id - 9], unique: [{ column: 'email', values: ['came.back@x'] }] });
       await tx.write({
+        schema,
         upserts: [row],
         deletes: [{ id: first.id - 9, version: first.version + 11n, origin: 'postgres' }],
         displaced: [],
-        parkEmails: [],
+        parkUnique: [],
         seen: new Map(),
         conflicts: [],
         deadLetters: [],
@@ -83,7 +86,7 @@ describe('PostgreSQL ids after its own rows come back from the log', () => {
         consumerGroup: 'test',
       });
     });
-    const next = await postgres.insertEmployee({ nom: 'N', prenom: 'P', email: 'next@x', poste: 'Dev', salaire: '1.00', department: 'IT' });
+    const next = await postgres.employees.insert({ nom: 'N', prenom: 'P', email: 'next@x', poste: 'Dev', salaire: '1.00', department: 'IT' });
     assert.ok(next.id < first.id - 9, `next id ${next.id} must be below ${first.id - 9}`);
   });
 });

@@ -9,7 +9,7 @@ const comparable = (row: EmployeeRow) => JSON.stringify({ ...row, version: row.v
 
 /** Both tables hold exactly the same rows, column by column (ids, values, versions, timestamps). */
 export async function assertStoresEqual(stores: Stores): Promise<void> {
-  const [mysql, postgres] = await Promise.all([stores.mysql.dumpEmployees(), stores.postgres.dumpEmployees()]);
+  const [mysql, postgres] = await Promise.all([stores.mysql.employees.dump(), stores.postgres.employees.dump()]);
   assert.equal(postgres.length, mysql.length, 'row counts differ');
   assert.deepEqual(postgres.map(comparable), mysql.map(comparable));
 }
@@ -21,10 +21,11 @@ export async function waitForConvergence(stores: Stores, timeoutMs = 60_000): Pr
     return await waitFor(
       'both stores to converge',
       async () => {
-        const [mysql, postgres] = await Promise.all([stores.mysql.dumpEmployees(), stores.postgres.dumpEmployees()]);
+        const [mysql, postgres] = await Promise.all([stores.mysql.employees.dump(), stores.postgres.employees.dump()]);
         const a = mysql.map(comparable);
         const b = postgres.map(comparable);
-        last = `mysql ${a.length} rows, postgres ${b.length} rows`;
+        const firstDifference = a.findIndex((value, i) => value !== b[i]);
+        last = `mysql ${a.length} rows, postgres ${b.length} rows${firstDifference < 0 ? '' : `; first difference: mysql ${a[firstDifference]} postgres ${b[firstDifference]}`}`;
         return a.length === b.length && a.every((value, i) => value === b[i]) ? a.length || -1 : false;
       },
       timeoutMs,
@@ -76,7 +77,7 @@ export async function findLostWrites(
   const unexpected: { store: StoreName; id: number; email: string }[] = [];
   let compared = 0;
   for (const store of [stores.mysql, stores.postgres]) {
-    const rows = await store.dumpEmployees();
+    const rows = await store.employees.dump();
     const byId = new Map(rows.map((row) => [row.id, row]));
     const byEmail = new Map(rows.map((row) => [row.email, row]));
     const explained = new Set<number>();

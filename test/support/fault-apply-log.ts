@@ -25,7 +25,7 @@ const postgresStatements = [
      END IF;
      RETURN NULL;
    END $$`,
-  `CREATE TRIGGER test_log_delete_apply AFTER INSERT OR UPDATE ON employes_tombstones FOR EACH ROW
+  `CREATE TRIGGER test_log_delete_apply AFTER INSERT OR UPDATE ON sync_tombstones FOR EACH ROW
      EXECUTE FUNCTION test_log_delete_apply()`,
 ];
 
@@ -39,7 +39,7 @@ const mysqlStatements = [
          INSERT INTO ${applyLogTable} (id, version, op) VALUES (NEW.id, NEW.sync_version, 'w');
        END IF;
      END`,
-    `CREATE TRIGGER test_log_delete_apply_${event.toLowerCase()} AFTER ${event} ON employes_tombstones FOR EACH ROW
+    `CREATE TRIGGER test_log_delete_apply_${event.toLowerCase()} AFTER ${event} ON sync_tombstones FOR EACH ROW
      BEGIN
        IF @sync_origin = 'sink' THEN
          INSERT INTO ${applyLogTable} (id, version, op) VALUES (NEW.id, NEW.version, 'd');

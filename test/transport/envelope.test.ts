@@ -1,44 +1,83 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { isEmpsyncError } from '../../src/errors.ts';
-import { decodeEnvelope, encodeEnvelope } from '../../src/transport/envelope.ts';
+import { decodeEnvelope, encodeEnvelope, legacyEnvelopeSchemaName } from '../../src/transport/envelope.ts';
 
 const change = {
   seq: 1n,
   eventId: '3b241101-e2bb-4255-8caf-4136c566a962',
+  table: 'employes',
   op: 'u' as const,
   baseVersion: 5n,
   capturedAt: '2026-11-25T10:00:00.123456Z',
   row: {
     id: 42,
-    nom: 'Dupont',
-    prenom: 'Jean',
-    email: 'jean@x.fr',
-    poste: 'Dev',
-    salaire: '1234.50',
-    department: 'IT',
-    dateEmbauche: '2026-01-02T03:04:05.000001Z',
-    createdAt: '2026-01-02T03:04:05.000001Z',
-    updatedAt: '2026-11-25T10:00:00.123456Z',
     version: 1795589145172914n,
     origin: 'mysql' as const,
+    values: {
+      nom: 'Dupont',
+      prenom: 'Jean',
+      email: 'jean@x.fr',
+      poste: 'Dev',
+      salaire: '1234.50',
+      department: 'IT',
+      date_embauche: '2026-01-02T03:04:05.000001Z',
+      created_at: '2026-01-02T03:04:05.000001Z',
+      updated_at: '2026-11-25T10:00:00.123456Z',
+      telephone: null,
+    },
   },
 };
 
 describe('event envelope', () => {
-  it('round-trips a change exactly (decimal and microseconds kept)', () => {
-    const decoded = decodeEnvelope(encodeEnvelope(change));
+  it('round-trips a change exactly (decimal, microseconds, nulls, table and schema version kept)', () => {
+    const decoded = decodeEnvelope(encodeEnvelope(change, 'abc123'));
     assert.deepEqual(decoded.row, change.row);
+    assert.equal(decoded.table, 'employes');
+    assert.equal(decoded.schemaVersion, 'abc123');
     assert.equal(decoded.baseVersion, 5n);
     assert.equal(decoded.op, 'u');
   });
-  it('rejects bad JSON and schema violations with EMPSYNC_EVENT_INVALID', () => {
+
+  it('rejects bad JSON and shape violations with EMPSYNC_EVENT_INVALID', () => {
     assert.throws(() => decodeEnvelope('{nope'), (e) => isEmpsyncError(e, 'EMPSYNC_EVENT_INVALID'));
-    const bad = JSON.parse(encodeEnvelope(change).toString());
-    bad.row.salaire = '12,50';
+    const bad = JSON.parse(encodeEnvelope(change, 'v').toString());
+    bad.row.values.salaire = 12.5; // values travel as text: a number is a writer's bug
     assert.throws(() => decodeEnvelope(JSON.stringify(bad)), (e) => isEmpsyncError(e, 'EMPSYNC_EVENT_INVALID'));
-    bad.row.salaire = '1.00';
+    bad.row.values.salaire = '12.50';
+    bad.table = 'Robert"); DROP TABLE x;--';
+    assert.throws(() => decodeEnvelope(JSON.stringify(bad)), /table/);
+    bad.table = 'employes';
     bad.schema = 'other';
     assert.throws(() => decodeEnvelope(JSON.stringify(bad)), /schema/);
+  });
+
+  it('still reads a v1 event of employes (camelCase fields) as the same row', () => {
+    const v1 = {
+      schema: legacyEnvelopeSchemaName,
+      eventId: change.eventId,
+      op: 'u',
+      origin: 'mysql',
+      version: change.row.version.toString(),
+      baseVersion: '5',
+      committedAt: change.capturedAt,
+      row: {
+        id: 42,
+        nom: 'Dupont',
+        prenom: 'Jean',
+        email: 'jean@x.fr',
+        poste: 'Dev',
+        salaire: '1234.50',
+        department: 'IT',
+        dateEmbauche: '2026-01-02T03:04:05.000001Z',
+        createdAt: '2026-01-02T03:04:05.000001Z',
+        updatedAt: '2026-11-25T10:00:00.123456Z',
+      },
+    };
+    const decoded = decodeEnvelope(JSON.stringify(v1));
+    const values = Object.fromEntries(Object.entries(change.row.values).filter(([column]) => column !== 'telephone'));
+    assert.deepEqual(decoded.row, { ...change.row, values });
+    assert.equal(decoded.table, 'employes');
+    assert.equal(decoded.schemaVersion, '');
   });
 });

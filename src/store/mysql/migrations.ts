@@ -4,7 +4,10 @@
 // reserved for rows born in PostgreSQL, so an explicit id from the sink never moves the counter.
 import { sql, type Kysely } from 'kysely';
 import type { Migration } from 'kysely/migration';
-import { portableColumns, portableTimestampRange } from '../portable-values.ts';
+import { mysqlPortableCheck } from './column-types.ts';
+import { lockedCapture } from '../../capture/mysql/triggers.ts';
+import { employesTable } from '../../tables/employes.ts';
+import { declaredSchema } from '../../tables/table-schema.ts';
 
 // HLC tick in microseconds: max(now, previous + 1). NOW(6) reads the session time zone, and
 // UNIX_TIMESTAMP reads it back the same way, so the value is the true epoch whatever the zone.
@@ -188,7 +191,9 @@ async function migrate004(db: Kysely<unknown>): Promise<void> {
     // A row PostgreSQL wrote last holds PostgreSQL's version; rows MySQL wrote last start knowing none.
     await run(db, [`UPDATE employes SET sync_seen_version = sync_version WHERE sync_origin = 'postgres'`]);
   }
-  if (!(await columnsOf('employes_tombstones')).has('seen_version')) {
+  // Gone once 005 moved the tombstones into sync_tombstones (a re-run of 004 after 005 skips it).
+  const tombstones = await columnsOf('employes_tombstones');
+  if (tombstones.size > 0 && !tombstones.has('seen_version')) {
     await run(db, [
       `ALTER TABLE employes_tombstones ADD COLUMN seen_version BIGINT NOT NULL DEFAULT 0`,
       `UPDATE employes_tombstones SET seen_version = version WHERE origin = 'postgres'`,
@@ -245,11 +250,9 @@ const statements002 = [
 
 /** The CHECK each portable column needs here: MySQL holds U+0000 in text and, in MariaDB, zero dates. */
 function portableChecks(): { name: string; check: string }[] {
-  return portableColumns.flatMap(({ column, kind }) => {
-    const name = `employes_${column}_portable`;
-    if (kind === 'text') return [{ name, check: `LOCATE(CHAR(0 USING utf8mb4), ${column}) = 0` }];
-    if (kind === 'timestamp') return [{ name, check: `${column} >= '${portableTimestampRange.min}'` }];
-    return []; // DECIMAL(10,2) has no NaN here: every value is one PostgreSQL holds
+  return employesTable('').columns.flatMap((column) => {
+    const check = mysqlPortableCheck(column);
+    return check === null ? [] : [{ name: `employes_${column.name}_portable`, check }];
   });
 }
 
@@ -294,7 +297,10 @@ async function migrate002(db: Kysely<unknown>): Promise<void> {
 // ---- 003: explicit collations. Before 001 and 002 named theirs, six tables took the database default:
 // utf8mb4_bin where ensureDatabases made the database, utf8mb4_0900_ai_ci where the mysql image did. ----
 
-/** The tables 001 and 002 create (kysely's own bookkeeping tables aside): 003 brings each to tableCollation. */
+/**
+ * The tables the migrations create (kysely's own bookkeeping tables aside): 003 brings each that exists to
+ * tableCollation. employes_outbox and employes_tombstones were replaced by 005's shared tables.
+ */
 export const mysqlTables = [
   'employes',
   'employes_outbox',
@@ -304,6 +310,9 @@ export const mysqlTables = [
   'sync_backfill',
   'sync_dead_letters',
   'sync_log_identity',
+  'sync_outbox',
+  'sync_tombstones',
+  'sync_capture',
 ] as const;
 
 async function migrate003(db: Kysely<unknown>): Promise<void> {
@@ -332,9 +341,92 @@ export async function tablesWithOtherCollation(db: Kysely<unknown>): Promise<str
   return rows.map((r) => r.name).sort();
 }
 
+// ---- 005: one outbox and one tombstone table for every synced table; capture generated from the schema ----
+
+const statements005 = [
+  `CREATE TABLE IF NOT EXISTS sync_outbox (
+     seq BIGINT NOT NULL AUTO_INCREMENT,
+     event_id CHAR(36) NOT NULL,
+     table_name VARCHAR(64) NOT NULL,
+     op CHAR(1) NOT NULL,
+     row_id INT NOT NULL,
+     row_version BIGINT NOT NULL,
+     base_version BIGINT NOT NULL,
+     row_origin VARCHAR(16) NOT NULL,
+     row_json LONGTEXT NULL,
+     captured_at DATETIME(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6),
+     PRIMARY KEY (seq)
+   ) ${tableOptions}`,
+  `CREATE TABLE IF NOT EXISTS sync_tombstones (
+     table_name VARCHAR(64) NOT NULL,
+     id INT NOT NULL,
+     version BIGINT NOT NULL,
+     origin VARCHAR(16) NOT NULL,
+     seen_version BIGINT NOT NULL DEFAULT 0,
+     deleted_at DATETIME(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6),
+     PRIMARY KEY (table_name, id)
+   ) ${tableOptions}`,
+  // The columns each table's capture triggers were last generated with (the schema keeper compares).
+  `CREATE TABLE IF NOT EXISTS sync_capture (
+     table_name VARCHAR(64) NOT NULL,
+     schema_version VARCHAR(64) NOT NULL,
+     columns_json TEXT NOT NULL,
+     installed_at DATETIME(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6),
+     PRIMARY KEY (table_name)
+   ) ${tableOptions}`,
+];
+
+/**
+ * Moves employes' own outbox and tombstones into the shared ones and replaces its hand-written triggers
+ * with the generated capture, all under LOCK TABLES: no write is captured by neither set of triggers.
+ */
+async function migrate005(db: Kysely<unknown>): Promise<void> {
+  await run(db, statements005);
+  for (const [table, column] of [
+    ['sync_dead_letters', 'table_name'],
+    ['sync_conflicts', 'table_name'],
+  ] as const) {
+    const columns = await existing(db, 'SELECT COLUMN_NAME AS name FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ?', table);
+    if (!columns.has(column)) await run(db, [`ALTER TABLE ${table} ADD COLUMN ${column} VARCHAR(64) NOT NULL DEFAULT 'employes'`]);
+  }
+  const tables = await existing(db, 'SELECT TABLE_NAME AS name FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME LIKE ?', 'employes_%');
+  const schema = declaredSchema(employesTable(''));
+  const legacy = ['employes_outbox', 'employes_tombstones'].filter((t) => tables.has(t));
+  const json = `JSON_OBJECT(${schema.columns.map((c) => `'${c.name}', \`${c.name}\``).join(', ')})`;
+  const [capture, ...rest] = lockedCapture(schema, legacy);
+  const unlock = rest.pop()!;
+  await db.connection().execute(async (session) => {
+    await run(session, [capture!]);
+    try {
+      if (tables.has('employes_tombstones')) {
+        await run(session, [
+          `INSERT IGNORE INTO sync_tombstones (table_name, id, version, origin, seen_version, deleted_at)
+           SELECT 'employes', id, version, origin, seen_version, deleted_at FROM employes_tombstones`,
+        ]);
+      }
+      if (tables.has('employes_outbox')) {
+        // Changes captured but not yet published keep their order.
+        await run(session, [
+          `INSERT INTO sync_outbox (event_id, table_name, op, row_id, row_version, base_version, row_origin, row_json, captured_at)
+           SELECT event_id, 'employes', op, employe_id, row_version, base_version, row_origin,
+                  IF(nom IS NULL, NULL, ${json}), captured_at
+             FROM employes_outbox ORDER BY seq`,
+        ]);
+      }
+      await run(session, rest);
+    } finally {
+      await run(session, [unlock]);
+    }
+  });
+  if (legacy.length) await run(db, [`DROP TABLE IF EXISTS ${legacy.join(', ')}`]);
+  // Re-publish runs into a new log are per table now.
+  await run(db, [`UPDATE sync_backfill SET name = 'log-reset:employes' WHERE name = 'log-reset'`]);
+}
+
 export const mysqlMigrations: Record<string, Migration> = {
   '001_employes_sync': { up: (db) => run(db, statements001) },
   '002_offsets_log_dead_letters_portable_values': { up: migrate002 },
   '003_explicit_collations': { up: migrate003 },
   '004_seen_versions': { up: migrate004 },
+  '005_shared_outbox_generated_capture': { up: migrate005 },
 };

@@ -4,7 +4,10 @@
 // positive AUTO_INCREMENT range of MySQL.
 import { sql, type Kysely } from 'kysely';
 import type { Migration } from 'kysely/migration';
-import { portableColumns, portableDecimal, portableTimestampRange } from '../portable-values.ts';
+import { postgresPortableCheck } from './column-types.ts';
+import { postgresCaptureTriggers } from '../../capture/postgres/triggers.ts';
+import { employesTable } from '../../tables/employes.ts';
+import { declaredSchema } from '../../tables/table-schema.ts';
 
 export const outboxChannel = 'empsync_outbox';
 
@@ -212,17 +215,9 @@ const statements003 = [
  * (±infinity, BC, years after 9999) and its numeric has NaN. NOT VALID: rows already there are not
  * judged (the relay parks those), new writes are.
  */
-const portableChecks = portableColumns.flatMap(({ column, kind }) => {
-  const name = `employes_${column}_portable`;
-  if (kind === 'timestamp') {
-    return [`ALTER TABLE employes ADD CONSTRAINT ${name}
-               CHECK (${column} BETWEEN '${portableTimestampRange.min}+00' AND '${portableTimestampRange.max}+00') NOT VALID`];
-  }
-  if (kind === 'decimal') {
-    return [`ALTER TABLE employes ADD CONSTRAINT ${name}
-               CHECK (${column} BETWEEN -${portableDecimal.max} AND ${portableDecimal.max}) NOT VALID`];
-  }
-  return []; // text: PostgreSQL cannot hold U+0000, and MySQL's utf8mb4 holds everything else
+const portableChecks = employesTable('').columns.flatMap((column) => {
+  const check = postgresPortableCheck(column);
+  return check === null ? [] : [`ALTER TABLE employes ADD CONSTRAINT employes_${column.name}_portable CHECK (${check}) NOT VALID`];
 });
 
 const outboxRowColumns = ['nom', 'prenom', 'email', 'poste', 'salaire', 'department', 'date_embauche', 'created_at', 'updated_at'];
@@ -272,10 +267,67 @@ const statements005 = [
   ...captureFunctions(true),
 ];
 
+// ---- 006: one outbox and one tombstone table for every synced table; capture generated from the schema ----
+// One transaction: changes are captured by the old triggers or by the new ones, never by neither.
+
+const employesSchema = declaredSchema(employesTable(''));
+const statements006 = [
+  `CREATE TABLE IF NOT EXISTS sync_outbox (
+     seq bigserial PRIMARY KEY,
+     event_id uuid NOT NULL,
+     table_name varchar(64) NOT NULL,
+     op char(1) NOT NULL,
+     row_id integer NOT NULL,
+     row_version bigint NOT NULL,
+     base_version bigint NOT NULL,
+     row_origin varchar(16) NOT NULL,
+     row_json jsonb,
+     captured_at timestamptz(6) NOT NULL DEFAULT clock_timestamp()
+   )`,
+  `CREATE TABLE IF NOT EXISTS sync_tombstones (
+     table_name varchar(64) NOT NULL,
+     id integer NOT NULL,
+     version bigint NOT NULL,
+     origin varchar(16) NOT NULL,
+     seen_version bigint NOT NULL DEFAULT 0,
+     deleted_at timestamptz(6) NOT NULL DEFAULT now(),
+     PRIMARY KEY (table_name, id)
+   )`,
+  // The columns each table's capture triggers were last generated with (the schema keeper compares).
+  `CREATE TABLE IF NOT EXISTS sync_capture (
+     table_name varchar(64) PRIMARY KEY,
+     schema_version varchar(64) NOT NULL,
+     columns_json text NOT NULL,
+     installed_at timestamptz(6) NOT NULL DEFAULT now()
+   )`,
+  `ALTER TABLE sync_dead_letters ADD COLUMN IF NOT EXISTS table_name varchar(64) NOT NULL DEFAULT 'employes'`,
+  `ALTER TABLE sync_conflicts ADD COLUMN IF NOT EXISTS table_name varchar(64) NOT NULL DEFAULT 'employes'`,
+  `LOCK TABLE employes IN SHARE ROW EXCLUSIVE MODE`,
+  `INSERT INTO sync_tombstones (table_name, id, version, origin, seen_version, deleted_at)
+   SELECT 'employes', id, version, origin, seen_version, deleted_at FROM employes_tombstones
+   ON CONFLICT DO NOTHING`,
+  // Changes captured but not yet published keep their order.
+  `INSERT INTO sync_outbox (event_id, table_name, op, row_id, row_version, base_version, row_origin, row_json, captured_at)
+   SELECT event_id, 'employes', op, employe_id, row_version, base_version, row_origin,
+          CASE WHEN nom IS NULL THEN NULL
+               ELSE jsonb_build_object(${employesSchema.columns.map((c) => `'${c.name}', ${c.name}`).join(', ')}) END,
+          captured_at
+     FROM employes_outbox ORDER BY seq`,
+  `DROP TRIGGER IF EXISTS employes_stamp_version ON employes`,
+  `DROP TRIGGER IF EXISTS employes_capture_change ON employes`,
+  ...postgresCaptureTriggers(employesSchema),
+  `DROP FUNCTION IF EXISTS empsync_stamp_version()`,
+  `DROP FUNCTION IF EXISTS empsync_capture_change()`,
+  `DROP TABLE IF EXISTS employes_outbox, employes_tombstones`,
+  // Re-publish runs into a new log are per table now.
+  `UPDATE sync_backfill SET name = 'log-reset:employes' WHERE name = 'log-reset'`,
+];
+
 export const postgresMigrations: Record<string, Migration> = {
   '001_employes_sync': { up: (db) => run(db, statements001) },
   '002_department_id_index': { up: (db) => run(db, statements002) },
   '003_notify_only_a_sleeping_relay': { up: (db) => run(db, statements003) },
   '004_offsets_log_dead_letters_portable_values': { up: (db) => run(db, statements004) },
   '005_seen_versions': { up: (db) => run(db, statements005) },
+  '006_shared_outbox_generated_capture': { up: (db) => run(db, statements006) },
 };

@@ -22,7 +22,7 @@ describe('PostgreSQL ends the sessions of empsync', () => {
   it('the process lives on and changes keep crossing in both directions', async () => {
     const { mysql, postgres } = running.stores;
     for (let i = 0; i < 10; i++) {
-      await mysql.insertEmployee({ nom: 'N', prenom: 'P', email: `before.${i}@example.fr`, poste: 'Dev', salaire: '1.00', department: 'IT' });
+      await mysql.employees.insert({ nom: 'N', prenom: 'P', email: `before.${i}@example.fr`, poste: 'Dev', salaire: '1.00', department: 'IT' });
     }
     await waitForConvergence(running.stores);
     // From a connection of its own (the superuser's), end every other session of the test database.
@@ -38,7 +38,7 @@ describe('PostgreSQL ends the sessions of empsync', () => {
       await admin.end();
     }
     for (let i = 0; i < 10; i++) {
-      await mysql.insertEmployee({ nom: 'N', prenom: 'P', email: `after.${i}@example.fr`, poste: 'Dev', salaire: '1.00', department: 'IT' });
+      await mysql.employees.insert({ nom: 'N', prenom: 'P', email: `after.${i}@example.fr`, poste: 'Dev', salaire: '1.00', department: 'IT' });
     }
     await waitFor('a PostgreSQL write to go through again', async () => {
       await sql`INSERT INTO employes (nom, prenom, email, poste, salaire, department)

@@ -7,7 +7,7 @@ import pg from 'pg';
 import { departments } from '../../../bench/api/seed-read-model.ts';
 import type { Stores } from '../../../src/store/create-stores.ts';
 import { ReadBatcher } from '../../../src/store/postgres/read-batcher.ts';
-import type { EmployeeListQuery, EmployeePageQuery } from '../../../src/store/store.ts';
+import type { EmployeeListQuery, EmployeePageQuery } from '../../../src/store/ports.ts';
 import { seededStores, testConfig } from '../../support/test-env.ts';
 
 const config = testConfig('store_read_batcher');
@@ -163,14 +163,14 @@ describe('PostgreSQL read batcher', () => {
     const filters = [{}, { department: 'IT' }, { search: 'prenom4' }];
     const run = () =>
       Promise.all([
-        Promise.all(lists.map((query) => store.listEmployees(query))),
-        Promise.all(pages.map((query) => store.pageEmployees(query))),
-        Promise.all(filters.map((filter) => store.countMatchingEmployees(filter))),
+        Promise.all(lists.map((query) => store.employees.list(query))),
+        Promise.all(pages.map((query) => store.employees.page(query))),
+        Promise.all(filters.map((filter) => store.employees.countMatching(filter))),
       ]);
     const alone: Awaited<ReturnType<typeof run>> = [[], [], []];
-    for (const query of lists) alone[0].push(await store.listEmployees(query));
-    for (const query of pages) alone[1].push(await store.pageEmployees(query));
-    for (const filter of filters) alone[2].push(await store.countMatchingEmployees(filter));
+    for (const query of lists) alone[0].push(await store.employees.list(query));
+    for (const query of pages) alone[1].push(await store.employees.page(query));
+    for (const filter of filters) alone[2].push(await store.employees.countMatching(filter));
     // Twice the same set at once, so every shape is batched with a copy of itself.
     const [first, second] = await Promise.all([run(), run()]);
     assert.deepEqual(first, alone);

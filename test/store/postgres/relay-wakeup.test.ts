@@ -6,7 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
 import { createStores, ensureDatabases, type Stores } from '../../../src/store/create-stores.ts';
 import { outboxChannel } from '../../../src/store/postgres/migrations.ts';
-import type { RelayLease } from '../../../src/store/store.ts';
+import type { RelayLease } from '../../../src/store/ports.ts';
 import { dropTestDatabases, testConfig, waitFor } from '../../support/test-env.ts';
 
 const config = testConfig('store_relay_wakeup');
@@ -43,7 +43,7 @@ describe('PostgreSQL relay wake-up', () => {
     await stores.postgres.migrate();
     writer = new pg.Client({ connectionString: config.POSTGRES_URL });
     await writer.connect();
-    const acquired = await stores.postgres.acquireRelayLease();
+    const acquired = await stores.postgres.outbox.acquireLease();
     assert.ok(acquired, 'the relay lease is free');
     lease = acquired;
   });

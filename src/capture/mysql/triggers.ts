@@ -1,0 +1,115 @@
+// Capture in MySQL / MariaDB, generated from a table's schema: triggers that stamp each local write
+// with its version (a hybrid logical clock: max(now, previous + 1)), origin and update time, and write
+// the change — the row as JSON — into sync_outbox in the same transaction. The sink's session sets
+// @sync_origin: its writes are neither stamped nor captured (loop prevention). MySQL has no row-to-JSON,
+// so the triggers list the columns: they are generated again when the schema changes.
+import type { TableSchema } from '../../tables/table-schema.ts';
+
+// HLC tick in microseconds. NOW(6) reads the session time zone and UNIX_TIMESTAMP reads it back the same
+// way, so the value is the true epoch whatever the zone.
+const nowMicros = 'CAST(UNIX_TIMESTAMP(NOW(6)) * 1000000 AS SIGNED)';
+
+/**
+ * The row as a JSON object of the schema's columns (`ref` names the row: NEW, OLD, or a table alias).
+ * Numbers are written as their text: the relay then reads every value exactly with a plain JSON parse.
+ */
+export function mysqlRowJson(schema: TableSchema, ref: string): string {
+  const value = (c: TableSchema['columns'][number]) => {
+    const column = `${ref}.\`${c.name}\``;
+    return ['text', 'timestamp', 'date'].includes(c.type.kind) ? column : `CAST(${column} AS CHAR)`;
+  };
+  return `JSON_OBJECT(${schema.columns.map((c) => `'${c.name}', ${value(c)}`).join(', ')})`;
+}
+
+/** The revision of what this file generates: a capture of another revision is generated again. */
+export const mysqlCaptureRevision = 'mysql-2';
+
+/** The tables the triggers of `table` write: locked with it while the triggers are replaced. */
+export const captureTables = ['sync_outbox', 'sync_tombstones'] as const;
+
+/**
+ * The statements that (re)create the capture triggers of a table. MySQL cannot replace a trigger in
+ * one statement: run them under LOCK TABLES (see lockedCapture) so no write slips between two triggers.
+ */
+export function mysqlCaptureTriggers(schema: TableSchema): string[] {
+  const table = schema.table.name;
+  const json = (ref: 'NEW' | 'OLD') => mysqlRowJson(schema, ref);
+  const tombstone = (what: 'version' | 'seen_version', id: string) =>
+    `(SELECT t.${what} FROM sync_tombstones t WHERE t.table_name = '${table}' AND t.id = ${id})`;
+  const outbox = (op: string, ref: 'NEW' | 'OLD', version: string, base: string) =>
+    `INSERT INTO sync_outbox (event_id, table_name, op, row_id, row_version, base_version, row_origin, row_json)
+       VALUES (UUID(), '${table}', '${op}', ${ref}.id, ${version}, ${base}, 'mysql', ${json(ref)});`;
+  const bury = (id: string, version: string) =>
+    `INSERT INTO sync_tombstones (table_name, id, version, origin, seen_version) VALUES ('${table}', ${id}, ${version}, 'mysql', OLD.sync_seen_version)
+       ON DUPLICATE KEY UPDATE version = GREATEST(version, VALUES(version)), origin = VALUES(origin),
+                               seen_version = GREATEST(seen_version, VALUES(seen_version));`;
+  const stampUpdated = schema.columns
+    .filter((c) => c.role === 'updated-at')
+    .map((c) => `SET NEW.\`${c.name}\` = NOW(6);`)
+    .join(' ');
+  const trigger = (name: string, timing: string, body: string) => [
+    `DROP TRIGGER IF EXISTS ${table}_${name}`,
+    `CREATE TRIGGER ${table}_${name} ${timing} ON \`${table}\` FOR EACH ROW
+     BEGIN
+       ${body}
+     END`,
+  ];
+  return [
+    ...trigger(
+      'before_insert',
+      'BEFORE INSERT',
+      `IF @sync_origin IS NULL THEN
+         SET NEW.sync_version = GREATEST(${nowMicros}, COALESCE(${tombstone('version', 'NEW.id')} + 1, 0));
+         SET NEW.sync_origin = 'mysql';
+         SET NEW.sync_seen_version = COALESCE(${tombstone('seen_version', 'NEW.id')}, 0);
+         ${stampUpdated}
+       END IF;`,
+    ),
+    ...trigger(
+      'after_insert',
+      'AFTER INSERT',
+      `IF @sync_origin IS NULL THEN
+         ${outbox('c', 'NEW', 'NEW.sync_version', `COALESCE(${tombstone('version', 'NEW.id')}, 0)`)}
+       END IF;`,
+    ),
+    ...trigger(
+      'before_update',
+      'BEFORE UPDATE',
+      `IF @sync_origin IS NULL THEN
+         SET NEW.sync_version = GREATEST(${nowMicros}, OLD.sync_version + 1);
+         SET NEW.sync_origin = 'mysql';
+         ${stampUpdated}
+       END IF;`,
+    ),
+    // An update that changes the id is a delete of the old id and a create of the new one.
+    ...trigger(
+      'after_update',
+      'AFTER UPDATE',
+      `IF @sync_origin IS NULL THEN
+         IF NEW.id <> OLD.id THEN
+           ${outbox('d', 'OLD', 'NEW.sync_version', 'OLD.sync_version')}
+           ${bury('OLD.id', 'NEW.sync_version')}
+           ${outbox('c', 'NEW', 'NEW.sync_version', '0')}
+         ELSE
+           ${outbox('u', 'NEW', 'NEW.sync_version', 'OLD.sync_version')}
+         END IF;
+       END IF;`,
+    ),
+    ...trigger(
+      'after_delete',
+      'AFTER DELETE',
+      `DECLARE delete_version BIGINT;
+       IF @sync_origin IS NULL THEN
+         SET delete_version = GREATEST(${nowMicros}, OLD.sync_version + 1);
+         ${outbox('d', 'OLD', 'delete_version', 'OLD.sync_version')}
+         ${bury('OLD.id', 'delete_version')}
+       END IF;`,
+    ),
+  ];
+}
+
+/** The capture triggers wrapped in LOCK TABLES: writers wait the few milliseconds it takes. */
+export function lockedCapture(schema: TableSchema, alsoLock: readonly string[] = []): string[] {
+  const locks = [schema.table.name, ...captureTables, ...alsoLock].map((t) => `\`${t}\` WRITE`).join(', ');
+  return [`LOCK TABLES ${locks}`, ...mysqlCaptureTriggers(schema), 'UNLOCK TABLES'];
+}

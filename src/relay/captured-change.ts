@@ -1,0 +1,50 @@
+// A captured change, as the relay carries it: the raw JSON the capture triggers wrote becomes the row's
+// canonical values, column by column with the table's current schema, and every value is checked
+// against what both engines hold. No SQL here.
+import type { SchemaColumn, TableSchema } from '../tables/table-schema.ts';
+import { canonicalValue, unportableValue, type RowValues } from '../tables/values.ts';
+import type { CapturedChange, OutboxRow } from '../store/types.ts';
+
+export interface CarriedChange {
+  change: OutboxRow;
+  /** The columns the row holds, in schema order (what the event's schema version describes). */
+  columns: string[];
+  /** Why the row cannot be carried (the first offending column), or null. */
+  unportable: string | null;
+  /** Columns in the captured row that the schema does not know (yet). */
+  unknown: string[];
+}
+
+export function carryChange(captured: CapturedChange, schema: TableSchema): CarriedChange {
+  const values: RowValues = {};
+  const columns: string[] = [];
+  let unportable: string | null = null;
+  const raw = captured.raw;
+  if (raw !== null) {
+    for (const column of schema.columns) {
+      const given = raw[column.name];
+      if (given === undefined) continue;
+      const value = canonicalValue(column.type, given);
+      values[column.name] = value;
+      columns.push(column.name);
+      if (unportable === null && captured.op !== 'd') unportable = checkValue(column, value);
+    }
+  }
+  // Every key matched a column (the common case) unless the row holds more keys than it gave values.
+  const unknown = raw === null || Object.keys(raw).length === columns.length ? [] : Object.keys(raw).filter((name) => !(name in values));
+  const change: OutboxRow = {
+    seq: captured.seq,
+    eventId: captured.eventId,
+    table: captured.table,
+    op: captured.op,
+    baseVersion: captured.baseVersion,
+    capturedAt: captured.capturedAt,
+    row: { id: captured.id, version: captured.version, origin: captured.origin, values },
+  };
+  return { change, columns, unportable, unknown };
+}
+
+function checkValue(column: SchemaColumn, value: string | null): string | null {
+  const reason = unportableValue(column.type, value, column.nullable);
+  return reason === null ? null : `${column.name} ${reason}`;
+}

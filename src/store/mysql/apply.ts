@@ -1,0 +1,152 @@
+// A sink's transaction in MySQL / MariaDB: the session marker its capture triggers skip on, the one
+// locking read (rows, holders of unique values, tombstones and offsets: a UNION ALL of parenthesised
+// SELECT … FOR UPDATE, which both engines accept), and the plan's writes for any synced table.
+import { sql, type Kysely, type RawBuilder } from 'kysely';
+import { insertConflicts } from '../kysely/conflicts.ts';
+import { markDeadLettersReplayed } from '../kysely/dead-letters.ts';
+import { applyState, byColumns, KyselyApply, KyselyApplyTransaction, type ApplyStateRow } from '../kysely/apply.ts';
+import type { ApplyState, ApplyStateRequest, ApplyTransaction } from '../ports.ts';
+import type { Database } from '../schema.ts';
+import type { ApplyPlan, SyncedRow } from '../types.ts';
+import { upsertDeadLetters } from './dead-letters.ts';
+import { mysqlValue } from './column-types.ts';
+
+const list = (values: readonly (number | string)[]) => sql.join(values.map((v) => sql`${v}`));
+
+export class MysqlApply extends KyselyApply {
+  constructor(db: Kysely<Database>) {
+    super('mysql', db);
+  }
+
+  async transaction<T>(work: (tx: ApplyTransaction) => Promise<T>): Promise<T> {
+    return this.db.transaction().execute(async (trx) => {
+      await sql`SET @sync_origin = 'sink'`.execute(trx);
+      try {
+        return await work(new MysqlApplyTransaction(trx));
+      } finally {
+        // The pooled session goes back to the API, whose writes must be captured again.
+        await sql`SET @sync_origin = NULL`.execute(trx);
+      }
+    });
+  }
+}
+
+class MysqlApplyTransaction extends KyselyApplyTransaction {
+  async readState(request: ApplyStateRequest): Promise<ApplyState> {
+    const { ids, unique, offsets } = request;
+    const table = sql.table(request.table);
+    const branches: RawBuilder<unknown>[] = [];
+    if (ids.length) {
+      branches.push(sql`(SELECT 'row' AS kind, id, sync_version AS version, sync_origin AS origin, sync_seen_version AS seen,
+                                NULL AS unique_column, NULL AS unique_value
+                           FROM ${table} WHERE id IN (${list(ids)}) FOR UPDATE)`);
+      branches.push(sql`(SELECT 'tombstone', id, version, origin, seen_version, NULL, NULL FROM sync_tombstones
+                          WHERE table_name = ${request.table} AND id IN (${list(ids)}) FOR UPDATE)`);
+    }
+    for (const { column, values } of unique) {
+      if (values.length === 0) continue;
+      branches.push(sql`(SELECT 'holder', id, sync_version, sync_origin, sync_seen_version, ${column}, ${sql.ref(column)}
+                           FROM ${table} WHERE ${sql.ref(column)} IN (${list(values)}) FOR UPDATE)`);
+    }
+    if (offsets?.partitions.length) {
+      branches.push(sql`(SELECT 'offset', kafka_partition, next_offset, log_id, 0, NULL, NULL FROM sync_offsets
+                          WHERE consumer_group = ${offsets.consumerGroup} AND topic = ${offsets.topic}
+                            AND kafka_partition IN (${list(offsets.partitions)}) FOR UPDATE)`);
+    }
+    const { rows } = branches.length
+      ? await sql<ApplyStateRow>`${sql.join(branches, sql` UNION ALL `)}`.execute(this.trx)
+      : { rows: [] };
+    const state = applyState(rows, request);
+    this.#present.set(request.table, new Set(state.rows.map((r) => r.id)));
+    return state;
+  }
+
+  async write(plan: ApplyPlan): Promise<void> {
+    const trx = this.trx;
+    const name = plan.schema.table.name;
+    const table = sql.table(name);
+    if (plan.displaced.length) await sql`DELETE FROM ${table} WHERE id IN (${list(plan.displaced)})`.execute(trx);
+    for (const { column, ids } of plan.parkUnique) {
+      if (ids.length) await sql`UPDATE ${table} SET ${sql.ref(column)} = CONCAT('#parked#', id) WHERE id IN (${list(ids)})`.execute(trx);
+    }
+    if (plan.deletes.length) {
+      await sql`DELETE FROM ${table} WHERE id IN (${list(plan.deletes.map((d) => d.id))})`.execute(trx);
+      const values = sql.join(
+        plan.deletes.map(
+          (d) => sql`(${name}, ${d.id}, ${d.version.toString()}, ${d.origin}, ${(plan.seen.get(d.id) ?? 0n).toString()})`,
+        ),
+      );
+      await sql`
+        INSERT INTO sync_tombstones (table_name, id, version, origin, seen_version) VALUES ${values}
+        ON DUPLICATE KEY UPDATE version = GREATEST(version, VALUES(version)), origin = VALUES(origin),
+          seen_version = GREATEST(seen_version, VALUES(seen_version))`.execute(trx);
+    }
+    for (const rows of byColumns(plan.upserts)) await this.#upsert(plan, rows);
+    await insertConflicts(trx, plan.conflicts);
+    await upsertDeadLetters(trx, plan.deadLetters);
+    await markDeadLettersReplayed(trx, plan.replayedDeadLetters);
+    if (plan.offsets.length) {
+      const values = sql.join(
+        plan.offsets.map((o) => sql`(${plan.consumerGroup}, ${o.topic}, ${o.partition}, ${o.nextOffset.toString()}, ${plan.logId})`),
+      );
+      // Within one log an offset only grows; an offset of another log (a new cluster, a recreated topic) is replaced.
+      await sql`
+        INSERT INTO sync_offsets (consumer_group, topic, kafka_partition, next_offset, log_id) VALUES ${values}
+        ON DUPLICATE KEY UPDATE
+          next_offset = IF(log_id = VALUES(log_id), GREATEST(next_offset, VALUES(next_offset)), VALUES(next_offset)),
+          log_id = VALUES(log_id), updated_at = NOW(6)`.execute(trx);
+    }
+  }
+
+  /**
+   * Rows holding the same columns, 1000 per statement: each writes only what it holds. Rows that exist
+   * (the locking read saw them) are upserted; new rows are plainly inserted, because MySQL's ON DUPLICATE
+   * KEY UPDATE also fires on a unique key other than the id, and would then overwrite the row holding
+   * the value (say an email equal under the collation) instead of refusing the new one.
+   */
+  async #upsert(plan: ApplyPlan, rows: SyncedRow[]): Promise<void> {
+    const existing = await this.#existing(plan.schema.table.name, rows);
+    const columns = Object.keys(rows[0]!.values);
+    const types = new Map(plan.schema.columns.map((c) => [c.name, c.type]));
+    const names = sql.join([...['id', ...columns].map((c) => sql.ref(c)), sql.ref('sync_version'), sql.ref('sync_origin'), sql.ref('sync_seen_version')]);
+    // VALUES(): deprecated in MySQL 8.0.20 but still supported by 8.4 (warning 1287); MariaDB has no row alias.
+    const updates = sql.join([
+      ...columns.map((c) => sql`${sql.ref(c)} = VALUES(${sql.ref(c)})`),
+      sql`sync_version = VALUES(sync_version)`,
+      sql`sync_origin = VALUES(sync_origin)`,
+      sql`sync_seen_version = GREATEST(sync_seen_version, VALUES(sync_seen_version))`,
+    ]);
+    const row = (r: SyncedRow) =>
+      sql`(${sql.join([
+        sql`${r.id}`,
+        ...columns.map((c) => sql`${mysqlValue(types.get(c), r.values[c] ?? null)}`),
+        sql`${r.version.toString()}`,
+        sql`${r.origin}`,
+        sql`${(plan.seen.get(r.id) ?? 0n).toString()}`,
+      ])})`;
+    const table = sql.table(plan.schema.table.name);
+    for (const [present, group] of [
+      [true, rows.filter((r) => existing.has(r.id))],
+      [false, rows.filter((r) => !existing.has(r.id))],
+    ] as const) {
+      for (let start = 0; start < group.length; start += 1000) {
+        const values = sql.join(group.slice(start, start + 1000).map(row));
+        await (present
+          ? sql`INSERT INTO ${table} (${names}) VALUES ${values} ON DUPLICATE KEY UPDATE ${updates}`
+          : sql`INSERT INTO ${table} (${names}) VALUES ${values}`
+        ).execute(this.trx);
+      }
+    }
+  }
+
+  /** The ids of these rows the table holds: from the locking read when it ran, else read (locked) now. */
+  async #existing(table: string, rows: SyncedRow[]): Promise<Set<number>> {
+    if (this.#present.get(table)) return this.#present.get(table)!;
+    const { rows: found } = await sql<{ id: number }>`
+      SELECT id FROM ${sql.table(table)} WHERE id IN (${list(rows.map((r) => r.id))}) FOR UPDATE`.execute(this.trx);
+    return new Set(found.map((r) => Number(r.id)));
+  }
+
+  /** By table: the ids the locking read found (rows that exist now, in this transaction). */
+  readonly #present = new Map<string, Set<number>>();
+}

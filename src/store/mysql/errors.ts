@@ -1,0 +1,33 @@
+// MySQL / MariaDB driver errors (mysql2), classified for the store (src/store/store-errors.ts): the one
+// place that knows their codes.
+import { errorChain, type StoreErrorKind } from '../store-errors.ts';
+
+const unreachable = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EPIPE',
+  'PROTOCOL_CONNECTION_LOST',
+  'ER_CON_COUNT_ERROR',
+  'ER_SERVER_SHUTDOWN',
+]);
+const retryable = new Set(['ER_LOCK_DEADLOCK', 'ER_LOCK_WAIT_TIMEOUT', 'ER_QUERY_INTERRUPTED']);
+
+export function classifyMysqlError(error: unknown): StoreErrorKind {
+  for (const { code, errno, message } of errorChain(error)) {
+    if (typeof code === 'string' && unreachable.has(code)) return { kind: 'unreachable' };
+    if (typeof code === 'string' && retryable.has(code)) return { kind: 'retryable' };
+    if (/Pool is closed|connection is in closed state|Can't add new command when connection is in closed state|driver has already been destroyed/i.test(message)) {
+      return { kind: 'unreachable' };
+    }
+    // ER_BAD_FIELD_ERROR (1054), ER_NO_SUCH_TABLE (1146): a schema change under way.
+    if (code === 'ER_BAD_FIELD_ERROR' || code === 'ER_NO_SUCH_TABLE') return { kind: 'schema' };
+    // ER_DUP_ENTRY (1062): "Duplicate entry 'x' for key 'employes.email'".
+    if (code === 'ER_DUP_ENTRY' || errno === 1062) return { kind: 'unique', key: /for key '([^']+)'/.exec(message)?.[1] ?? null };
+  }
+  return { kind: 'rejected' };
+}

@@ -1,0 +1,157 @@
+// A sink's transaction in PostgreSQL, in four round trips: BEGIN (REPEATABLE READ) with the marker its
+// capture triggers skip on, one locking read (rows, holders of unique values, tombstones and offsets: one
+// statement), the writes (upserts from unnest() arrays and the offsets in one statement when it can),
+// COMMIT — for any synced table.
+import { sql, type Kysely, type RawBuilder } from 'kysely';
+import { insertConflicts } from '../kysely/conflicts.ts';
+import { markDeadLettersReplayed } from '../kysely/dead-letters.ts';
+import { applyState, byColumns, KyselyApply, KyselyApplyTransaction, type ApplyStateRow } from '../kysely/apply.ts';
+import type { ApplyState, ApplyStateRequest, ApplyTransaction } from '../ports.ts';
+import type { Database } from '../schema.ts';
+import type { ApplyPlan, SyncedRow } from '../types.ts';
+import { postgresArrayType } from './column-types.ts';
+import { upsertDeadLetters } from './dead-letters.ts';
+
+export class PostgresApply extends KyselyApply {
+  constructor(db: Kysely<Database>) {
+    super('postgres', db);
+  }
+
+  transaction<T>(work: (tx: ApplyTransaction) => Promise<T>): Promise<T> {
+    return this.db.connection().execute(async (connection) => {
+      // One simple-protocol query: BEGIN and the transaction-local marker the capture triggers skip on.
+      // REPEATABLE READ: when the locking read waits for a local transaction that deletes or changes a
+      // locked row, PostgreSQL then fails this one (40001, retried as transient) instead of going on with
+      // a snapshot that lacks what that transaction wrote with it (the tombstone of a deleted row).
+      await sql.raw(`BEGIN ISOLATION LEVEL REPEATABLE READ; SELECT set_config('app.sync_origin', 'sink', true)`).execute(connection);
+      try {
+        const result = await work(new PostgresApplyTransaction(connection));
+        await sql.raw('COMMIT').execute(connection);
+        return result;
+      } catch (error) {
+        await sql.raw('ROLLBACK').execute(connection).catch(() => undefined);
+        throw error;
+      }
+    });
+  }
+}
+
+class PostgresApplyTransaction extends KyselyApplyTransaction {
+  async readState(request: ApplyStateRequest): Promise<ApplyState> {
+    const { ids, unique } = request;
+    const offsets = request.offsets ?? { consumerGroup: '', topic: '', partitions: [] };
+    const table = sql.table(request.table);
+    const holders = unique.filter((u) => u.values.length);
+    if (ids.length === 0 && holders.length === 0 && offsets.partitions.length === 0) return applyState([], request);
+    const locks: RawBuilder<unknown>[] = [
+      sql`locked AS (SELECT id, sync_version, sync_origin, sync_seen_version FROM ${table} WHERE id = ANY(${ids}::int[]) FOR UPDATE)`,
+      sql`buried AS (SELECT id, version, origin, seen_version FROM sync_tombstones
+                      WHERE table_name = ${request.table} AND id = ANY(${ids}::int[]) FOR UPDATE)`,
+      sql`positions AS (SELECT kafka_partition, next_offset, log_id FROM sync_offsets
+                         WHERE consumer_group = ${offsets.consumerGroup} AND topic = ${offsets.topic}
+                           AND kafka_partition = ANY(${offsets.partitions}::int[]) FOR UPDATE)`,
+      ...holders.map(
+        ({ column, values }, i) =>
+          sql`${sql.id(`holders${i}`)} AS (SELECT id, sync_version, sync_origin, sync_seen_version, ${sql.ref(column)}::text AS value
+                                             FROM ${table} WHERE ${sql.ref(column)} = ANY(${values}::text[]) FOR UPDATE)`,
+      ),
+    ];
+    const selects: RawBuilder<unknown>[] = [
+      sql`SELECT 'row' AS kind, id, sync_version AS version, sync_origin AS origin, sync_seen_version AS seen,
+                 NULL::text AS unique_column, NULL::text AS unique_value FROM locked`,
+      sql`SELECT 'tombstone', id, version, origin, seen_version, NULL, NULL FROM buried`,
+      sql`SELECT 'offset', kafka_partition, next_offset, log_id, 0, NULL, NULL FROM positions`,
+      ...holders.map(
+        ({ column }, i) => sql`SELECT 'holder', id, sync_version, sync_origin, sync_seen_version, ${column}::text, value FROM ${sql.id(`holders${i}`)}`,
+      ),
+    ];
+    const { rows } = await sql<ApplyStateRow>`WITH ${sql.join(locks)} ${sql.join(selects, sql` UNION ALL `)}`.execute(this.trx);
+    return applyState(rows, request);
+  }
+
+  async write(plan: ApplyPlan): Promise<void> {
+    const trx = this.trx;
+    const name = plan.schema.table.name;
+    const table = sql.table(name);
+    if (plan.displaced.length) await sql`DELETE FROM ${table} WHERE id = ANY(${plan.displaced}::int[])`.execute(trx);
+    for (const { column, ids } of plan.parkUnique) {
+      if (ids.length) await sql`UPDATE ${table} SET ${sql.ref(column)} = '#parked#' || id WHERE id = ANY(${ids}::int[])`.execute(trx);
+    }
+    if (plan.deletes.length) {
+      const ids = plan.deletes.map((d) => d.id);
+      await sql`DELETE FROM ${table} WHERE id = ANY(${ids}::int[])`.execute(trx);
+      await sql`
+        INSERT INTO sync_tombstones (table_name, id, version, origin, seen_version)
+        SELECT ${name}, * FROM unnest(${ids}::int[], ${plan.deletes.map((d) => d.version.toString())}::bigint[],
+                                      ${plan.deletes.map((d) => d.origin)}::text[],
+                                      ${plan.deletes.map((d) => (plan.seen.get(d.id) ?? 0n).toString())}::bigint[])
+        ON CONFLICT (table_name, id) DO UPDATE SET version = greatest(sync_tombstones.version, EXCLUDED.version),
+          origin = EXCLUDED.origin, seen_version = greatest(sync_tombstones.seen_version, EXCLUDED.seen_version)`.execute(trx);
+    }
+    await insertConflicts(trx, plan.conflicts);
+    await upsertDeadLetters(trx, plan.deadLetters);
+    await markDeadLettersReplayed(trx, plan.replayedDeadLetters);
+    const groups = byColumns(plan.upserts);
+    const offsets = plan.offsets;
+    // Within one log an offset only grows; an offset of another log (a new cluster, a recreated topic) is replaced.
+    const storeOffsets = sql`
+      INSERT INTO sync_offsets (consumer_group, topic, kafka_partition, next_offset, log_id)
+      SELECT ${plan.consumerGroup}, *, ${plan.logId} FROM unnest(${offsets.map((o) => o.topic)}::text[],
+        ${offsets.map((o) => o.partition)}::int[], ${offsets.map((o) => o.nextOffset.toString())}::bigint[])
+      ON CONFLICT (consumer_group, topic, kafka_partition) DO UPDATE
+        SET next_offset = CASE WHEN sync_offsets.log_id = EXCLUDED.log_id
+                               THEN greatest(sync_offsets.next_offset, EXCLUDED.next_offset)
+                               ELSE EXCLUDED.next_offset END,
+            log_id = EXCLUDED.log_id, updated_at = now()`;
+    // One upsert and the offsets in one statement (a data-modifying WITH): one round trip fewer.
+    if (groups.length === 1 && offsets.length) {
+      await sql`WITH upserted AS (${upsert(plan, groups[0]!)} RETURNING 1) ${storeOffsets}`.execute(trx);
+    } else {
+      for (const rows of groups) await upsert(plan, rows).execute(trx);
+      if (offsets.length) await storeOffsets.execute(trx);
+    }
+    await moveIdSequencePast(trx, plan);
+  }
+}
+
+/** An upsert of rows holding the same columns, from one unnest() array per column: each writes only what it holds. */
+function upsert(plan: ApplyPlan, rows: SyncedRow[]): RawBuilder<unknown> {
+  const name = plan.schema.table.name;
+  const columns = Object.keys(rows[0]!.values);
+  const types = new Map(plan.schema.columns.map((c) => [c.name, c.type]));
+  const arrays = [
+    sql`${rows.map((r) => r.id)}::int[]`,
+    ...columns.map((c) => {
+      const type = types.get(c);
+      return sql`${rows.map((r) => r.values[c] ?? null)}::${sql.raw(type ? postgresArrayType(type) : 'text[]')}`;
+    }),
+    sql`${rows.map((r) => r.version.toString())}::bigint[]`,
+    sql`${rows.map((r) => r.origin)}::text[]`,
+    sql`${rows.map((r) => (plan.seen.get(r.id) ?? 0n).toString())}::bigint[]`,
+  ];
+  const names = sql.join([...['id', ...columns].map((c) => sql.ref(c)), sql`sync_version`, sql`sync_origin`, sql`sync_seen_version`]);
+  const updates = sql.join([
+    ...columns.map((c) => sql`${sql.ref(c)} = EXCLUDED.${sql.ref(c)}`),
+    sql`sync_version = EXCLUDED.sync_version`,
+    sql`sync_origin = EXCLUDED.sync_origin`,
+    sql`sync_seen_version = greatest(${sql.table(name)}.sync_seen_version, EXCLUDED.sync_seen_version)`,
+  ]);
+  return sql`INSERT INTO ${sql.table(name)} (${names}) SELECT * FROM unnest(${sql.join(arrays)})
+             ON CONFLICT (id) DO UPDATE SET ${updates}`;
+}
+
+/**
+ * Ids born here come from a descending sequence, which explicit ids never move. Rows (and deletes) of
+ * this store that the sink writes back — a database restored from a dump getting its own lost changes
+ * from the log — may hold ids below the restored sequence: it is moved past them, or the next insert
+ * would take an id that a row (or a tombstone) already has.
+ */
+async function moveIdSequencePast(trx: Kysely<Database>, plan: ApplyPlan): Promise<void> {
+  const own = [...plan.upserts, ...plan.deletes].filter((r) => r.origin === 'postgres' && r.id < 0).map((r) => r.id);
+  if (own.length === 0) return;
+  const sequence = `${plan.schema.table.name}_id_seq`;
+  await sql`
+    SELECT setval(${sequence}, lowest.id, true)
+      FROM (SELECT min(id) AS id FROM unnest(${own}::int[]) AS id) AS lowest, ${sql.table(sequence)} AS seq
+     WHERE lowest.id <= seq.last_value`.execute(trx);
+}

@@ -1,0 +1,122 @@
+// The relay's side of the PostgreSQL store: rows as JSON for re-publishes (to_jsonb of the row), event
+// ids, parking, and the relay lease — an advisory lock held on a dedicated session, which also LISTENs
+// for writers' NOTIFY while the relay sleeps.
+import { EventEmitter } from 'node:events';
+import { sql, type Kysely, type RawBuilder } from 'kysely';
+import pg from 'pg';
+import type { TableSchema } from '../../tables/table-schema.ts';
+import { KyselyOutbox } from '../kysely/outbox.ts';
+import { waitForEvent } from '../local-writes.ts';
+import type { RelayLease } from '../ports.ts';
+import type { Database } from '../schema.ts';
+import type { DeadLetterRecord } from '../types.ts';
+import { upsertDeadLetters } from './dead-letters.ts';
+import { outboxChannel, relayWakeupTable } from './migrations.ts';
+import { clientTypes } from './pool.ts';
+
+// Hash of 'empsync.relay.postgres': one relay per database holds this session lock.
+const relayLockKey = 0x656d7073;
+/** Empty polls (their growing waits) after which the relay asks writers to NOTIFY it. */
+const announceSleepAfterMs = 8;
+const setRelayWaiting = `INSERT INTO ${relayWakeupTable} (id, waiting) VALUES (1, $1)
+  ON CONFLICT (id) DO UPDATE SET waiting = EXCLUDED.waiting`;
+
+export class PostgresOutbox extends KyselyOutbox {
+  readonly #url: string;
+
+  constructor(db: Kysely<Database>, localWrites: EventEmitter, url: string) {
+    super('postgres', db, localWrites);
+    this.#url = url;
+  }
+
+  protected readonly newEventId = sql<string>`gen_random_uuid()`;
+
+  protected rowJson(schema: TableSchema): RawBuilder<string> {
+    return sql<string>`jsonb_build_object(${sql.join(schema.columns.map((c) => sql`${sql.lit(c.name)}, ${sql.ref(`t.${c.name}`)}`))})`;
+  }
+
+  protected upsertDeadLetters(trx: Kysely<Database>, records: DeadLetterRecord[]): Promise<void> {
+    return upsertDeadLetters(trx, records);
+  }
+
+  async acquireLease(): Promise<RelayLease | null> {
+    const client = new pg.Client({ connectionString: this.#url, types: clientTypes, options: '-c TimeZone=UTC' });
+    client.on('error', () => undefined);
+    try {
+      await client.connect();
+      const { rows } = await client.query<{ got: boolean }>('SELECT pg_try_advisory_lock($1) AS got', [relayLockKey]);
+      if (!rows[0]?.got) {
+        await client.end();
+        return null;
+      }
+      await client.query(`LISTEN ${outboxChannel}`);
+      // A new relay starts by reading the outbox: no writer needs to wake it yet.
+      await client.query(setRelayWaiting, [false]);
+    } catch (error) {
+      await client.end().catch(() => undefined);
+      throw error;
+    }
+    return new PostgresRelayLease(client, this.localWrites);
+  }
+}
+
+class PostgresRelayLease implements RelayLease {
+  readonly lost: Promise<void>;
+  readonly #client: pg.Client;
+  readonly #wake = new EventEmitter();
+  readonly #localWrites: EventEmitter;
+  readonly #keepAlive: NodeJS.Timeout;
+  readonly #onLocalWrite = () => this.#wake.emit('work');
+  #released = false;
+  /** What writers were last told (sync_relay_wakeup.waiting); false when the lease is taken. */
+  #sleeping = false;
+
+  constructor(client: pg.Client, localWrites: EventEmitter) {
+    this.#client = client;
+    this.#localWrites = localWrites;
+    client.on('notification', () => this.#wake.emit('work'));
+    localWrites.on('write', this.#onLocalWrite);
+    this.lost = new Promise((resolve) => {
+      client.once('error', () => resolve());
+      client.once('end', () => resolve());
+    });
+    this.#keepAlive = setInterval(() => {
+      client.query('SELECT 1').catch(() => client.end().catch(() => undefined));
+    }, 2000);
+    void this.lost.then(() => {
+      clearInterval(this.#keepAlive);
+      localWrites.off('write', this.#onLocalWrite);
+      this.#wake.emit('work'); // wakes a waiting relay, which then sees the lease is lost
+    });
+  }
+
+  /**
+   * Sleeps until a NOTIFY, a write of this process or `timeoutMs`. Once the relay has found the outbox
+   * empty for `announceSleepAfterMs`, it first tells writers it sleeps (they NOTIFY only then, see
+   * migration 003) and returns at once: a change committed before writers could see that did not
+   * notify, so the relay reads the outbox once more before it really sleeps. Woken, it tells writers
+   * it is busy again (not awaited: the outbox is read on another connection meanwhile).
+   */
+  async waitForWork(timeoutMs: number): Promise<void> {
+    if (!this.#sleeping && timeoutMs >= announceSleepAfterMs) {
+      await this.#announce(true);
+      return;
+    }
+    const woken = await waitForEvent(this.#wake, 'work', timeoutMs);
+    if (woken && this.#sleeping) void this.#announce(false);
+  }
+
+  /** Writes the flag; on failure the relay still polls (the flag only spares writers their NOTIFY). */
+  async #announce(sleeping: boolean): Promise<void> {
+    this.#sleeping = sleeping;
+    await this.#client.query(setRelayWaiting, [sleeping]).catch(() => undefined);
+  }
+
+  async release(): Promise<void> {
+    if (this.#released) return;
+    this.#released = true;
+    clearInterval(this.#keepAlive);
+    this.#localWrites.off('write', this.#onLocalWrite);
+    await this.#client.end().catch(() => undefined);
+  }
+}
