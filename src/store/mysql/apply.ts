@@ -1,7 +1,7 @@
 // A sink's transaction in MySQL / MariaDB: the session marker its capture triggers skip on, the one
 // locking read (rows, holders of unique values, tombstones and offsets: a UNION ALL of parenthesised
 // SELECT … FOR UPDATE, which both engines accept), and the plan's writes for any synced table.
-import { sql, type Kysely, type RawBuilder } from 'kysely';
+import { CompiledQuery, sql, type Kysely, type RawBuilder } from 'kysely';
 import { insertConflicts } from '../kysely/conflicts.ts';
 import { markDeadLettersReplayed } from '../kysely/dead-letters.ts';
 import { applyState, byColumns, KyselyApply, KyselyApplyTransaction, type ApplyStateRow } from '../kysely/apply.ts';
@@ -11,7 +11,9 @@ import type { ApplyPlan, SyncedRow } from '../types.ts';
 import { upsertDeadLetters } from './dead-letters.ts';
 import { mysqlValue } from './column-types.ts';
 
-const list = (values: readonly (number | string)[]) => sql.join(values.map((v) => sql`${v}`));
+const list = (values: readonly (number | string)[]) => sql.join(values);
+/** A MySQL identifier, quoted. */
+const quote = (name: string) => `\`${name.replaceAll('`', '``')}\``;
 
 export class MysqlApply extends KyselyApply {
   constructor(db: Kysely<Database>) {
@@ -107,34 +109,33 @@ class MysqlApplyTransaction extends KyselyApplyTransaction {
   async #upsert(plan: ApplyPlan, rows: SyncedRow[]): Promise<void> {
     const existing = await this.#existing(plan.schema.table.name, rows);
     const columns = Object.keys(rows[0]!.values);
-    const types = new Map(plan.schema.columns.map((c) => [c.name, c.type]));
-    const names = sql.join([...['id', ...columns].map((c) => sql.ref(c)), sql.ref('sync_version'), sql.ref('sync_origin'), sql.ref('sync_seen_version')]);
+    const types = columns.map((c) => plan.schema.columns.find((column) => column.name === c)?.type);
+    // Written as text with placeholders rather than one kysely node per value: a batch of 2,000 rows
+    // of 10 columns would otherwise build and compile 20,000 nodes (a fifth of the sink's CPU).
+    const names = [...['id', ...columns].map(quote), 'sync_version', 'sync_origin', 'sync_seen_version'].join(', ');
     // VALUES(): deprecated in MySQL 8.0.20 but still supported by 8.4 (warning 1287); MariaDB has no row alias.
-    const updates = sql.join([
-      ...columns.map((c) => sql`${sql.ref(c)} = VALUES(${sql.ref(c)})`),
-      sql`sync_version = VALUES(sync_version)`,
-      sql`sync_origin = VALUES(sync_origin)`,
-      sql`sync_seen_version = GREATEST(sync_seen_version, VALUES(sync_seen_version))`,
-    ]);
-    const row = (r: SyncedRow) =>
-      sql`(${sql.join([
-        sql`${r.id}`,
-        ...columns.map((c) => sql`${mysqlValue(types.get(c), r.values[c] ?? null)}`),
-        sql`${r.version.toString()}`,
-        sql`${r.origin}`,
-        sql`${(plan.seen.get(r.id) ?? 0n).toString()}`,
-      ])})`;
-    const table = sql.table(plan.schema.table.name);
+    const updates = [
+      ...columns.map((c) => `${quote(c)} = VALUES(${quote(c)})`),
+      'sync_version = VALUES(sync_version)',
+      'sync_origin = VALUES(sync_origin)',
+      'sync_seen_version = GREATEST(sync_seen_version, VALUES(sync_seen_version))',
+    ].join(', ');
+    const tuple = `(${Array(columns.length + 4).fill('?').join(', ')})`;
+    const insert = `INSERT INTO ${quote(plan.schema.table.name)} (${names}) VALUES `;
     for (const [present, group] of [
       [true, rows.filter((r) => existing.has(r.id))],
       [false, rows.filter((r) => !existing.has(r.id))],
     ] as const) {
       for (let start = 0; start < group.length; start += 1000) {
-        const values = sql.join(group.slice(start, start + 1000).map(row));
-        await (present
-          ? sql`INSERT INTO ${table} (${names}) VALUES ${values} ON DUPLICATE KEY UPDATE ${updates}`
-          : sql`INSERT INTO ${table} (${names}) VALUES ${values}`
-        ).execute(this.trx);
+        const chunk = group.slice(start, start + 1000);
+        const parameters: unknown[] = [];
+        for (const r of chunk) {
+          parameters.push(r.id);
+          for (let i = 0; i < columns.length; i++) parameters.push(mysqlValue(types[i], r.values[columns[i]!] ?? null));
+          parameters.push(r.version.toString(), r.origin, (plan.seen.get(r.id) ?? 0n).toString());
+        }
+        const text = insert + Array(chunk.length).fill(tuple).join(', ') + (present ? ` ON DUPLICATE KEY UPDATE ${updates}` : '');
+        await this.trx.executeQuery(CompiledQuery.raw(text, parameters));
       }
     }
   }
