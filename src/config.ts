@@ -77,6 +77,13 @@ export const configSchema = z.object({
   // Synced tables beyond `employes`: a JSON file of declarations (docs/tables.md).
   SYNC_TABLES_FILE: z.string().min(1).optional(),
   SCHEMA_CHECK_INTERVAL_MS: positiveInt.default(2000),
+  // Content drift check (docs/guarantees.md, "Drift and repairs"): a full content comparison every
+  // interval in the `all` role and `reconcile --watch` (0: off in `all`).
+  DRIFT_CHECK_INTERVAL_MS: z.coerce.number().int().min(0).default(300_000),
+  DRIFT_REPAIR: booleanFlag.default(false),
+  DRIFT_SETTLE_MS: z.coerce.number().int().min(0).default(2000),
+  RECONCILE_CHUNK_ROWS: positiveInt.default(1000),
+  REPAIR_VERIFY_TIMEOUT_MS: positiveInt.default(60_000),
   // Access control of the API (docs/api.md). Auth is on as soon as one credential source is set;
   // the API refuses to start in production without one.
   AUTH_API_KEYS: apiKeys.optional(),

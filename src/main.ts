@@ -13,8 +13,11 @@ const usage = `usage: empsync <role> [store]
   sink [store]        Kafka → database for mysql, postgres or both (default both)
   migrate             create databases, run migrations, create topics, then exit
   backfill            re-publish every MySQL row of every synced table (resumable), then exit
-  reconcile [--repair]  compare both stores row by row (JSON report on stdout; exit 3 when rows differ
-                      and were not repaired); --repair re-publishes what differs
+  reconcile [--repair] [--watch]
+                      compare both stores' content, row by row and column by column (JSON report on
+                      stdout; exit 3 when rows differ, or still differ after --repair); --repair repairs
+                      each divergence through the pipeline and verifies it; --watch runs the check every
+                      DRIFT_CHECK_INTERVAL_MS and serves its metrics
   dlq list [--all]    parked events of both stores (JSON on stdout); --all includes replayed ones
   dlq replay --all | --id <store>:<id>[,…]
                       re-inject parked events through their stage (exit 3 when one still fails)
@@ -46,7 +49,8 @@ async function main(argv: string[]): Promise<number> {
     process.stderr.write(`empsync: cannot start the ${role} role — ${reason}\n`);
     return 1;
   }
-  if (role === 'migrate' || role === 'backfill' || role === 'reconcile' || role === 'dlq') {
+  const oneShot = role === 'migrate' || role === 'backfill' || role === 'dlq' || role === 'schema' || (role === 'reconcile' && !roleArguments.includes('--watch'));
+  if (oneShot) {
     await running.stop();
     const dlq = running.deadLetterReport;
     if (dlq) {
@@ -56,9 +60,10 @@ async function main(argv: string[]): Promise<number> {
     const report = running.reconcileReport;
     if (!report) return 0;
     process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
-    // Divergences left as they are (no --repair), or columns left out of the sync, exit 3, so a scheduled
-    // check can alert on them.
-    return report.divergent > report.republished || report.columnsLeftOut.length > 0 ? 3 : 0;
+    // Divergences left as they are (no --repair) or still there after the repair's verification, or
+    // columns left out of the sync, exit 3, so a scheduled check can alert on them.
+    const repaired = roleArguments.includes('--repair');
+    return (repaired ? report.unrepaired : report.divergent) > 0 || report.columnsLeftOut.length > 0 ? 3 : 0;
   }
   const base = `http://${config.HTTP_HOST === '0.0.0.0' ? 'localhost' : config.HTTP_HOST}:${config.HTTP_PORT}`;
   logger.info({ graphql: `${base}/graphql`, metrics: `${base}/metrics`, readyz: `${base}/readyz` }, `empsync ${role} running`);

@@ -6,7 +6,8 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { after, describe, it } from 'node:test';
 import pg from 'pg';
-import { dropTestDatabases, testConfig } from './support/test-env.ts';
+import { startRole } from '../src/roles/roles.ts';
+import { dropTestDatabases, quietLogger, testConfig } from './support/test-env.ts';
 
 async function run(args: string[], env: Record<string, string>) {
   const child = spawn('node_modules/.bin/node', ['src/main.ts', ...args], {
@@ -82,9 +83,31 @@ describe('empsync command line', () => {
       const report = JSON.parse(found.stdout) as { postgresOnly: number; divergent: number; republished: number };
       assert.deepEqual([report.divergent, report.postgresOnly, report.republished], [1, 1, 0]);
 
-      const repaired = await run(['reconcile', '--repair'], env);
-      assert.equal(repaired.code, 0, repaired.stderr);
-      assert.equal((JSON.parse(repaired.stdout) as { republished: number }).republished, 1);
+      // Nothing carries the repair (no relay, no sink runs): the verification says so, exit 3.
+      const stuck = await run(['reconcile', '--repair'], { ...env, REPAIR_VERIFY_TIMEOUT_MS: '1000' });
+      assert.equal(stuck.code, 3, stuck.stderr);
+      assert.deepEqual(
+        (({ republished, unrepaired }) => [republished, unrepaired])(JSON.parse(stuck.stdout) as { republished: number; unrepaired: number }),
+        [1, 1],
+      );
+
+      // With the pipeline running, a repair converges and verifies: exit 0.
+      const pipeline = await startRole('all', { config, logger: quietLogger(config) });
+      try {
+        const repaired = await run(['reconcile', '--repair'], env);
+        assert.equal(repaired.code, 0, repaired.stderr);
+        assert.equal((JSON.parse(repaired.stdout) as { unrepaired: number }).unrepaired, 0);
+        const again = await run(['reconcile'], env);
+        assert.equal(again.code, 0, again.stdout);
+      } finally {
+        await pipeline.stop();
+      }
+    });
+
+    it('refuses an unknown flag with the usage', async () => {
+      const { code, stderr } = await run(['reconcile', '--fix'], env);
+      assert.equal(code, 1, stderr);
+      assert.match(stderr, /usage: empsync reconcile \[--repair\] \[--watch\]/);
     });
   });
 

@@ -2,6 +2,7 @@
 // counted live in each store's outbox; lag, last apply and end-to-end latency come from this process's
 // metrics (its sinks, since the process started); conflicts are read from both stores' sync_conflicts.
 import type { Metrics } from '../metrics/metrics.ts';
+import type { DriftStatus } from '../reconcile/drift-check.ts';
 import type { StoredConflict } from '../store/ports.ts';
 import type { StoreName } from '../store/types.ts';
 import { requireRole } from './authentication.ts';
@@ -28,6 +29,7 @@ interface SyncStatus {
   directions: DirectionStatus[];
   dlqMessages: number;
   metricsSince: string;
+  drift: DriftStatus | null;
 }
 
 interface Bucket {
@@ -142,6 +144,29 @@ const DirectionStatusType = builder.objectRef<DirectionStatus>('SyncDirectionSta
   }),
 });
 
+const DriftTableType = builder.objectRef<{ table: string; rows: number }>('SyncDriftTable').implement({
+  fields: (t) => ({
+    table: t.exposeString('table'),
+    rows: t.exposeInt('rows', { description: 'Rows of this table that differed at the last complete pass.' }),
+  }),
+});
+
+const DriftStatusType = builder.objectRef<DriftStatus>('SyncDrift').implement({
+  description: 'The content drift check: both stores compared row by row and column by column, on a schedule.',
+  fields: (t) => ({
+    rows: t.int({
+      nullable: true,
+      description: 'Rows whose content differed (confirmed, not in flight) at the last complete pass; after a repair, those left unrepaired. Null before the first pass.',
+      resolve: (d) => d.rows,
+    }),
+    lastCompletePassAt: t.field({ type: 'DateTime', nullable: true, resolve: (d) => d.lastCompletePassAt }),
+    lastPassSeconds: t.float({ nullable: true, resolve: (d) => d.lastPassSeconds }),
+    intervalSeconds: t.float({ resolve: (d) => d.intervalMs / 1000 }),
+    tables: t.field({ type: [DriftTableType], resolve: (d) => d.tables }),
+    lastError: t.string({ nullable: true, description: 'Why the last pass failed (it is retried at the next interval).', resolve: (d) => d.lastError }),
+  }),
+});
+
 const SyncStatusType = builder.objectRef<SyncStatus>('SyncStatus').implement({
   description: 'Two-way sync as this API process sees it.',
   fields: (t) => ({
@@ -154,6 +179,12 @@ const SyncStatusType = builder.objectRef<SyncStatus>('SyncStatus').implement({
       type: 'DateTime',
       description: 'When this process started: lags and percentiles cover the time since.',
       resolve: (s) => s.metricsSince,
+    }),
+    drift: t.field({
+      type: DriftStatusType,
+      nullable: true,
+      description: 'The content drift check of this process (null when it runs none: the `all` role runs it every DRIFT_CHECK_INTERVAL_MS).',
+      resolve: (s) => s.drift,
     }),
   }),
 });
@@ -196,6 +227,7 @@ builder.queryFields((t) => ({
         ]),
         dlqMessages: dlq.values[0]?.value ?? 0,
         metricsSince: new Date(performance.timeOrigin).toISOString(),
+        drift: ctx.app.drift(),
       };
     },
   }),

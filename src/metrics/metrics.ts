@@ -218,6 +218,28 @@ export function createMetrics() {
       labelNames: ['table'] as const,
       registers: r,
     }),
+    driftRows: new Gauge({
+      name: 'empsync_drift_rows',
+      help: 'Rows whose content differs between the stores (confirmed, not in flight) at the last complete drift check pass, by table and kind (missing, deleted, version, content); after a repair, those it could not repair',
+      labelNames: ['table', 'kind'] as const,
+      registers: r,
+    }),
+    driftLastPass: new Gauge({
+      name: 'empsync_drift_last_pass_timestamp_seconds',
+      help: 'When the last complete drift check pass ended (Unix time); 0 before the first',
+      registers: r,
+    }),
+    driftPassSeconds: new Gauge({
+      name: 'empsync_drift_pass_seconds',
+      help: 'How long the last complete drift check pass took, confirmation included',
+      registers: r,
+    }),
+    driftPasses: new Counter({
+      name: 'empsync_drift_passes_total',
+      help: 'Drift check passes, by outcome: clean, divergent, repaired, failed',
+      labelNames: ['outcome'] as const,
+      registers: r,
+    }),
     dbPoolSize: new Gauge({
       name: 'empsync_db_pool_connections',
       help: 'Database pool connections configured, by store',

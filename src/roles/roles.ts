@@ -15,6 +15,7 @@ import { startHttpServer, stopHttpServer, type RequestHandler } from '../http/ht
 import { createReadinessProbe } from '../http/readiness.ts';
 import { createMetrics, initialiseKnownSeries, type Metrics } from '../metrics/metrics.ts';
 import { createGaugeRefresher } from '../metrics/refresh-gauges.ts';
+import { DriftCheck, type DriftStatus } from '../reconcile/drift-check.ts';
 import { reconcile, type ReconcileReport } from '../reconcile/reconcile.ts';
 import { listDeadLetters, replayDeadLetters } from './dead-letters.ts';
 import { progressBar, runBackfill } from '../relay/backfill.ts';
@@ -62,6 +63,8 @@ export interface GraphqlHandlerContext {
   resync: () => Promise<number>;
   /** Registers work to run when the role stops, before the HTTP server closes (ends open subscriptions). */
   onStop: (hook: () => Promise<void>) => void;
+  /** The content drift check's last findings (null when this process runs none: see the `all` role). */
+  drift: () => DriftStatus | null;
   /** Parked events of both stores, and their replay (src/roles/dead-letters.ts). */
   deadLetters: {
     list: (options: { includeReplayed?: boolean; limit?: number }) => Promise<StoredDeadLetter[]>;
@@ -99,6 +102,15 @@ function parseStores(argument: string | undefined): StoreName[] {
   if (argument === undefined || argument === 'both') return [...storeNames];
   if ((storeNames as readonly string[]).includes(argument)) return [argument as StoreName];
   throw new EmpsyncError(ErrorCodes.CONFIG_INVALID, `unknown store "${argument}": use mysql, postgres or both`);
+}
+
+export const reconcileUsage = 'reconcile [--repair] [--watch]';
+
+/** `reconcile` flags: --repair (repair and verify), --watch (a drift check every DRIFT_CHECK_INTERVAL_MS). */
+function parseReconcileArguments(args: readonly string[]): { repair: boolean; watch: boolean } {
+  const unknown = args.filter((a) => a !== '--repair' && a !== '--watch');
+  if (unknown.length) throw new EmpsyncError(ErrorCodes.CONFIG_INVALID, `usage: empsync ${reconcileUsage}`);
+  return { repair: args.includes('--repair'), watch: args.includes('--watch') };
 }
 
 export const dlqUsage = 'dlq list [--all] | dlq replay --all | dlq replay --id <store>:<id>[,<store>:<id>…]';
@@ -139,8 +151,15 @@ export async function startRole(role: Role, deps: RoleDependencies, args: readon
     schemas = keeper;
     const running = { stores, schemas: keeper, metrics, relays, sinks, server, stop };
     if (role === 'migrate') return running;
-    if (role === 'reconcile') {
-      const reconcileReport = await reconcile(stores, keeper.schemas, { repair: argument === '--repair', columnsLeftOut: keeper.mismatches });
+    const flags = parseReconcileArguments(role === 'reconcile' ? args : []);
+    const driftOptions = (repair: boolean) => ({
+      repair,
+      chunkRows: config.RECONCILE_CHUNK_ROWS,
+      settleMs: config.DRIFT_SETTLE_MS,
+      verifyTimeoutMs: config.REPAIR_VERIFY_TIMEOUT_MS,
+    });
+    if (role === 'reconcile' && !flags.watch) {
+      const reconcileReport = await reconcile(stores, keeper.schemas, { ...driftOptions(flags.repair), columnsLeftOut: keeper.mismatches });
       return { ...running, reconcileReport };
     }
     if (role === 'dlq') {
@@ -216,6 +235,22 @@ export async function startRole(role: Role, deps: RoleDependencies, args: readon
       }
     }
 
+    // The content drift check: in `all` (unless DRIFT_CHECK_INTERVAL_MS=0) and `reconcile --watch`.
+    let drift: DriftCheck | null = null;
+    if ((role === 'all' && config.DRIFT_CHECK_INTERVAL_MS > 0) || role === 'reconcile') {
+      const check = new DriftCheck({
+        stores,
+        schemas: keeper,
+        metrics,
+        logger,
+        intervalMs: config.DRIFT_CHECK_INTERVAL_MS || 300_000,
+        ...driftOptions(role === 'reconcile' ? flags.repair : config.DRIFT_REPAIR),
+      });
+      check.start();
+      drift = check;
+      stopHooks.push(() => check.stop());
+    }
+
     const readiness = createReadinessProbe(stores, config, metrics, keeper);
     const serveApi = role === 'all' || role === 'api';
     const graphql =
@@ -236,6 +271,7 @@ export async function startRole(role: Role, deps: RoleDependencies, args: readon
               return copied;
             },
             onStop: (hook) => stopHooks.push(hook),
+            drift: () => drift?.status ?? null,
             deadLetters: {
               list: (options) => listDeadLetters(stores, options),
               replay: (selection) => replayDeadLetters(stores, keeper, config.CONFLICT_POLICY, selection),

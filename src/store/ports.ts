@@ -66,6 +66,11 @@ export interface OutboxPort {
   unfinishedBackfill(run: string): Promise<boolean>;
   /** Re-publishes these rows as they are now (op 'r', through the outbox); returns how many exist. */
   republish(schema: TableSchema, ids: readonly number[]): Promise<number>;
+  /**
+   * Gives these rows a new version, their content unchanged (neither stamped nor captured, as the sink
+   * writes), and re-publishes them: the other store takes this side's content. Returns how many.
+   */
+  restamp(schema: TableSchema, ids: readonly number[]): Promise<number>;
 }
 
 /** What a sink transaction locks and reads before deciding, for one table. */
@@ -137,14 +142,37 @@ export interface ColumnValue {
   value: string | null;
 }
 
-/** Reconcile's port: versions by id range, and whole rows in canonical form. */
+/** Reconcile's port: content checksums by chunk of ids, whole rows in canonical form, tombstones, repairs. */
 export interface ReconcilePort {
   readonly name: StoreName;
   /** (id, version) of up to `limit` rows with afterId < id (<= upToId), in id order. */
   listVersions(table: string, afterId: number | null, limit: number, upToId?: number): Promise<{ id: number; version: bigint }[]>;
+  /**
+   * For each chunk of ids (chunk k holds k·chunkRows <= id < (k+1)·chunkRows) that has rows: how many,
+   * and the XOR of a 64-bit hash of each row's id, version and synced columns in canonical text —
+   * computed by the engine, the same bytes on both engines for the same content.
+   */
+  checksums(schema: TableSchema, chunkRows: number): Promise<Map<number, ChunkChecksum>>;
+  /** The rows with from <= id < to, in id order, with the schema's columns in canonical form. */
+  rowsBetween(schema: TableSchema, from: number, to: number): Promise<SyncedRow[]>;
+  /** These rows (those that exist), with the schema's columns in canonical form. */
+  rowsById(schema: TableSchema, ids: readonly number[]): Promise<SyncedRow[]>;
+  /** The tombstones of these ids: id → version of the delete. */
+  tombstones(table: string, ids: readonly number[]): Promise<Map<number, bigint>>;
+  /**
+   * Deletes these rows where they still have that version, as a local write (captured: the delete
+   * travels to the other store with a new version). Returns how many.
+   */
+  deleteRows(table: string, rows: readonly { id: number; version: bigint }[]): Promise<number>;
   /** Every row of the table, in id order, with the schema's columns in canonical form. */
   dump(schema: TableSchema): Promise<SyncedRow[]>;
   count(table: string): Promise<number>;
+}
+
+/** One chunk of ids: its row count and the XOR of its rows' 64-bit hashes (unsigned). */
+export interface ChunkChecksum {
+  rows: number;
+  hash: bigint;
 }
 
 export interface DeadLetterQuery {

@@ -10,7 +10,7 @@ const nowMicros = '(extract(epoch from clock_timestamp()) * 1000000)::bigint';
 export const isLocalWrite = `coalesce(current_setting('app.sync_origin', true), '') = ''`;
 
 /** The revision of what this file generates: a capture of another revision is generated again. */
-export const postgresCaptureRevision = 'postgres-1';
+export const postgresCaptureRevision = 'postgres-2';
 
 /**
  * The statements that (re)create the capture functions and triggers of a table: one transaction, atomic.
@@ -77,8 +77,29 @@ export function postgresCaptureTriggers(schema: TableSchema, without: readonly s
     `CREATE TRIGGER ${table}_capture_change AFTER INSERT OR UPDATE OR DELETE ON "${table}"
        FOR EACH ROW EXECUTE FUNCTION empsync_capture_${table}()`,
     // Writers wake the relay only while it sleeps (sync_relay_wakeup, migration 003).
+    // TRUNCATE fires no row trigger: a statement trigger captures it as a versioned delete of every row
+    // (one delete version above every row's), with tombstones, before the rows go.
+    `CREATE OR REPLACE FUNCTION empsync_truncate_${table}() RETURNS trigger LANGUAGE plpgsql AS $$
+     DECLARE delete_version bigint;
+     BEGIN
+       IF NOT (${isLocalWrite}) THEN
+         RETURN NULL;
+       END IF;
+       SELECT greatest(${nowMicros}, coalesce(max(sync_version), 0) + 1) INTO delete_version FROM "${table}";
+       INSERT INTO sync_outbox (event_id, table_name, op, row_id, row_version, base_version, row_origin, row_json)
+         SELECT gen_random_uuid(), '${table}', 'd', t.id, delete_version, t.sync_version, 'postgres', to_jsonb(t)${leftOut}
+           FROM "${table}" t ORDER BY t.id;
+       INSERT INTO sync_tombstones (table_name, id, version, origin, seen_version)
+         SELECT '${table}', t.id, delete_version, 'postgres', t.sync_seen_version FROM "${table}" t
+         ON CONFLICT (table_name, id) DO UPDATE SET version = greatest(sync_tombstones.version, EXCLUDED.version),
+           origin = EXCLUDED.origin, seen_version = greatest(sync_tombstones.seen_version, EXCLUDED.seen_version);
+       RETURN NULL;
+     END $$`,
+    `DROP TRIGGER IF EXISTS ${table}_capture_truncate ON "${table}"`,
+    `CREATE TRIGGER ${table}_capture_truncate BEFORE TRUNCATE ON "${table}"
+       FOR EACH STATEMENT EXECUTE FUNCTION empsync_truncate_${table}()`,
     `DROP TRIGGER IF EXISTS ${table}_notify_outbox ON "${table}"`,
-    `CREATE TRIGGER ${table}_notify_outbox AFTER INSERT OR UPDATE OR DELETE ON "${table}"
+    `CREATE TRIGGER ${table}_notify_outbox AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON "${table}"
        FOR EACH STATEMENT EXECUTE FUNCTION empsync_notify_outbox()`,
   ];
 }

@@ -30,6 +30,10 @@ export abstract class KyselyOutbox implements OutboxPort {
   protected abstract readonly newEventId: RawBuilder<string>;
   /** The dialect's expression of a row of `schema`'s table (aliased `t`) as JSON, with the schema's columns. */
   protected abstract rowJson(schema: TableSchema): RawBuilder<string>;
+  /** The dialect's hybrid-clock tick: the current time in microseconds since the epoch. */
+  protected abstract readonly nowMicros: RawBuilder<string>;
+  /** Runs `work` with the sink's session marker set: the capture triggers neither stamp nor capture. */
+  protected abstract asSink<T>(trx: Kysely<Database>, work: () => Promise<T>): Promise<T>;
   /** Parks these records in sync_dead_letters; a record parked before (same source key) is counted again. */
   protected abstract upsertDeadLetters(trx: Kysely<Database>, records: DeadLetterRecord[]): Promise<void>;
 
@@ -170,6 +174,19 @@ export abstract class KyselyOutbox implements OutboxPort {
   async republish(schema: TableSchema, ids: readonly number[]): Promise<number> {
     if (ids.length === 0) return 0;
     return this.republishWhere(schema, sql`t.id IN (${sql.join([...ids])})`);
+  }
+
+  async restamp(schema: TableSchema, ids: readonly number[]): Promise<number> {
+    if (ids.length === 0) return 0;
+    const which = sql`id IN (${sql.join([...ids])})`;
+    const copied = await this.db.transaction().execute(async (trx) => {
+      await this.asSink(trx, () =>
+        sql`UPDATE ${sql.table(schema.table.name)} SET sync_version = GREATEST(${this.nowMicros}, sync_version + 1) WHERE ${which}`.execute(trx),
+      );
+      return this.copyWhere(trx, schema, sql`t.${which}`);
+    });
+    if (copied > 0) this.localWrites.emit('write');
+    return copied;
   }
 
   /** Re-publishes the rows of the table (aliased `t`) matching `where`, as they are now; returns how many. */

@@ -1,34 +1,59 @@
-// Reconcile's side of a store, the same in both dialects: (id, version) pairs by id range, whole rows in
-// canonical form (for comparisons of content), row counts — for any synced table.
-import { sql, type Kysely } from 'kysely';
+// Reconcile's side of a store, the same in both dialects: (id, version) pairs by id range, rows in
+// canonical form by id range or by id, tombstones, and the one repair that is a local write (a delete the
+// capture carries). The content checksum of a chunk is the engine's own SQL: each dialect gives the row
+// hash expression (src/store/<dialect>/reconcile.ts).
+import { sql, type Kysely, type RawBuilder } from 'kysely';
 import type { TableSchema } from '../../tables/table-schema.ts';
 import { canonicalValue } from '../../tables/values.ts';
-import type { ReconcilePort } from '../ports.ts';
+import type { ChunkChecksum, ReconcilePort } from '../ports.ts';
 import type { Database } from '../schema.ts';
 import type { StoreName, SyncedRow } from '../types.ts';
 import { lowestId } from './outbox.ts';
 
-export class KyselyReconcile implements ReconcilePort {
+export abstract class KyselyReconcile implements ReconcilePort {
   readonly name: StoreName;
-  readonly #db: Kysely<Database>;
+  protected readonly db: Kysely<Database>;
 
   constructor(name: StoreName, db: Kysely<Database>) {
     this.name = name;
-    this.#db = db;
+    this.db = db;
+  }
+
+  /**
+   * One query: per chunk of ids, the row count (as text) and the XOR of the rows' 64-bit hashes (as the
+   * text of a signed or unsigned 64-bit integer), columns `chunk`, `row_count`, `hash`.
+   */
+  protected abstract checksumQuery(schema: TableSchema, chunkRows: number): RawBuilder<{ chunk: string | number; row_count: string | number; hash: string | null }>;
+
+  async checksums(schema: TableSchema, chunkRows: number): Promise<Map<number, ChunkChecksum>> {
+    const { rows } = await this.checksumQuery(schema, chunkRows).execute(this.db);
+    return new Map(rows.map((r) => [Number(r.chunk), { rows: Number(r.row_count), hash: BigInt.asUintN(64, BigInt(r.hash ?? 0)) }]));
   }
 
   async listVersions(table: string, afterId: number | null, limit: number, upToId?: number): Promise<{ id: number; version: bigint }[]> {
     const after = afterId === null ? sql`id >= ${lowestId}` : sql`id > ${afterId}`;
     const upTo = upToId === undefined ? sql`` : sql`AND id <= ${upToId}`;
     const { rows } = await sql<{ id: number; version: string }>`
-      SELECT id, sync_version AS version FROM ${sql.table(table)} WHERE ${after} ${upTo} ORDER BY id LIMIT ${limit}`.execute(this.#db);
+      SELECT id, sync_version AS version FROM ${sql.table(table)} WHERE ${after} ${upTo} ORDER BY id LIMIT ${limit}`.execute(this.db);
     return rows.map((r) => ({ id: Number(r.id), version: BigInt(r.version) }));
   }
 
-  async dump(schema: TableSchema): Promise<SyncedRow[]> {
+  rowsBetween(schema: TableSchema, from: number, to: number): Promise<SyncedRow[]> {
+    return this.#rows(schema, sql`id >= ${from} AND id < ${to}`);
+  }
+
+  rowsById(schema: TableSchema, ids: readonly number[]): Promise<SyncedRow[]> {
+    return ids.length ? this.#rows(schema, sql`id IN (${sql.join([...ids])})`) : Promise.resolve([]);
+  }
+
+  dump(schema: TableSchema): Promise<SyncedRow[]> {
+    return this.#rows(schema, sql`1 = 1`);
+  }
+
+  async #rows(schema: TableSchema, where: RawBuilder<unknown>): Promise<SyncedRow[]> {
     const columns = schema.columns.map((c) => sql.ref(c.name));
     const { rows } = await sql<Record<string, unknown>>`
-      SELECT id, sync_version, sync_origin, ${sql.join(columns)} FROM ${sql.table(schema.table.name)} ORDER BY id`.execute(this.#db);
+      SELECT id, sync_version, sync_origin, ${sql.join(columns)} FROM ${sql.table(schema.table.name)} WHERE ${where} ORDER BY id`.execute(this.db);
     return rows.map((raw) => ({
       id: Number(raw['id']),
       version: BigInt(raw['sync_version'] as string),
@@ -37,8 +62,25 @@ export class KyselyReconcile implements ReconcilePort {
     }));
   }
 
+  async tombstones(table: string, ids: readonly number[]): Promise<Map<number, bigint>> {
+    if (ids.length === 0) return new Map();
+    const { rows } = await sql<{ id: number; version: string }>`
+      SELECT id, version FROM sync_tombstones WHERE table_name = ${table} AND id IN (${sql.join([...ids])})`.execute(this.db);
+    return new Map(rows.map((r) => [Number(r.id), BigInt(r.version)]));
+  }
+
+  async deleteRows(table: string, rows: readonly { id: number; version: bigint }[]): Promise<number> {
+    if (rows.length === 0) return 0;
+    const which = sql.join(
+      rows.map((r) => sql`(id = ${r.id} AND sync_version = ${r.version.toString()})`),
+      sql` OR `,
+    );
+    const result = await sql`DELETE FROM ${sql.table(table)} WHERE ${which}`.execute(this.db);
+    return Number(result.numAffectedRows ?? 0n);
+  }
+
   async count(table: string): Promise<number> {
-    const { rows } = await sql<{ n: string | number }>`SELECT COUNT(*) AS n FROM ${sql.table(table)}`.execute(this.#db);
+    const { rows } = await sql<{ n: string | number }>`SELECT COUNT(*) AS n FROM ${sql.table(table)}`.execute(this.db);
     return Number(rows[0]?.n ?? 0);
   }
 }

@@ -9,7 +9,7 @@ import { KyselyConflicts } from '../kysely/conflicts.ts';
 import { KyselyDeadLetters } from '../kysely/dead-letters.ts';
 import { KyselyEmployees } from '../kysely/employees.ts';
 import { migrateToLatest } from '../kysely/migrate.ts';
-import { KyselyReconcile } from '../kysely/reconcile.ts';
+import { MysqlReconcile } from './reconcile.ts';
 import { localWritesEmitter } from '../local-writes.ts';
 import type { Store } from '../ports.ts';
 import type { Database } from '../schema.ts';
@@ -33,7 +33,7 @@ export class MysqlStore implements Store {
   readonly outbox: MysqlOutbox;
   readonly apply: MysqlApply;
   readonly schema: MysqlSchema;
-  readonly reconcile: KyselyReconcile;
+  readonly reconcile: MysqlReconcile;
   readonly deadLetters: KyselyDeadLetters;
   readonly conflicts: KyselyConflicts;
   readonly employees: KyselyEmployees;
@@ -72,7 +72,7 @@ export class MysqlStore implements Store {
     );
     this.apply = port(new MysqlApply(this.db));
     this.schema = port(new MysqlSchema(this.db));
-    this.reconcile = port(new KyselyReconcile('mysql', this.db));
+    this.reconcile = port(new MysqlReconcile(this.db));
     this.deadLetters = port(new KyselyDeadLetters('mysql', this.db));
     this.conflicts = port(new KyselyConflicts('mysql', this.db));
     this.employees = port(

@@ -24,6 +24,16 @@ export class MysqlOutbox extends KyselyOutbox {
   }
 
   protected readonly newEventId = sql<string>`UUID()`;
+  protected readonly nowMicros = sql<string>`CAST(UNIX_TIMESTAMP(NOW(6)) * 1000000 AS SIGNED)`;
+
+  protected async asSink<T>(trx: Kysely<Database>, work: () => Promise<T>): Promise<T> {
+    await sql`SET @sync_origin = 'sink'`.execute(trx);
+    try {
+      return await work();
+    } finally {
+      await sql`SET @sync_origin = NULL`.execute(trx);
+    }
+  }
 
   protected rowJson(schema: TableSchema): RawBuilder<string> {
     return sql.raw<string>(mysqlRowJson(schema, 't'));

@@ -30,6 +30,16 @@ export class PostgresOutbox extends KyselyOutbox {
   }
 
   protected readonly newEventId = sql<string>`gen_random_uuid()`;
+  protected readonly nowMicros = sql<string>`(extract(epoch from clock_timestamp()) * 1000000)::bigint`;
+
+  protected async asSink<T>(trx: Kysely<Database>, work: () => Promise<T>): Promise<T> {
+    await sql`SELECT set_config('app.sync_origin', 'sink', true)`.execute(trx);
+    try {
+      return await work();
+    } finally {
+      await sql`SELECT set_config('app.sync_origin', '', true)`.execute(trx);
+    }
+  }
 
   protected rowJson(schema: TableSchema): RawBuilder<string> {
     return sql<string>`jsonb_build_object(${sql.join(schema.columns.map((c) => sql`${sql.lit(c.name)}, ${sql.ref(`t.${c.name}`)}`))})`;

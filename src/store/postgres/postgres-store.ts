@@ -9,7 +9,7 @@ import { KyselyConflicts } from '../kysely/conflicts.ts';
 import { KyselyDeadLetters } from '../kysely/dead-letters.ts';
 import { KyselyEmployees, type Raw, type ReadQuery } from '../kysely/employees.ts';
 import { migrateToLatest } from '../kysely/migrate.ts';
-import { KyselyReconcile } from '../kysely/reconcile.ts';
+import { PostgresReconcile } from './reconcile.ts';
 import { localWritesEmitter } from '../local-writes.ts';
 import type { Store } from '../ports.ts';
 import type { Database } from '../schema.ts';
@@ -37,7 +37,7 @@ export class PostgresStore implements Store {
   readonly outbox: PostgresOutbox;
   readonly apply: PostgresApply;
   readonly schema: PostgresSchema;
-  readonly reconcile: KyselyReconcile;
+  readonly reconcile: PostgresReconcile;
   readonly deadLetters: KyselyDeadLetters;
   readonly conflicts: KyselyConflicts;
   readonly employees: KyselyEmployees;
@@ -56,7 +56,7 @@ export class PostgresStore implements Store {
     this.outbox = port(new PostgresOutbox(this.db, localWrites, options.url));
     this.apply = port(new PostgresApply(this.db));
     this.schema = port(new PostgresSchema(this.db));
-    this.reconcile = port(new KyselyReconcile('postgres', this.db));
+    this.reconcile = port(new PostgresReconcile(this.db));
     this.deadLetters = port(new KyselyDeadLetters('postgres', this.db));
     this.conflicts = port(new KyselyConflicts('postgres', this.db));
     this.employees = port(
