@@ -72,6 +72,15 @@ export function canonicalValue(type: ColumnType, raw: unknown): string | null {
   }
 }
 
+/**
+ * Why a unique text value ending with a space is refused where it is written (both engines' capture
+ * triggers): MySQL's PAD SPACE collation takes it for the same value without the space, PostgreSQL does
+ * not. At most 128 characters (MySQL's SIGNAL message limit).
+ */
+export function trailingSpaceMessage(table: string, column: string): string {
+  return `EMPSYNC_VALUE_NOT_PORTABLE: ${table}.${column} is unique and ends with a space (MySQL ignores it, PostgreSQL does not)`.slice(0, 128);
+}
+
 /** MySQL's DATETIME range (PostgreSQL's timestamptz is wider and has ±infinity), UTC, microseconds. */
 export const portableInstants = { min: '1000-01-01T00:00:00.000000Z', max: '9999-12-31T23:59:59.999999Z' } as const;
 

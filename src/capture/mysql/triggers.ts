@@ -4,6 +4,7 @@
 // @sync_origin: its writes are neither stamped nor captured (loop prevention). MySQL has no row-to-JSON,
 // so the triggers list the columns: they are generated again when the schema changes.
 import type { TableSchema } from '../../tables/table-schema.ts';
+import { trailingSpaceMessage } from '../../tables/values.ts';
 
 // HLC tick in microseconds. NOW(6) reads the session time zone and UNIX_TIMESTAMP reads it back the same
 // way, so the value is the true epoch whatever the zone.
@@ -22,7 +23,7 @@ export function mysqlRowJson(schema: TableSchema, ref: string): string {
 }
 
 /** The revision of what this file generates: a capture of another revision is generated again. */
-export const mysqlCaptureRevision = 'mysql-2';
+export const mysqlCaptureRevision = 'mysql-3';
 
 /** The tables the triggers of `table` write: locked with it while the triggers are replaced. */
 export const captureTables = ['sync_outbox', 'sync_tombstones'] as const;
@@ -45,8 +46,40 @@ export function mysqlCaptureTriggers(schema: TableSchema): string[] {
                                seen_version = GREATEST(seen_version, VALUES(seen_version));`;
   const stampUpdated = schema.columns
     .filter((c) => c.role === 'updated-at')
-    .map((c) => `SET NEW.\`${c.name}\` = NOW(6);`)
+    .map((c) => `SET NEW.\`${c.name}\` = UTC_TIMESTAMP(6);`)
     .join(' ');
+  // DATETIME has no time zone: empsync keeps UTC in it. A writer whose session is in another zone wrote
+  // its local time (NOW(), CURRENT_TIMESTAMP defaults, or a literal read in its zone, as MySQL's
+  // TIMESTAMP type reads one): it is turned into UTC before the row is stored and captured. CONVERT_TZ
+  // leaves values outside 1970–2038 as they are; those are shifted by the session's current offset.
+  const offset = 'TIMESTAMPDIFF(SECOND, UTC_TIMESTAMP(), NOW())';
+  const instants = schema.columns.filter((c) => c.type.kind === 'timestamp');
+  const toUtc = (onlyChanged: boolean) =>
+    instants.length === 0
+      ? ''
+      : `IF ${offset} <> 0 THEN
+           ${instants
+             .map((c) => {
+               const ref = `NEW.\`${c.name}\``;
+               const convert = `SET ${ref} = IF(${ref} BETWEEN '1970-01-02' AND '2038-01-18', CONVERT_TZ(${ref}, @@session.time_zone, '+00:00'), ${ref} - INTERVAL ${offset} SECOND);`;
+               return onlyChanged ? `IF NOT (${ref} <=> OLD.\`${c.name}\`) THEN ${convert} END IF;` : convert;
+             })
+             .join('\n           ')}
+         END IF;`;
+  // A unique text value ending with a space is equal to the same text without it for MySQL's PAD SPACE
+  // collation and different for PostgreSQL's: the two engines would disagree on which row is "the same".
+  const uniqueText = schema.columns.filter((c) => c.type.kind === 'text' && schema.table.unique.includes(c.name));
+  const refuseTrailingSpace = (onlyChanged: boolean) =>
+    uniqueText
+      .map((c) => {
+        const ref = `NEW.\`${c.name}\``;
+        // Compared as bytes: PAD SPACE takes 'a ' for 'a'.
+        const changed = onlyChanged ? ` AND NOT (CAST(${ref} AS BINARY) <=> CAST(OLD.\`${c.name}\` AS BINARY))` : '';
+        return `IF ${ref} LIKE '% '${changed} THEN
+           SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = '${trailingSpaceMessage(table, c.name)}';
+         END IF;`;
+      })
+      .join('\n         ');
   const trigger = (name: string, timing: string, body: string) => [
     `DROP TRIGGER IF EXISTS ${table}_${name}`,
     `CREATE TRIGGER ${table}_${name} ${timing} ON \`${table}\` FOR EACH ROW
@@ -62,6 +95,8 @@ export function mysqlCaptureTriggers(schema: TableSchema): string[] {
          SET NEW.sync_version = GREATEST(${nowMicros}, COALESCE(${tombstone('version', 'NEW.id')} + 1, 0));
          SET NEW.sync_origin = 'mysql';
          SET NEW.sync_seen_version = COALESCE(${tombstone('seen_version', 'NEW.id')}, 0);
+         ${refuseTrailingSpace(false)}
+         ${toUtc(false)}
          ${stampUpdated}
        END IF;`,
     ),
@@ -78,6 +113,8 @@ export function mysqlCaptureTriggers(schema: TableSchema): string[] {
       `IF @sync_origin IS NULL THEN
          SET NEW.sync_version = GREATEST(${nowMicros}, OLD.sync_version + 1);
          SET NEW.sync_origin = 'mysql';
+         ${refuseTrailingSpace(true)}
+         ${toUtc(true)}
          ${stampUpdated}
        END IF;`,
     ),

@@ -4,13 +4,14 @@
 // ALTER TABLE is captured at once — into sync_outbox in the same transaction. The sink marks its
 // transaction (app.sync_origin): its writes are neither stamped nor captured (loop prevention).
 import type { TableSchema } from '../../tables/table-schema.ts';
+import { trailingSpaceMessage } from '../../tables/values.ts';
 
 const nowMicros = '(extract(epoch from clock_timestamp()) * 1000000)::bigint';
 /** The sink sets app.sync_origin for its transaction only (set_config(..., true)). */
 export const isLocalWrite = `coalesce(current_setting('app.sync_origin', true), '') = ''`;
 
 /** The revision of what this file generates: a capture of another revision is generated again. */
-export const postgresCaptureRevision = 'postgres-2';
+export const postgresCaptureRevision = 'postgres-3';
 
 /**
  * The statements that (re)create the capture functions and triggers of a table: one transaction, atomic.
@@ -30,6 +31,14 @@ export function postgresCaptureTriggers(schema: TableSchema, without: readonly s
     `INSERT INTO sync_tombstones (table_name, id, version, origin, seen_version) VALUES ('${table}', OLD.id, ${version}, 'postgres', OLD.sync_seen_version)
        ON CONFLICT (table_name, id) DO UPDATE SET version = greatest(sync_tombstones.version, EXCLUDED.version),
          origin = EXCLUDED.origin, seen_version = greatest(sync_tombstones.seen_version, EXCLUDED.seen_version);`;
+  const uniqueText = schema.columns.filter((c) => c.type.kind === 'text' && schema.table.unique.includes(c.name));
+  const refuseTrailingSpace = uniqueText
+    .map(
+      (c) => `IF NEW."${c.name}" LIKE '% ' AND (TG_OP = 'INSERT' OR NEW."${c.name}" IS DISTINCT FROM OLD."${c.name}") THEN
+           RAISE EXCEPTION USING ERRCODE = 'check_violation', MESSAGE = '${trailingSpaceMessage(table, c.name)}';
+         END IF;`,
+    )
+    .join('\n         ');
   const stampUpdated = schema.columns
     .filter((c) => c.role === 'updated-at')
     .map((c) => `NEW."${c.name}" := clock_timestamp();`)
@@ -38,6 +47,7 @@ export function postgresCaptureTriggers(schema: TableSchema, without: readonly s
     `CREATE OR REPLACE FUNCTION empsync_stamp_${table}() RETURNS trigger LANGUAGE plpgsql AS $$
      BEGIN
        IF ${isLocalWrite} THEN
+         ${refuseTrailingSpace}
          IF TG_OP = 'INSERT' THEN
            NEW.sync_version := greatest(${nowMicros}, coalesce(${tombstone('version', 'NEW.id')} + 1, 0));
            NEW.sync_seen_version := coalesce(${tombstone('seen_version', 'NEW.id')}, 0);
