@@ -27,7 +27,7 @@ export function carryChange(captured: CapturedChange, schema: TableSchema): Carr
       const value = canonicalValue(column.type, given);
       values[column.name] = value;
       columns.push(column.name);
-      if (unportable === null && captured.op !== 'd') unportable = checkValue(column, value);
+      if (unportable === null && captured.op !== 'd') unportable = checkValue(column, value, schema.table.unique.includes(column.name));
     }
   }
   // Every key matched a column (the common case) unless the row holds more keys than it gave values.
@@ -44,7 +44,12 @@ export function carryChange(captured: CapturedChange, schema: TableSchema): Carr
   return { change, columns, unportable, unknown };
 }
 
-function checkValue(column: SchemaColumn, value: string | null): string | null {
+function checkValue(column: SchemaColumn, value: string | null, unique: boolean): string | null {
   const reason = unportableValue(column.type, value, column.nullable);
-  return reason === null ? null : `${column.name} ${reason}`;
+  if (reason !== null) return `${column.name} ${reason}`;
+  // A row written before the capture refused it: the engines disagree on which row holds this value.
+  if (unique && column.type.kind === 'text' && value?.endsWith(' ')) {
+    return `${column.name} is unique and ends with a space: MySQL's PAD SPACE collation takes it for the value without it, PostgreSQL does not`;
+  }
+  return null;
 }

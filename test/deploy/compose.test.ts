@@ -33,6 +33,7 @@ const empsyncCommands: Record<string, string[]> = {
   'relay-postgres': ['relay', 'postgres'],
   sink: ['sink', 'postgres'],
   'sink-mysql': ['sink', 'mysql'],
+  'drift-check': ['reconcile', '--watch'],
 };
 const infrastructure = ['mysql', 'postgres', 'kafka', 'kafka-exporter', 'kafka-ui', 'prometheus', 'grafana'];
 

@@ -46,6 +46,7 @@ describe('1. the empsync image is built once', () => {
     const roles = empsyncServices(compose).filter(([name]) => name !== 'migrate');
     assert.deepEqual(roles.map(([name]) => name).sort(), [
       'api',
+      'drift-check',
       'relay-mysql',
       'relay-postgres',
       'sink',

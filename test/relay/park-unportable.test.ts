@@ -99,4 +99,18 @@ describe('relay: values the other engine cannot store', () => {
     );
     await assertStoresEqual(api.running.stores);
   });
+
+  it('parks a row written before the capture refused it: a unique email ending with a space', async () => {
+    const { mysql, postgres } = api.running.stores;
+    // Written with triggers off (a restore), then changed normally: the change is captured with the old email.
+    const email = 'legacy.space@example.fr ';
+    await postgres.db.connection().execute(async (db) => {
+      await sql`SET session_replication_role = replica`.execute(db);
+      await sql`INSERT INTO employes (nom, prenom, email, poste, salaire, department) VALUES ('Old', 'Row', ${email}, 'Dev', 1, 'IT')`.execute(db);
+      await sql`SET session_replication_role = DEFAULT`.execute(db);
+    });
+    await sql`UPDATE employes SET poste = 'Lead' WHERE email = ${email}`.execute(postgres.db);
+    await waitFor('the change parked', async () => (await listDeadLetters(api.running.stores)).some((l) => /email is unique and ends with a space/.test(l.reason)));
+    assert.equal((await mysql.employees.list()).filter((r) => r.email.startsWith('legacy.space')).length, 0, 'it did not reach MySQL');
+  });
 });
