@@ -64,9 +64,11 @@ describe('architecture', () => {
 
   it('driver error codes appear only in src/store/<dialect>/ (stores raise EmpsyncError with `retryable`)', () => {
     for (const { path, text } of files) {
+      // A capture trigger may raise an SQLSTATE (SIGNAL in MySQL): that is its dialect's SQL, not a read.
+      const read = path.startsWith('src/capture/') ? text.replace(/SIGNAL SQLSTATE '45000'/g, 'SIGNAL') : text;
       for (const [dialect, marker] of Object.entries(driverErrorMarkers)) {
         if (path.startsWith(`src/store/${dialect}/`)) continue;
-        assertNone(path, text, marker, `reads ${dialect} driver error codes`);
+        assertNone(path, read, marker, `reads ${dialect} driver error codes`);
       }
     }
   });

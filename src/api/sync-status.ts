@@ -183,7 +183,7 @@ const SyncStatusType = builder.objectRef<SyncStatus>('SyncStatus').implement({
     drift: t.field({
       type: DriftStatusType,
       nullable: true,
-      description: 'The content drift check of this process (null when it runs none: the `all` role runs it every DRIFT_CHECK_INTERVAL_MS).',
+      description: 'The content drift check: this process\'s, or the last pass a drift check (the `all` role, `empsync reconcile --watch`) recorded in PostgreSQL; null before any.',
       resolve: (s) => s.drift,
     }),
   }),
@@ -227,7 +227,7 @@ builder.queryFields((t) => ({
         ]),
         dlqMessages: dlq.values[0]?.value ?? 0,
         metricsSince: new Date(performance.timeOrigin).toISOString(),
-        drift: ctx.app.drift(),
+        drift: await ctx.app.drift(),
       };
     },
   }),

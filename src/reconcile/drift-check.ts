@@ -2,9 +2,11 @@
 // `all` role and `empsync reconcile --watch`. Each pass costs what a reconcile costs (measured by
 // `npm run bench:reconcile`); passes start DRIFT_CHECK_INTERVAL_MS apart. Its findings go to the
 // empsync_drift_* metrics (alert EmpsyncDrift), the log (EMPSYNC_DRIFT), and GraphQL syncStatus.drift.
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import { ErrorCodes } from '../errors.ts';
 import type { Metrics } from '../metrics/metrics.ts';
+import type { DriftRecord } from '../store/ports.ts';
 import type { TableSchema } from '../tables/table-schema.ts';
 import { reconcile, type DivergenceKind, type ReconcileReport, type ReconcileStores } from './reconcile.ts';
 
@@ -19,6 +21,19 @@ export interface DriftStatus {
   tables: { table: string; rows: number }[];
   /** The last pass's failure, when the last pass failed. */
   lastError: string | null;
+}
+
+/** The drift status as the last pass recorded it in PostgreSQL (for a process that runs no check). */
+export function driftStatusOf(record: DriftRecord): DriftStatus {
+  return {
+    enabled: true,
+    intervalMs: record.intervalMs,
+    rows: record.tables.reduce((n, t) => n + t.rows, 0),
+    lastCompletePassAt: record.lastPassAt,
+    lastPassSeconds: record.passSeconds,
+    tables: record.tables,
+    lastError: null,
+  };
 }
 
 export interface DriftCheckOptions {
@@ -104,7 +119,7 @@ export class DriftCheck {
   }
 
   #record(report: ReconcileReport): void {
-    const { metrics, repair } = this.#options;
+    const { metrics, repair, stores } = this.#options;
     this.#lastReport = report;
     // What is still divergent: everything found, or after a repair what it could not repair.
     const left = (counts: { divergent: number; unrepaired: number }) => (repair ? counts.unrepaired : counts.divergent);
@@ -132,6 +147,10 @@ export class DriftCheck {
       lastPassSeconds: report.seconds,
       lastError: null,
     };
+    // Every process reads it from PostgreSQL (the API's syncStatus.drift), whichever runs the check.
+    void stores.postgres.reconcile
+      .recordDrift({ tables, lastPassAt: this.#status.lastCompletePassAt!, passSeconds: report.seconds, intervalMs: this.#options.intervalMs })
+      .catch((error: unknown) => this.#log.warn({ err: error }, 'could not record the drift check pass in PostgreSQL'));
     if (report.divergent > 0) {
       this.#log.warn(
         {
@@ -147,9 +166,10 @@ export class DriftCheck {
     }
   }
 
+  /** Stops scheduling; a pass under way gets a second to end (the stores close under it otherwise). */
   async stop(): Promise<void> {
     this.#stopped = true;
     if (this.#timer) clearTimeout(this.#timer);
-    await this.#running;
+    if (this.#running) await Promise.race([this.#running, sleep(1000)]);
   }
 }

@@ -15,7 +15,7 @@ import { startHttpServer, stopHttpServer, type RequestHandler } from '../http/ht
 import { createReadinessProbe } from '../http/readiness.ts';
 import { createMetrics, initialiseKnownSeries, type Metrics } from '../metrics/metrics.ts';
 import { createGaugeRefresher } from '../metrics/refresh-gauges.ts';
-import { DriftCheck, type DriftStatus } from '../reconcile/drift-check.ts';
+import { DriftCheck, driftStatusOf, type DriftStatus } from '../reconcile/drift-check.ts';
 import { reconcile, type ReconcileReport } from '../reconcile/reconcile.ts';
 import { listDeadLetters, replayDeadLetters } from './dead-letters.ts';
 import { progressBar, runBackfill } from '../relay/backfill.ts';
@@ -63,8 +63,8 @@ export interface GraphqlHandlerContext {
   resync: () => Promise<number>;
   /** Registers work to run when the role stops, before the HTTP server closes (ends open subscriptions). */
   onStop: (hook: () => Promise<void>) => void;
-  /** The content drift check's last findings (null when this process runs none: see the `all` role). */
-  drift: () => DriftStatus | null;
+  /** The content drift check's last findings: this process's, else the last pass recorded in PostgreSQL (null: none). */
+  drift: () => Promise<DriftStatus | null>;
   /** Parked events of both stores, and their replay (src/roles/dead-letters.ts). */
   deadLetters: {
     list: (options: { includeReplayed?: boolean; limit?: number }) => Promise<StoredDeadLetter[]>;
@@ -271,7 +271,11 @@ export async function startRole(role: Role, deps: RoleDependencies, args: readon
               return copied;
             },
             onStop: (hook) => stopHooks.push(hook),
-            drift: () => drift?.status ?? null,
+            drift: async () => {
+              if (drift?.status.lastCompletePassAt) return drift.status;
+              const recorded = await stores.postgres.reconcile.readDrift();
+              return recorded ? driftStatusOf(recorded) : (drift?.status ?? null);
+            },
             deadLetters: {
               list: (options) => listDeadLetters(stores, options),
               replay: (selection) => replayDeadLetters(stores, keeper, config.CONFLICT_POLICY, selection),

@@ -167,6 +167,18 @@ export interface ReconcilePort {
   /** Every row of the table, in id order, with the schema's columns in canonical form. */
   dump(schema: TableSchema): Promise<SyncedRow[]>;
   count(table: string): Promise<number>;
+  /** Records the drift check's last complete pass (replacing the previous record). */
+  recordDrift(record: DriftRecord): Promise<void>;
+  /** The last complete pass a drift check recorded here, or null. */
+  readDrift(): Promise<DriftRecord | null>;
+}
+
+/** A complete drift check pass: rows still differing per table, when it ended, how long it took. */
+export interface DriftRecord {
+  tables: { table: string; rows: number }[];
+  lastPassAt: string;
+  passSeconds: number;
+  intervalMs: number;
 }
 
 /** One chunk of ids: its row count and the XOR of its rows' 64-bit hashes (unsigned). */

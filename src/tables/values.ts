@@ -20,6 +20,15 @@ export function parseJsonExact(text: string): unknown {
   );
 }
 
+/** Whether the six characters of `value` from `start` are digits. */
+function sixDigits(value: string, start: number): boolean {
+  for (let i = start; i < start + 6; i++) {
+    const c = value.charCodeAt(i);
+    if (c < 48 || c > 57) return false;
+  }
+  return true;
+}
+
 const instant = /^(\d{4})-(\d{2})-(\d{2})[ T](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,6}))?(Z|[+-]\d{2}(?::?\d{2})?)?$/;
 
 /**
@@ -30,7 +39,8 @@ const instant = /^(\d{4})-(\d{2})-(\d{2})[ T](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,6
 export function canonicalInstant(value: string): string {
   // The two forms the capture writes, without a regular expression: MySQL's DATETIME(6) text
   // ('2024-01-02 03:04:05.123456') and PostgreSQL's timestamptz in UTC ('2024-01-02T03:04:05.123456+00:00').
-  if ((value.length === 26 || (value.length === 32 && value.endsWith('+00:00'))) && value[4] === '-' && value[19] === '.') {
+  // (PostgreSQL's own text of a millisecond instant, '2024-01-02 03:04:05.123+00', is 26 long too.)
+  if ((value.length === 26 || (value.length === 32 && value.endsWith('+00:00'))) && value[4] === '-' && value[19] === '.' && sixDigits(value, 20)) {
     return `${value.slice(0, 10)}T${value.slice(11, 26)}Z`;
   }
   if (value.length === 27 && value[10] === 'T' && value[26] === 'Z' && value[19] === '.') return value;

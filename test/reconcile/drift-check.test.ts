@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { sql } from 'kysely';
+import { createGraphqlHandler } from '../../src/api/graphql-handler.ts';
 import { startRole, type RunningRole } from '../../src/roles/roles.ts';
 import { startApi, type RunningApi } from '../api/api-client.ts';
 import { assertStoresEqual, waitForConvergence } from '../support/assertions.ts';
@@ -89,5 +90,27 @@ describe('the continuous drift check', () => {
     });
     assert.equal((await api.running.stores.postgres.employees.find(row!.id))?.poste, row!.poste);
     await assertStoresEqual(api.running.stores);
+  });
+
+  it('an API process that runs no check shows the last pass another process recorded', async () => {
+    const apiConfig = testConfig('drift_check', { DRIFT_CHECK_INTERVAL_MS: '0' });
+    const apiOnly = await startRole('api', { config: apiConfig, logger: quietLogger(apiConfig), createGraphqlHandler }, []);
+    try {
+      const { port } = apiOnly.server!.address() as AddressInfo;
+      const response = await fetch(`http://127.0.0.1:${port}/graphql`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', accept: 'application/graphql-response+json, application/json' },
+        body: JSON.stringify({ query: '{ syncStatus { drift { rows lastCompletePassAt tables { table rows } } } }' }),
+      });
+      const body = (await response.json()) as { errors?: unknown; data: { syncStatus: { drift: { rows: number; lastCompletePassAt: string; tables: unknown[] } | null } } };
+      assert.equal(body.errors, undefined, JSON.stringify(body.errors));
+      const shown = body.data.syncStatus.drift;
+      assert.ok(shown, JSON.stringify(body));
+      assert.equal(shown.rows, 0);
+      assert.deepEqual(shown.tables, [{ table: 'employes', rows: 0 }]);
+      assert.ok(Date.now() - Date.parse(shown.lastCompletePassAt) < 60_000);
+    } finally {
+      await apiOnly.stop();
+    }
   });
 });

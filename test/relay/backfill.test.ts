@@ -48,8 +48,12 @@ describe('backfill', () => {
   });
 
   it('with an empty read model, the all-in-one role backfills by itself', async () => {
-    await sql`TRUNCATE employes`.execute(base.stores.postgres.db);
-    await sql`TRUNCATE sync_tombstones`.execute(base.stores.postgres.db);
+    // A new, empty read model: emptied without capture (a TRUNCATE by a writer would travel as deletes).
+    await base.stores.postgres.db.transaction().execute(async (trx) => {
+      await sql`SELECT set_config('app.sync_origin', 'sink', true)`.execute(trx);
+      await sql`TRUNCATE employes`.execute(trx);
+      await sql`TRUNCATE sync_tombstones`.execute(trx);
+    });
     // Same consumer group: its offsets are stored, so nothing is replayed — only the backfill can refill.
     const running = await startRole('all', { config, logger: quietLogger(config) });
     try {

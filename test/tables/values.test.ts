@@ -54,6 +54,10 @@ describe('canonical values', () => {
       assert.equal(canonicalInstant(written), '2024-01-02T03:04:05.120000Z', written);
     }
   });
+  it("reads PostgreSQL's text of a millisecond instant, as long as MySQL's DATETIME(6) text (a counterexample)", () => {
+    assert.equal(canonicalInstant('2024-01-02 03:04:05.123+00'), '2024-01-02T03:04:05.123000Z');
+    assert.equal(canonicalInstant('2024-01-02 03:04:05.123456'), '2024-01-02T03:04:05.123456Z');
+  });
   it('keeps numbers exact through JSON and writes booleans and doubles one way', () => {
     const parsed = parseJsonExact('{"big": 9223372036854775807, "money": 1234.50, "d": 1e300}') as Record<string, unknown>;
     assert.equal(canonicalValue({ kind: 'bigint' }, parsed.big), '9223372036854775807');

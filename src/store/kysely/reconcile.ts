@@ -4,8 +4,8 @@
 // hash expression (src/store/<dialect>/reconcile.ts).
 import { sql, type Kysely, type RawBuilder } from 'kysely';
 import type { TableSchema } from '../../tables/table-schema.ts';
-import { canonicalValue } from '../../tables/values.ts';
-import type { ChunkChecksum, ReconcilePort } from '../ports.ts';
+import { canonicalInstant, canonicalValue } from '../../tables/values.ts';
+import type { ChunkChecksum, DriftRecord, ReconcilePort } from '../ports.ts';
 import type { Database } from '../schema.ts';
 import type { StoreName, SyncedRow } from '../types.ts';
 import { lowestId } from './outbox.ts';
@@ -77,6 +77,31 @@ export abstract class KyselyReconcile implements ReconcilePort {
     );
     const result = await sql`DELETE FROM ${sql.table(table)} WHERE ${which}`.execute(this.db);
     return Number(result.numAffectedRows ?? 0n);
+  }
+
+  async recordDrift(record: DriftRecord): Promise<void> {
+    await this.db.transaction().execute(async (trx) => {
+      await sql`DELETE FROM sync_drift`.execute(trx);
+      if (record.tables.length === 0) return;
+      const at = record.lastPassAt.replace('T', ' ').replace('Z', ''); // UTC: both stores' sessions are
+      await sql`INSERT INTO sync_drift (table_name, drift_rows, last_pass_at, pass_seconds, interval_ms) VALUES ${sql.join(
+        record.tables.map((t) => sql`(${t.table}, ${t.rows}, ${at}, ${record.passSeconds}, ${record.intervalMs})`),
+      )}`.execute(trx);
+    });
+  }
+
+  async readDrift(): Promise<DriftRecord | null> {
+    const { rows } = await sql<{ table_name: string; drift_rows: number; last_pass_at: Date | string; pass_seconds: number; interval_ms: number }>`
+      SELECT table_name, drift_rows, last_pass_at, pass_seconds, interval_ms FROM sync_drift ORDER BY table_name`.execute(this.db);
+    const first = rows[0];
+    if (!first) return null;
+    const at = first.last_pass_at instanceof Date ? first.last_pass_at.toISOString() : first.last_pass_at;
+    return {
+      tables: rows.map((r) => ({ table: r.table_name, rows: Number(r.drift_rows) })),
+      lastPassAt: canonicalInstant(at),
+      passSeconds: Number(first.pass_seconds),
+      intervalMs: Number(first.interval_ms),
+    };
   }
 
   async count(table: string): Promise<number> {

@@ -423,10 +423,24 @@ async function migrate005(db: Kysely<unknown>): Promise<void> {
   await run(db, [`UPDATE sync_backfill SET name = 'log-reset:employes' WHERE name = 'log-reset'`]);
 }
 
+// ---- 006: the drift check's last complete pass, per table, for every process to read ----
+
+const statements006 = [
+  `CREATE TABLE IF NOT EXISTS sync_drift (
+     table_name VARCHAR(64) NOT NULL,
+     drift_rows INT NOT NULL,
+     last_pass_at DATETIME(6) NOT NULL,
+     pass_seconds DOUBLE NOT NULL,
+     interval_ms INT NOT NULL,
+     PRIMARY KEY (table_name)
+   ) ${tableOptions}`,
+];
+
 export const mysqlMigrations: Record<string, Migration> = {
   '001_employes_sync': { up: (db) => run(db, statements001) },
   '002_offsets_log_dead_letters_portable_values': { up: migrate002 },
   '003_explicit_collations': { up: migrate003 },
   '004_seen_versions': { up: migrate004 },
   '005_shared_outbox_generated_capture': { up: migrate005 },
+  '006_drift_status': { up: (db) => run(db, statements006) },
 };

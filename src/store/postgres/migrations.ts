@@ -323,6 +323,18 @@ const statements006 = [
   `UPDATE sync_backfill SET name = 'log-reset:employes' WHERE name = 'log-reset'`,
 ];
 
+// ---- 007: the drift check's last complete pass, per table, for every process to read (the API) ----
+
+const statements007 = [
+  `CREATE TABLE IF NOT EXISTS sync_drift (
+     table_name varchar(64) PRIMARY KEY,
+     drift_rows integer NOT NULL,
+     last_pass_at timestamptz(6) NOT NULL,
+     pass_seconds double precision NOT NULL,
+     interval_ms integer NOT NULL
+   )`,
+];
+
 export const postgresMigrations: Record<string, Migration> = {
   '001_employes_sync': { up: (db) => run(db, statements001) },
   '002_department_id_index': { up: (db) => run(db, statements002) },
@@ -330,4 +342,5 @@ export const postgresMigrations: Record<string, Migration> = {
   '004_offsets_log_dead_letters_portable_values': { up: (db) => run(db, statements004) },
   '005_seen_versions': { up: (db) => run(db, statements005) },
   '006_shared_outbox_generated_capture': { up: (db) => run(db, statements006) },
+  '007_drift_status': { up: (db) => run(db, statements007) },
 };
