@@ -196,5 +196,10 @@ describe('TRUNCATE', () => {
     assert.equal(report.postgresOnly, 1);
     assert.equal(report.divergent, 1);
     assert.match(report.notes.join('\n'), /employes is empty in MySQL .* TRUNCATE/);
+    // The repair copies the rows back from PostgreSQL, and verifies.
+    const repaired = await reconcile(role.stores, role.schemas.schemas, { settleMs: 200, repair: true, verifyTimeoutMs: 30_000 });
+    assert.equal(repaired.unrepaired, 0);
+    assert.equal(await role.stores.mysql.reconcile.count('employes'), 1);
+    await assertStoresEqual(role.stores);
   });
 });

@@ -59,12 +59,7 @@ export function postgresCaptureTriggers(schema: TableSchema, without: readonly s
        END IF;
        RETURN NEW;
      END $$`,
-    `CREATE OR REPLACE FUNCTION empsync_capture_${table}() RETURNS trigger LANGUAGE plpgsql AS $$
-     DECLARE delete_version bigint;
-     BEGIN
-       IF NOT (${isLocalWrite}) THEN
-         RETURN NULL;
-       END IF;
+    captureFunction(`empsync_capture_${table}`, `
        IF TG_OP = 'INSERT' THEN
          ${outbox('c', 'NEW', 'NEW.sync_version', `coalesce(${tombstone('version', 'NEW.id')}, 0)`)}
        ELSIF TG_OP = 'UPDATE' AND NEW.id = OLD.id THEN
@@ -77,24 +72,16 @@ export function postgresCaptureTriggers(schema: TableSchema, without: readonly s
          delete_version := greatest(${nowMicros}, OLD.sync_version + 1);
          ${outbox('d', 'OLD', 'delete_version', 'OLD.sync_version')}
          ${bury('delete_version')}
-       END IF;
-       RETURN NULL;
-     END $$`,
+       END IF;`),
     `DROP TRIGGER IF EXISTS ${table}_stamp_version ON "${table}"`,
     `CREATE TRIGGER ${table}_stamp_version BEFORE INSERT OR UPDATE ON "${table}"
        FOR EACH ROW EXECUTE FUNCTION empsync_stamp_${table}()`,
     `DROP TRIGGER IF EXISTS ${table}_capture_change ON "${table}"`,
     `CREATE TRIGGER ${table}_capture_change AFTER INSERT OR UPDATE OR DELETE ON "${table}"
        FOR EACH ROW EXECUTE FUNCTION empsync_capture_${table}()`,
-    // Writers wake the relay only while it sleeps (sync_relay_wakeup, migration 003).
     // TRUNCATE fires no row trigger: a statement trigger captures it as a versioned delete of every row
     // (one delete version above every row's), with tombstones, before the rows go.
-    `CREATE OR REPLACE FUNCTION empsync_truncate_${table}() RETURNS trigger LANGUAGE plpgsql AS $$
-     DECLARE delete_version bigint;
-     BEGIN
-       IF NOT (${isLocalWrite}) THEN
-         RETURN NULL;
-       END IF;
+    captureFunction(`empsync_truncate_${table}`, `
        SELECT greatest(${nowMicros}, coalesce(max(sync_version), 0) + 1) INTO delete_version FROM "${table}";
        INSERT INTO sync_outbox (event_id, table_name, op, row_id, row_version, base_version, row_origin, row_json)
          SELECT gen_random_uuid(), '${table}', 'd', t.id, delete_version, t.sync_version, 'postgres', to_jsonb(t)${leftOut}
@@ -102,14 +89,25 @@ export function postgresCaptureTriggers(schema: TableSchema, without: readonly s
        INSERT INTO sync_tombstones (table_name, id, version, origin, seen_version)
          SELECT '${table}', t.id, delete_version, 'postgres', t.sync_seen_version FROM "${table}" t
          ON CONFLICT (table_name, id) DO UPDATE SET version = greatest(sync_tombstones.version, EXCLUDED.version),
-           origin = EXCLUDED.origin, seen_version = greatest(sync_tombstones.seen_version, EXCLUDED.seen_version);
-       RETURN NULL;
-     END $$`,
+           origin = EXCLUDED.origin, seen_version = greatest(sync_tombstones.seen_version, EXCLUDED.seen_version);`),
     `DROP TRIGGER IF EXISTS ${table}_capture_truncate ON "${table}"`,
     `CREATE TRIGGER ${table}_capture_truncate BEFORE TRUNCATE ON "${table}"
        FOR EACH STATEMENT EXECUTE FUNCTION empsync_truncate_${table}()`,
+    // Writers wake the relay only while it sleeps (sync_relay_wakeup, migration 003).
     `DROP TRIGGER IF EXISTS ${table}_notify_outbox ON "${table}"`,
     `CREATE TRIGGER ${table}_notify_outbox AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON "${table}"
        FOR EACH STATEMENT EXECUTE FUNCTION empsync_notify_outbox()`,
   ];
+}
+
+/** A trigger function that captures local writes only (the sink's are neither stamped nor captured). */
+function captureFunction(name: string, body: string): string {
+  return `CREATE OR REPLACE FUNCTION ${name}() RETURNS trigger LANGUAGE plpgsql AS $$
+     DECLARE delete_version bigint;
+     BEGIN
+       IF NOT (${isLocalWrite}) THEN
+         RETURN NULL;
+       END IF;${body}
+       RETURN NULL;
+     END $$`;
 }

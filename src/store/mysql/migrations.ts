@@ -313,6 +313,7 @@ export const mysqlTables = [
   'sync_outbox',
   'sync_tombstones',
   'sync_capture',
+  'sync_drift',
 ] as const;
 
 async function migrate003(db: Kysely<unknown>): Promise<void> {
