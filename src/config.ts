@@ -84,11 +84,20 @@ export const configSchema = z.object({
   DRIFT_SETTLE_MS: z.coerce.number().int().min(0).default(2000),
   RECONCILE_CHUNK_ROWS: positiveInt.default(1000),
   REPAIR_VERIFY_TIMEOUT_MS: positiveInt.default(60_000),
+  // Browser origins allowed to call the API cross-origin (docs/security.md): none by default.
+  CORS_ORIGINS: z
+    .string()
+    .transform((value) => value.split(',').map((origin) => origin.trim()).filter(Boolean))
+    .pipe(z.array(z.string().regex(/^https?:\/\/[^/\s]+$/, 'each origin must be scheme://host[:port], without a path')))
+    .default([]),
+  // How long /readyz reuses its last check (a flood of probes checks the dependencies once per interval).
+  READYZ_CACHE_MS: z.coerce.number().int().min(0).default(1000),
   // Access control of the API (docs/api.md). Auth is on as soon as one credential source is set;
   // the API refuses to start in production without one.
   AUTH_API_KEYS: apiKeys.optional(),
   AUTH_JWT_SECRET: z.string().min(32, 'must be at least 32 characters (HS256 needs a 256-bit secret)').optional(),
   AUTH_JWKS_URL: url(['https:', 'http:']).optional(),
+  AUTH_JWT_MAX_TTL_SECONDS: positiveInt.default(86_400),
   AUTH_JWT_ISSUER: z.string().min(1).optional(),
   AUTH_JWT_AUDIENCE: z.string().min(1).optional(),
 });
@@ -106,7 +115,41 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       details: { variable },
     });
   }
+  const problem = productionProblem(parsed.data);
+  if (problem) {
+    throw new EmpsyncError(ErrorCodes.CONFIG_INVALID, `invalid ${problem.variable}: ${problem.message}`, { details: { variable: problem.variable } });
+  }
   return Object.freeze(parsed.data);
+}
+
+const placeholder = /change-?me|placeholder|replace-?me|your-?(secret|key)/i;
+const loopback = new Set(['localhost', '127.0.0.1', '[::1]']);
+
+/**
+ * What the API's credentials must hold beyond their shape (docs/security.md): JWKS over HTTPS (plain
+ * HTTP only to a loopback address outside production); in production, no placeholder secret or key, and
+ * a JWT's issuer and audience both named.
+ */
+function productionProblem(config: z.infer<typeof configSchema>): { variable: string; message: string } | null {
+  const production = config.NODE_ENV === 'production';
+  if (config.AUTH_JWKS_URL) {
+    const url = new URL(config.AUTH_JWKS_URL);
+    if (url.protocol !== 'https:' && (production || !loopback.has(url.hostname))) {
+      return { variable: 'AUTH_JWKS_URL', message: 'must be an https:// URL (plain http only to a loopback address, outside production)' };
+    }
+  }
+  if (!production) return null;
+  if (config.AUTH_JWT_SECRET && placeholder.test(config.AUTH_JWT_SECRET)) {
+    return { variable: 'AUTH_JWT_SECRET', message: 'is a placeholder: set a secret of your own in production' };
+  }
+  if (config.AUTH_API_KEYS?.some(({ key }) => placeholder.test(key))) {
+    return { variable: 'AUTH_API_KEYS', message: 'holds a placeholder key (change-me…): set keys of your own in production' };
+  }
+  if (config.AUTH_JWT_SECRET || config.AUTH_JWKS_URL) {
+    if (!config.AUTH_JWT_ISSUER) return { variable: 'AUTH_JWT_ISSUER', message: 'is required in production when JWT is on (tokens of any issuer would pass)' };
+    if (!config.AUTH_JWT_AUDIENCE) return { variable: 'AUTH_JWT_AUDIENCE', message: 'is required in production when JWT is on (tokens for any audience would pass)' };
+  }
+  return null;
 }
 
 /** The database name in a connection URL (the path without its slash). */

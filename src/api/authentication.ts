@@ -10,7 +10,7 @@ import type { Logger } from '../logger.ts';
 
 export type AuthConfig = Pick<
   Config,
-  'NODE_ENV' | 'AUTH_API_KEYS' | 'AUTH_JWT_SECRET' | 'AUTH_JWKS_URL' | 'AUTH_JWT_ISSUER' | 'AUTH_JWT_AUDIENCE'
+  'NODE_ENV' | 'AUTH_API_KEYS' | 'AUTH_JWT_SECRET' | 'AUTH_JWKS_URL' | 'AUTH_JWT_ISSUER' | 'AUTH_JWT_AUDIENCE' | 'AUTH_JWT_MAX_TTL_SECONDS'
 >;
 
 /** Who is calling. With auth off every caller is `auth-off` with the admin role. */
@@ -19,6 +19,8 @@ export interface Principal {
   role: ApiRole | null;
   /** The JWT subject, or a short fingerprint of the API key (never the key itself). */
   subject: string | null;
+  /** When the credential stops being valid (a JWT's exp, in ms since the epoch); absent: it does not expire. */
+  expiresAt?: number;
 }
 
 export interface Authenticator {
@@ -105,10 +107,13 @@ export function createAuthenticator(config: AuthConfig, logger: Logger): Authent
     'API authentication is on',
   );
 
+  // Every token expires (exp required), and none lives longer than AUTH_JWT_MAX_TTL_SECONDS from now.
   const claimChecks = {
+    requiredClaims: ['exp'],
     ...(config.AUTH_JWT_ISSUER ? { issuer: config.AUTH_JWT_ISSUER } : {}),
     ...(config.AUTH_JWT_AUDIENCE ? { audience: config.AUTH_JWT_AUDIENCE } : {}),
   };
+  const maxTtlSeconds = config.AUTH_JWT_MAX_TTL_SECONDS ?? 86_400;
 
   async function verifyJwt(token: string): Promise<Principal> {
     let alg: string | undefined;
@@ -126,7 +131,10 @@ export function createAuthenticator(config: AuthConfig, logger: Logger): Authent
             : (() => {
                 throw unauthenticated(`Tokens signed with ${alg ?? 'no algorithm'} are not accepted.`, 'ALGORITHM_REFUSED');
               })();
-      return { via: 'jwt', role: roleOfClaims(payload), subject: payload.sub ?? null };
+      if (payload.exp! - Date.now() / 1000 > maxTtlSeconds) {
+        throw unauthenticated(`Tokens valid for more than ${maxTtlSeconds} s are not accepted.`, 'TOKEN_TOO_LONG_LIVED');
+      }
+      return { via: 'jwt', role: roleOfClaims(payload), subject: payload.sub ?? null, expiresAt: payload.exp! * 1000 };
     } catch (error) {
       if (error instanceof GraphQLError) throw error;
       // A token that does not verify is the caller's problem; a JWKS that cannot be fetched is ours.

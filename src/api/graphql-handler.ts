@@ -105,6 +105,13 @@ export function createGraphqlHandler(
             ? error
             : new GraphQLError(message, { extensions: { code: ErrorCodes.INTERNAL } }),
       },
+      // Cross-origin access only for the origins listed in CORS_ORIGINS (none by default): a page of any
+      // other origin gets no CORS headers, so the browser keeps the answer from it.
+      cors: (request) => {
+        const origin = request.headers.get('origin');
+        if (origin === null || !config.CORS_ORIGINS.includes(origin)) return false;
+        return { origin: [origin], credentials: true, allowedHeaders: ['content-type', 'authorization', 'x-api-key', 'x-graphql-csrf'], maxAge: 600 };
+      },
       multipart: false,
       batching: false,
       // The body is read, with the 1 MB limit, before yoga sees it (readBody); yoga's own limit would wrap

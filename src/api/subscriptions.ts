@@ -40,9 +40,31 @@ builder.subscriptionType({
         await ctx.changeFeed.start();
         const changes = ctx.changeFeed.pubSub.subscribe('employeChanged');
         const department = args.department;
-        return department == null ? changes : pipe(changes, filter((change) => change.row.department === department));
+        const stream = department == null ? changes : pipe(changes, filter((change) => change.row.department === department));
+        // A stream opened with a token ends when the token expires: the client must come back with a new one.
+        const expiresAt = ctx.principal.expiresAt;
+        return expiresAt === undefined ? stream : endAt(stream, expiresAt);
       },
       resolve: (change) => change,
     }),
   }),
 });
+
+/** The items of `source` until the moment `at` (ms since the epoch), then the end of the stream. */
+async function* endAt<T>(source: AsyncIterable<T>, at: number): AsyncGenerator<T> {
+  const iterator = source[Symbol.asyncIterator]();
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<'expired'>((resolve) => {
+    timer = setTimeout(() => resolve('expired'), Math.min(2 ** 31 - 1, Math.max(0, at - Date.now())));
+  });
+  try {
+    for (;;) {
+      const next = await Promise.race([iterator.next(), expired]);
+      if (next === 'expired' || next.done) return;
+      yield next.value;
+    }
+  } finally {
+    clearTimeout(timer);
+    await iterator.return?.();
+  }
+}

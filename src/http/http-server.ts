@@ -13,10 +13,22 @@ export interface HttpServerOptions {
   metrics: Metrics;
   logger: Logger;
   readiness: ReadinessProbe;
+  /** Whether the caller may read /readyz's details (by its credentials); otherwise it gets the status alone. */
+  readinessDetails?: (headers: Headers) => Promise<boolean>;
   /** Serves /graphql (and its sub-paths) when set. */
   graphql?: RequestHandler;
   /** Called before every /metrics scrape (gauges computed from the databases). */
   beforeScrape?: () => Promise<void>;
+}
+
+/** A request's headers as a fetch Headers (what the authenticator reads). */
+function requestHeaders(req: IncomingMessage): Headers {
+  const headers = new Headers();
+  for (const [name, value] of Object.entries(req.headers)) {
+    if (typeof value === 'string') headers.set(name, value);
+    else if (Array.isArray(value)) for (const v of value) headers.append(name, v);
+  }
+  return headers;
 }
 
 const knownEndpoints = new Set(['/graphql', '/healthz', '/readyz', '/metrics']);
@@ -42,9 +54,11 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Serve
       if (path === '/healthz') {
         res.writeHead(200, { 'content-type': 'application/json' }).end('{"status":"ok"}');
       } else if (path === '/readyz') {
-        readiness().then((report) => {
-          res.writeHead(report.ready ? 200 : 503, { 'content-type': 'application/json' });
-          res.end(JSON.stringify({ status: report.ready ? (report.degraded ? 'degraded' : 'ready') : 'unavailable', ...report }));
+        const details = options.readinessDetails ? options.readinessDetails(requestHeaders(req)) : Promise.resolve(true);
+        Promise.all([readiness(), details]).then(([report, detailed]) => {
+          const status = report.ready ? (report.degraded ? 'degraded' : 'ready') : 'unavailable';
+          res.writeHead(report.ready ? 200 : 503, { 'content-type': 'application/json', 'cache-control': 'no-store' });
+          res.end(JSON.stringify(detailed ? { status, ...report } : { status, ready: report.ready }));
         }, fail);
       } else if (path === '/metrics') {
         (options.beforeScrape?.() ?? Promise.resolve())

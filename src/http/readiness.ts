@@ -68,3 +68,23 @@ export function createReadinessProbe(
     return { ready: results.every(([, state]) => state.up), degraded: problems.length > 0, dependencies, schema: problems };
   };
 }
+
+/**
+ * The probe, checked at most once per `ttlMs`: callers within that time (and callers while a check runs)
+ * share its result, so a flood of /readyz requests cannot flood the databases and Kafka.
+ */
+export function cachedReadiness(probe: ReadinessProbe, ttlMs: number, metrics: Metrics): ReadinessProbe {
+  let last: { at: number; report: Promise<ReadinessReport> } | null = null;
+  return () => {
+    const now = performance.now();
+    if (last && now - last.at < ttlMs) return last.report;
+    metrics.readinessChecks.inc();
+    const report = probe();
+    last = { at: now, report };
+    // A failed check is not reused: the next caller checks again.
+    report.catch(() => {
+      if (last?.report === report) last = null;
+    });
+    return report;
+  };
+}

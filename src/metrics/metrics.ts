@@ -218,6 +218,11 @@ export function createMetrics() {
       labelNames: ['table'] as const,
       registers: r,
     }),
+    readinessChecks: new Counter({
+      name: 'empsync_readiness_checks_total',
+      help: 'Dependency checks run for /readyz and healthCheck (at most one per READYZ_CACHE_MS; concurrent probes share one)',
+      registers: r,
+    }),
     driftRows: new Gauge({
       name: 'empsync_drift_rows',
       help: 'Rows whose content differs between the stores (confirmed, not in flight) at the last complete drift check pass, by table and kind (missing, deleted, version, content); after a repair, those it could not repair',

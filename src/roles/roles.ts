@@ -12,9 +12,10 @@ import type { Config } from '../config.ts';
 import { EmpsyncError, ErrorCodes } from '../errors.ts';
 import type { Logger } from '../logger.ts';
 import { startHttpServer, stopHttpServer, type RequestHandler } from '../http/http-server.ts';
-import { createReadinessProbe } from '../http/readiness.ts';
+import { cachedReadiness, createReadinessProbe } from '../http/readiness.ts';
 import { createMetrics, initialiseKnownSeries, type Metrics } from '../metrics/metrics.ts';
 import { createGaugeRefresher } from '../metrics/refresh-gauges.ts';
+import { createAuthenticator } from '../api/authentication.ts';
 import { DriftCheck, driftStatusOf, type DriftStatus } from '../reconcile/drift-check.ts';
 import { reconcile, type ReconcileReport } from '../reconcile/reconcile.ts';
 import { listDeadLetters, replayDeadLetters } from './dead-letters.ts';
@@ -251,7 +252,7 @@ export async function startRole(role: Role, deps: RoleDependencies, args: readon
       stopHooks.push(() => check.stop());
     }
 
-    const readiness = createReadinessProbe(stores, config, metrics, keeper);
+    const readiness = cachedReadiness(createReadinessProbe(stores, config, metrics, keeper), config.READYZ_CACHE_MS, metrics);
     const serveApi = role === 'all' || role === 'api';
     const graphql =
       serveApi && deps.createGraphqlHandler
@@ -288,6 +289,7 @@ export async function startRole(role: Role, deps: RoleDependencies, args: readon
       metrics,
       logger,
       readiness,
+      readinessDetails: readinessDetailsFor(config, logger),
       beforeScrape: createGaugeRefresher(stores, config, metrics, config.METRICS_REFRESH_MS, readiness),
       ...(graphql ? { graphql } : {}),
     });
@@ -307,4 +309,22 @@ async function backfillWhenReadModelEmpty(stores: Stores, schemas: SchemaKeeper,
     const report = await runBackfill(stores.mysql, schema, { chunk });
     logger.info(report, 'PostgreSQL table was empty: MySQL rows queued for publication');
   }
+}
+
+/**
+ * Who may read /readyz's details (which dependency failed and why): an admin credential when the API's
+ * authentication is on; everyone in development with it off; no one in production with it off (a role
+ * without credentials, such as a sink). Everyone else gets the status alone.
+ */
+function readinessDetailsFor(config: Config, logger: Logger): (headers: Headers) => Promise<boolean> {
+  const configured = Boolean(config.AUTH_API_KEYS?.length || config.AUTH_JWT_SECRET || config.AUTH_JWKS_URL);
+  if (!configured) return async () => config.NODE_ENV !== 'production';
+  const authenticator = createAuthenticator(config, logger.child({ stage: 'readyz' }));
+  return async (headers) => {
+    try {
+      return (await authenticator.authenticate(headers)).role === 'admin';
+    } catch {
+      return false;
+    }
+  };
 }

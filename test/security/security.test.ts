@@ -1,0 +1,182 @@
+// The security suite (docs/security.md): each case sends what an attacker in the user's browser or on
+// the same network would, and requires the documented refusal, its code, and that nothing was written.
+// Covered so far: browser origins (CORS allow-list, CSRF), tokens (exp required, bounded lifetime, SSE
+// ended at expiry, production rules on issuer, audience, JWKS and placeholders), /readyz (details to
+// admins only, one dependency check per interval under a flood of probes).
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { after, before, describe, it } from 'node:test';
+import { SignJWT, type JWTPayload } from 'jose';
+import { loadConfig } from '../../src/config.ts';
+import { employeInput, startApi, type RunningApi } from '../api/api-client.ts';
+import { dropTestDatabases, testConfig } from '../support/test-env.ts';
+
+const keys = { writer: 'writer-key-0123456789abcdef', admin: 'admin-key-0123456789abcdef' };
+const secret = 'an-hs256-secret-of-at-least-32-characters!';
+const issuer = 'https://issuer.example.test';
+const audience = 'empsync-api';
+const allowedOrigin = 'https://app.example.test';
+const config = testConfig('security', {
+  AUTH_API_KEYS: `${keys.writer}:writer, ${keys.admin}:admin`,
+  AUTH_JWT_SECRET: secret,
+  AUTH_JWT_ISSUER: issuer,
+  AUTH_JWT_AUDIENCE: audience,
+  CORS_ORIGINS: allowedOrigin,
+  READYZ_CACHE_MS: '2000',
+});
+let api: RunningApi;
+
+const create = 'mutation ($input: EmployeInput!) { createEmploye(input: $input) { id } }';
+const count = () => api.running.stores.mysql.employees.count();
+
+function token(claims: JWTPayload, expiresIn: string | null) {
+  const jwt = new SignJWT({ role: 'writer', ...claims }).setProtectedHeader({ alg: 'HS256' }).setIssuer(issuer).setAudience(audience).setIssuedAt();
+  return (expiresIn === null ? jwt : jwt.setExpirationTime(expiresIn)).sign(new TextEncoder().encode(secret));
+}
+
+describe('security: browser origins', () => {
+  before(async () => {
+    api = await startApi(config);
+  });
+  after(async () => {
+    await api?.running.stop();
+    await dropTestDatabases(config);
+  });
+
+  it('answers a preflight from another origin without any CORS grant, and one from the allowed origin with it', async () => {
+    const preflight = (origin: string) =>
+      fetch(api.url, {
+        method: 'OPTIONS',
+        headers: { origin, 'access-control-request-method': 'POST', 'access-control-request-headers': 'content-type, x-api-key' },
+      });
+    const evil = await preflight('https://evil.example');
+    assert.equal(evil.headers.get('access-control-allow-origin'), null);
+    assert.equal(evil.headers.get('access-control-allow-credentials'), null);
+    const allowed = await preflight(allowedOrigin);
+    assert.equal(allowed.headers.get('access-control-allow-origin'), allowedOrigin);
+    assert.equal(allowed.headers.get('access-control-allow-credentials'), 'true');
+  });
+
+  it('gives a page of another origin no readable answer, and a form-style cross-site POST writes nothing', async () => {
+    const before = await count();
+    const read = await fetch(api.url, {
+      method: 'POST',
+      headers: { origin: 'https://evil.example', 'content-type': 'application/json', 'x-api-key': keys.admin },
+      body: JSON.stringify({ query: '{ employes(limit: 1) { id salaire } }' }),
+    });
+    assert.equal(read.headers.get('access-control-allow-origin'), null, 'the browser keeps the answer from the page');
+    // What a page can send without a preflight: a "simple" content type. Refused before parsing.
+    const form = await fetch(api.url, {
+      method: 'POST',
+      headers: { origin: 'https://evil.example', 'content-type': 'text/plain', 'x-api-key': keys.writer },
+      body: JSON.stringify({ query: create, variables: { input: employeInput({ email: 'csrf@example.fr' }) } }),
+    });
+    assert.equal(form.status, 415);
+    assert.equal(((await form.json()) as { errors: { extensions: { code: string } }[] }).errors[0]!.extensions.code, 'UNSUPPORTED_MEDIA_TYPE');
+    assert.equal(await count(), before, 'nothing written');
+  });
+
+  it('refuses a JWT without exp, and one valid for longer than AUTH_JWT_MAX_TTL_SECONDS, writing nothing', async () => {
+    const before = await count();
+    for (const [jwt, code] of [
+      [await token({}, null), 'ERR_JWT_CLAIM_VALIDATION_FAILED'],
+      [await token({}, '2d'), 'TOKEN_TOO_LONG_LIVED'],
+    ] as const) {
+      const response = await api.gql(create, { input: employeInput({ email: `${code}@example.fr` }) }, { authorization: `Bearer ${jwt}` });
+      assert.equal(response.status, 401, code);
+      assert.equal(response.errors?.[0]?.extensions?.code, 'UNAUTHENTICATED');
+      assert.equal((response.errors?.[0]?.extensions as { reason?: string } | undefined)?.reason, code);
+    }
+    const good = await api.gql(create, { input: employeInput({ email: 'jwt.ok@example.fr' }) }, { authorization: `Bearer ${await token({}, '5m')}` });
+    assert.equal(good.errors, undefined, 'a token with a bounded exp is taken');
+    assert.equal(await count(), before + 1);
+  });
+
+  it('ends an SSE subscription when its token expires', async () => {
+    const jwt = await token({ role: 'reader' }, '3s');
+    const response = await fetch(api.url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'text/event-stream', authorization: `Bearer ${jwt}` },
+      body: JSON.stringify({ query: 'subscription { employeChanged { op } }' }),
+    });
+    assert.equal(response.status, 200);
+    const reader = response.body!.getReader();
+    const started = Date.now();
+    for (;;) {
+      const { done } = await Promise.race([
+        reader.read(),
+        new Promise<never>((_, reject) => setTimeout(() => reject(new Error('the stream outlived its token by 15 s')), 18_000)),
+      ]);
+      if (done) break;
+    }
+    assert.ok(Date.now() - started >= 1500, 'it lived until the token expired');
+  });
+
+  it('/readyz tells anonymous callers ready or not, and only an admin why; a flood of probes checks once', async () => {
+    const base = api.url.replace('/graphql', '');
+    const anonymous = (await (await fetch(`${base}/readyz`)).json()) as Record<string, unknown>;
+    assert.deepEqual(Object.keys(anonymous).sort(), ['ready', 'status']);
+    const writer = (await (await fetch(`${base}/readyz`, { headers: { 'x-api-key': keys.writer } })).json()) as Record<string, unknown>;
+    assert.equal(writer['dependencies'], undefined, 'a writer is not an admin');
+    const admin = (await (await fetch(`${base}/readyz`, { headers: { 'x-api-key': keys.admin } })).json()) as { dependencies?: Record<string, unknown> };
+    assert.deepEqual(Object.keys(admin.dependencies ?? {}).sort(), ['kafka', 'mysql', 'postgres']);
+
+    const checks = async () => (await api.running.metrics.readinessChecks.get()).values[0]?.value ?? 0;
+    await new Promise((resolve) => setTimeout(resolve, 2100));
+    const before = await checks();
+    const flood = await Promise.all(Array.from({ length: 50 }, () => fetch(`${base}/readyz`).then((r) => r.status)));
+    assert.ok(flood.every((status) => status === 200));
+    assert.equal((await checks()) - before, 1, '50 concurrent probes, one dependency check');
+  });
+});
+
+describe('security: production settings refused at start-up, one line naming the variable', () => {
+  const production = {
+    NODE_ENV: 'production',
+    AUTH_API_KEYS: `${keys.admin}:admin`,
+  };
+  const refused = (env: Record<string, string>, variable: string) => {
+    assert.throws(() => loadConfig({ ...production, ...env }), (error: Error & { code?: string }) => {
+      assert.equal(error.code, 'EMPSYNC_CONFIG_INVALID');
+      assert.match(error.message, new RegExp(`^invalid ${variable}: `));
+      return true;
+    });
+  };
+
+  it('JWT on without an issuer or an audience', () => {
+    refused({ AUTH_JWT_SECRET: secret }, 'AUTH_JWT_ISSUER');
+    refused({ AUTH_JWT_SECRET: secret, AUTH_JWT_ISSUER: issuer }, 'AUTH_JWT_AUDIENCE');
+    assert.doesNotThrow(() => loadConfig({ ...production, AUTH_JWT_SECRET: secret, AUTH_JWT_ISSUER: issuer, AUTH_JWT_AUDIENCE: audience }));
+  });
+
+  it('a JWKS over plain HTTP (allowed to a loopback address outside production only)', () => {
+    refused({ AUTH_JWKS_URL: 'http://127.0.0.1:9/jwks.json', AUTH_JWT_ISSUER: issuer, AUTH_JWT_AUDIENCE: audience }, 'AUTH_JWKS_URL');
+    assert.throws(() => loadConfig({ AUTH_JWKS_URL: 'http://idp.example/jwks.json' }), /invalid AUTH_JWKS_URL/);
+    assert.doesNotThrow(() => loadConfig({ AUTH_JWKS_URL: 'http://127.0.0.1:9/jwks.json' }));
+  });
+
+  it('placeholder secrets and keys', () => {
+    refused({ AUTH_API_KEYS: 'change-me-admin-key-00001:admin' }, 'AUTH_API_KEYS');
+    refused({ AUTH_JWT_SECRET: 'change-me-change-me-change-me-change-me', AUTH_JWT_ISSUER: issuer, AUTH_JWT_AUDIENCE: audience }, 'AUTH_JWT_SECRET');
+    assert.doesNotThrow(() => loadConfig({ AUTH_API_KEYS: 'change-me-admin-key-00001:admin' }), 'development takes them');
+  });
+
+  it('a CORS origin with a path', () => {
+    assert.throws(() => loadConfig({ CORS_ORIGINS: 'https://app.example.test/page' }), /invalid CORS_ORIGINS/);
+  });
+
+  it('the command line says it in one line and exits 2', async () => {
+    const child = spawn('node_modules/.bin/node', ['src/main.ts', 'api'], {
+      env: { ...process.env, ...production, AUTH_JWT_SECRET: secret, LOG_LEVEL: 'silent' },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const [code] = await once(child, 'exit');
+    assert.equal(code, 2);
+    assert.equal(stderr.trim().split('\n').length, 1);
+    assert.match(stderr, /invalid AUTH_JWT_ISSUER: is required in production when JWT is on/);
+  });
+});
+
