@@ -90,6 +90,17 @@ export const configSchema = z.object({
     .transform((value) => value.split(',').map((origin) => origin.trim()).filter(Boolean))
     .pipe(z.array(z.string().regex(/^https?:\/\/[^/\s]+$/, 'each origin must be scheme://host[:port], without a path')))
     .default([]),
+  // Bounded work per request (docs/security.md): rows a list without a page size may return, the largest
+  // offset, SSE streams open at once in total and per caller, requests per second per caller (0: off).
+  API_MAX_ROWS: positiveInt.default(10_000),
+  API_MAX_OFFSET: z.coerce.number().int().min(0).default(100_000),
+  SSE_MAX_STREAMS: positiveInt.default(1000),
+  SSE_MAX_STREAMS_PER_CALLER: positiveInt.default(20),
+  // Unset: 100 per second per caller in production, off (0) otherwise.
+  API_RATE_LIMIT_PER_SECOND: z.coerce.number().int().min(0).optional(),
+  // /metrics on its own port (unset: on HTTP_PORT with the rest), and the most department labels.
+  METRICS_PORT: port.optional(),
+  METRICS_MAX_DEPARTMENTS: positiveInt.min(2).default(50),
   // How long /readyz reuses its last check (a flood of probes checks the dependencies once per interval).
   READYZ_CACHE_MS: z.coerce.number().int().min(0).default(1000),
   // Access control of the API (docs/api.md). Auth is on as soon as one credential source is set;

@@ -2,12 +2,13 @@
 // registered here in one place — query limits, CSRF prevention, introspection off in production,
 // authentication, error masking and operation metrics. Mutations write MySQL; queries read PostgreSQL;
 // subscriptions stream over SSE from a Kafka consumer of this process.
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { setImmediate } from 'node:timers/promises';
 import { GraphQLError, type GraphQLSchema } from 'graphql';
 import { createYoga, type Plugin } from 'graphql-yoga';
+import { RateLimiterMemory, type RateLimiterRes } from 'rate-limiter-flexible';
 import { ErrorCodes } from '../errors.ts';
 import type { RequestHandler } from '../http/http-server.ts';
 import type { GraphqlHandlerContext } from '../roles/roles.ts';
@@ -170,7 +171,27 @@ export function createGraphqlHandler(
     context.schemas.off('change', follow);
   });
 
+  // Requests per second per caller (its API key or token, else its address): 429 RATE_LIMITED past it.
+  const rate = config.API_RATE_LIMIT_PER_SECOND ?? (production ? 100 : 0);
+  const limiter = rate > 0 ? new RateLimiterMemory({ points: rate, duration: 1 }) : null;
+
   return async (req, res) => {
+    if (limiter) {
+      const refused = await limiter.consume(callerKey(req)).then(
+        () => null,
+        (rejection: RateLimiterRes) => Math.max(1, Math.ceil(rejection.msBeforeNext / 1000)),
+      );
+      if (refused !== null) {
+        const requestId = requestIdOf(req);
+        sendJson(
+          res,
+          429,
+          { errors: [{ message: `More than ${rate} requests per second: slow down.`, extensions: { code: ErrorCodes.RATE_LIMITED, requestId } }] },
+          { 'retry-after': String(refused), 'x-request-id': requestId },
+        );
+        return;
+      }
+    }
     const socket = req.socket;
     if (!sockets.has(socket)) socket.once('close', () => sockets.delete(socket));
     sockets.set(socket, (sockets.get(socket) ?? 0) + 1);
@@ -208,9 +229,13 @@ export function createGraphqlHandler(
     for (const [name, value] of Object.entries(req.headers)) {
       if (value !== undefined) headers.set(name, Array.isArray(value) ? value.join(', ') : value);
     }
+    // Aborted when the client leaves: a subscription frees its slot at once (not at the next ping).
+    const left = new AbortController();
+    res.once('close', () => left.abort());
     const request = new Request(new URL(req.url ?? '/graphql', `http://${req.headers.host ?? 'localhost'}`), {
       method: req.method ?? 'GET',
       headers,
+      signal: left.signal,
       ...(body ? { body: new Uint8Array(body) } : {}),
     });
     const response = await yoga.fetch(request, { requestId });
@@ -259,4 +284,11 @@ async function streamResponse(
     res.off('close', end);
     res.end();
   }
+}
+
+/** Whom a request counts against: a digest of its credential, else its client address. */
+function callerKey(req: IncomingMessage): string {
+  const credential = req.headers['x-api-key'] ?? req.headers.authorization;
+  if (typeof credential === 'string' && credential) return `credential:${createHash('sha256').update(credential).digest('hex').slice(0, 16)}`;
+  return `address:${req.socket.remoteAddress ?? 'unknown'}`;
 }

@@ -19,6 +19,8 @@ export interface HttpServerOptions {
   graphql?: RequestHandler;
   /** Called before every /metrics scrape (gauges computed from the databases). */
   beforeScrape?: () => Promise<void>;
+  /** What this server answers: everything (default), everything but /metrics, or /metrics and /healthz. */
+  serve?: 'all' | 'all-but-metrics' | 'metrics';
 }
 
 /** A request's headers as a fetch Headers (what the authenticator reads). */
@@ -50,8 +52,12 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Serve
       if (!res.headersSent) res.writeHead(500, { 'content-type': 'application/json' });
       res.end(JSON.stringify({ error: 'INTERNAL_SERVER_ERROR' }));
     };
+    const serve = options.serve ?? 'all';
+    const served = serve === 'all' || (serve === 'metrics' ? path === '/metrics' || path === '/healthz' : path !== '/metrics');
     try {
-      if (path === '/healthz') {
+      if (!served) {
+        res.writeHead(404, { 'content-type': 'application/json' }).end('{"error":"NOT_FOUND"}');
+      } else if (path === '/healthz') {
         res.writeHead(200, { 'content-type': 'application/json' }).end('{"status":"ok"}');
       } else if (path === '/readyz') {
         const details = options.readinessDetails ? options.readinessDetails(requestHeaders(req)) : Promise.resolve(true);

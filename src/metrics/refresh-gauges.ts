@@ -12,6 +12,7 @@ export function createGaugeRefresher(
   metrics: Metrics,
   minIntervalMs: number,
   readiness: () => Promise<unknown>,
+  maxDepartments = 50,
 ) {
   let last = 0;
   let inflight: Promise<void> | null = null;
@@ -28,7 +29,9 @@ export function createGaugeRefresher(
     ]);
     if (departments.status === 'fulfilled') {
       metrics.employeesByDepartment.reset();
-      for (const { department, count } of departments.value) metrics.employeesByDepartment.set({ department }, count);
+      for (const { department, count } of boundedDepartments(departments.value, maxDepartments)) {
+        metrics.employeesByDepartment.set({ department }, count);
+      }
     }
     if (mysqlBacklog.status === 'fulfilled') metrics.outboxBacklog.set({ store: 'mysql' }, mysqlBacklog.value);
     if (postgresBacklog.status === 'fulfilled') metrics.outboxBacklog.set({ store: 'postgres' }, postgresBacklog.value);
@@ -63,4 +66,19 @@ async function dlqSize(kafka: KafkaConfig): Promise<number> {
   } finally {
     await admin.close().catch(() => undefined);
   }
+}
+
+/** The label of the departments beyond METRICS_MAX_DEPARTMENTS. */
+export const otherDepartments = '(other)';
+
+/**
+ * At most `max` department labels (a label value per department would be an unbounded set): the
+ * largest departments keep their own, the others are counted together under "(other)".
+ */
+export function boundedDepartments(counts: readonly { department: string; count: number }[], max: number): { department: string; count: number }[] {
+  if (counts.length <= max) return [...counts];
+  const sorted = [...counts].sort((a, b) => b.count - a.count || a.department.localeCompare(b.department));
+  const kept = sorted.slice(0, max - 1);
+  const rest = sorted.slice(max - 1).reduce((sum, d) => sum + d.count, 0);
+  return [...kept, { department: otherDepartments, count: rest }];
 }

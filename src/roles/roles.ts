@@ -38,6 +38,8 @@ export interface RunningRole {
   relays: Relay[];
   sinks: Sink[];
   server: Server | null;
+  /** The /metrics server when METRICS_PORT puts it apart. */
+  metricsServer?: Server | null;
   /** What the reconcile role found (the caller prints it). */
   reconcileReport?: ReconcileReport;
   /** What the dlq role listed or replayed (the caller prints it). */
@@ -139,9 +141,11 @@ export async function startRole(role: Role, deps: RoleDependencies, args: readon
   let schemas: SchemaKeeper | null = null;
   const stopHooks: (() => Promise<void>)[] = [];
 
+  const metricsServers: Server[] = [];
   const stop = async () => {
     await Promise.allSettled(stopHooks.map((hook) => hook()));
     if (server) await stopHttpServer(server);
+    await Promise.allSettled(metricsServers.map((s) => stopHttpServer(s)));
     await Promise.allSettled([...relays.map((r) => r.stop()), ...sinks.map((s) => s.stop())]);
     await schemas?.stop();
     await closeStores(stores);
@@ -283,6 +287,9 @@ export async function startRole(role: Role, deps: RoleDependencies, args: readon
             },
           })
         : undefined;
+    const beforeScrape = createGaugeRefresher(stores, config, metrics, config.METRICS_REFRESH_MS, readiness, config.METRICS_MAX_DEPARTMENTS);
+    // METRICS_PORT: /metrics on a port of its own (kept off the API's), with /healthz.
+    const metricsApart = config.METRICS_PORT !== undefined && (config.METRICS_PORT === 0 || config.METRICS_PORT !== config.HTTP_PORT);
     server = await startHttpServer({
       host: config.HTTP_HOST,
       port: config.HTTP_PORT,
@@ -290,10 +297,14 @@ export async function startRole(role: Role, deps: RoleDependencies, args: readon
       logger,
       readiness,
       readinessDetails: readinessDetailsFor(config, logger),
-      beforeScrape: createGaugeRefresher(stores, config, metrics, config.METRICS_REFRESH_MS, readiness),
+      ...(metricsApart ? { serve: 'all-but-metrics' as const } : { beforeScrape }),
       ...(graphql ? { graphql } : {}),
     });
-    return { ...running, server };
+    if (metricsApart) {
+      const metricsServer = await startHttpServer({ host: config.HTTP_HOST, port: config.METRICS_PORT!, metrics, logger, readiness, beforeScrape, serve: 'metrics' });
+      metricsServers.push(metricsServer);
+    }
+    return { ...running, server, metricsServer: metricsServers[0] ?? null };
   } catch (error) {
     await stop();
     throw error;

@@ -2,7 +2,8 @@
 // the same network would, and requires the documented refusal, its code, and that nothing was written.
 // Covered so far: browser origins (CORS allow-list, CSRF), tokens (exp required, bounded lifetime, SSE
 // ended at expiry, production rules on issuer, audience, JWKS and placeholders), /readyz (details to
-// admins only, one dependency check per interval under a flood of probes).
+// admins only, one dependency check per interval under a flood of probes), bounded work per request
+// (rows, offset, SSE streams, a rate limit), /metrics apart and its labels bounded.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
@@ -11,6 +12,7 @@ import { SignJWT, type JWTPayload } from 'jose';
 import { loadConfig } from '../../src/config.ts';
 import { employeInput, startApi, type RunningApi } from '../api/api-client.ts';
 import { dropTestDatabases, testConfig } from '../support/test-env.ts';
+import type { AddressInfo } from 'node:net';
 
 const keys = { writer: 'writer-key-0123456789abcdef', admin: 'admin-key-0123456789abcdef' };
 const secret = 'an-hs256-secret-of-at-least-32-characters!';
@@ -180,3 +182,123 @@ describe('security: production settings refused at start-up, one line naming the
   });
 });
 
+describe('security: bounded work per request', () => {
+  const bounds = testConfig('security_bounds', {
+    AUTH_API_KEYS: `${keys.writer}:writer, ${keys.admin}:admin`,
+    API_MAX_ROWS: '5',
+    API_MAX_OFFSET: '100',
+    SSE_MAX_STREAMS_PER_CALLER: '2',
+    METRICS_PORT: '0',
+    METRICS_MAX_DEPARTMENTS: '3',
+    METRICS_REFRESH_MS: '1',
+  });
+  let bounded: RunningApi;
+  before(async () => {
+    bounded = await startApi(bounds);
+    for (let i = 0; i < 6; i++) {
+      const created = await bounded.gql(create, { input: employeInput({ email: `bound${i}@example.fr`, department: `D${i % 5}` }) }, { 'x-api-key': keys.writer });
+      assert.equal(created.errors, undefined);
+    }
+    await waitForRows(bounded, 6);
+  });
+  after(async () => {
+    await bounded?.running.stop();
+    await dropTestDatabases(bounds);
+  });
+
+  it('refuses a list without a page size past API_MAX_ROWS (TOO_MANY_ROWS), never a partial answer; pages still work', async () => {
+    for (const query of ['{ employes { id } }', '{ employes(department: null) { id nom } }']) {
+      const refused = await bounded.gql<{ employes: unknown[] }>(query);
+      assert.equal(refused.errors?.[0]?.extensions?.code, 'TOO_MANY_ROWS', query);
+      assert.equal(refused.data ?? null, null, 'no partial list');
+    }
+    const page = await bounded.gql<{ employes: unknown[] }>('{ employes(limit: 3, offset: 3) { id } }');
+    assert.equal(page.errors, undefined);
+    assert.equal(page.data!.employes.length, 3);
+    const offset = await bounded.gql('{ employes(limit: 1, offset: 101) { id } }');
+    assert.equal(offset.errors?.[0]?.extensions?.code, 'BAD_USER_INPUT');
+  });
+
+  it('caps the SSE streams of one caller (TOO_MANY_STREAMS) and frees a slot when one closes', async () => {
+    const open = () =>
+      fetch(bounded.url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', accept: 'text/event-stream', 'x-api-key': keys.writer },
+        body: JSON.stringify({ query: 'subscription { employeChanged { op } }' }),
+      });
+    const first = await open();
+    const second = await open();
+    const third = await open();
+    const text = await third.text();
+    assert.match(text, /TOO_MANY_STREAMS/);
+    await first.body!.cancel();
+    // The slot comes back once the server sees the first stream closed.
+    let fourth: Response | undefined;
+    for (const deadline = Date.now() + 10_000; Date.now() < deadline; ) {
+      const attempt = await open();
+      const reader = attempt.body!.getReader();
+      const chunk = await Promise.race([reader.read(), new Promise<null>((resolve) => setTimeout(() => resolve(null), 300))]);
+      const seen = chunk && !chunk.done ? new TextDecoder().decode(chunk.value) : '';
+      if (!/TOO_MANY_STREAMS/.test(seen)) {
+        fourth = attempt;
+        await reader.cancel();
+        break;
+      }
+      await reader.cancel();
+    }
+    assert.ok(fourth, 'a closed stream frees its slot');
+    await second.body!.cancel();
+  });
+
+  it('serves /metrics on METRICS_PORT only, with at most METRICS_MAX_DEPARTMENTS department labels', async () => {
+    const base = bounded.url.replace('/graphql', '');
+    assert.equal((await fetch(`${base}/metrics`)).status, 404, 'not on the API port');
+    const { port } = bounded.running.metricsServer!.address() as AddressInfo;
+    const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+    const departments = [...text.matchAll(/^employees_by_department\{department="([^"]*)"\} (\d+)/gm)].map((m) => [m[1], Number(m[2])] as const);
+    assert.equal(departments.length, 3);
+    assert.ok(departments.some(([name]) => name === '(other)'));
+    assert.equal(departments.reduce((sum, [, n]) => sum + n, 0), 6, 'every employee counted once');
+  });
+});
+
+describe('security: a rate limit per caller', () => {
+  const limited = testConfig('security_rate', { AUTH_API_KEYS: `${keys.writer}:writer`, API_RATE_LIMIT_PER_SECOND: '5' });
+  let api5: RunningApi;
+  before(async () => {
+    api5 = await startApi(limited);
+  });
+  after(async () => {
+    await api5?.running.stop();
+    await dropTestDatabases(limited);
+  });
+
+  it('answers 429 RATE_LIMITED with Retry-After past the limit, and a refused mutation writes nothing', async () => {
+    await new Promise((resolve) => setTimeout(resolve, 1100)); // a fresh window
+    const before = await api5.running.stores.mysql.employees.count();
+    const responses = await Promise.all(
+      Array.from({ length: 12 }, (_, i) =>
+        fetch(api5.url, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', 'x-api-key': keys.writer },
+          body: JSON.stringify({ query: create, variables: { input: employeInput({ email: `rate${i}@example.fr` }) } }),
+        }),
+      ),
+    );
+    const refused = responses.filter((r) => r.status === 429);
+    assert.ok(refused.length >= 6, `${refused.length} refused of 12`);
+    for (const response of refused) {
+      assert.ok(Number(response.headers.get('retry-after')) >= 1);
+      assert.equal(((await response.json()) as { errors: { extensions: { code: string } }[] }).errors[0]!.extensions.code, 'RATE_LIMITED');
+    }
+    const accepted = responses.length - refused.length;
+    assert.equal(await api5.running.stores.mysql.employees.count(), before + accepted, 'only the accepted mutations wrote');
+  });
+});
+
+async function waitForRows(target: RunningApi, rows: number) {
+  for (const deadline = Date.now() + 30_000; Date.now() < deadline; await new Promise((resolve) => setTimeout(resolve, 100))) {
+    if ((await target.running.stores.postgres.employees.count()) >= rows) return;
+  }
+  throw new Error(`the read model did not reach ${rows} rows`);
+}
