@@ -181,6 +181,18 @@ describe('docker-compose.yml', () => {
     assert.deepEqual(publishedPorts(compose.services['kafka-ui']!), [{ host: '8080', container: '8080' }]);
   });
 
+  it('keeps Kafka, the databases, Prometheus and Kafka UI off the network (host loopback only); Kafka UI read-only; no Prometheus lifecycle API', () => {
+    for (const name of ['mysql', 'postgres', 'kafka', 'kafka-ui', 'prometheus']) {
+      for (const port of compose.services[name]!.ports ?? []) {
+        assert.match(String(port), /^127\.0\.0\.1:/, `${name} publishes ${String(port)} beyond the host's loopback`);
+      }
+    }
+    const ui = compose.services['kafka-ui']!.environment as Record<string, unknown>;
+    assert.equal(String(ui['KAFKA_CLUSTERS_0_READONLY']), 'true');
+    const prometheus = (compose.services['prometheus']!.command ?? []) as string[];
+    assert.ok(!prometheus.includes('--web.enable-lifecycle'), 'the lifecycle API (reload, quit over HTTP) stays off');
+  });
+
   it('lets the sink scale: no container_name and no host port on any empsync worker', () => {
     for (const name of ['sink', 'sink-mysql', 'relay-mysql', 'relay-postgres']) {
       assert.equal(compose.services[name]!.container_name, undefined, `${name} container_name`);
