@@ -94,6 +94,7 @@ export const configSchema = z.object({
   // offset, SSE streams open at once in total and per caller, requests per second per caller (0: off).
   API_MAX_ROWS: positiveInt.default(10_000),
   API_MAX_OFFSET: z.coerce.number().int().min(0).default(100_000),
+  API_MAX_QUERY_ROWS: positiveInt.default(50_000),
   SSE_MAX_STREAMS: positiveInt.default(1000),
   SSE_MAX_STREAMS_PER_CALLER: positiveInt.default(20),
   // Unset: 100 per second per caller in production, off (0) otherwise.

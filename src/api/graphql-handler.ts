@@ -21,6 +21,7 @@ import { requestEmployeeLoader, sharedEmployeeLoader } from './employee-loaders.
 import { useAuthentication } from './plugins/use-authentication.ts';
 import { useCompiledExecution } from './plugins/use-compiled-execution.ts';
 import { useCsrfPrevention } from './plugins/use-csrf-prevention.ts';
+import { useListCost } from './plugins/use-list-cost.ts';
 import { useDisableIntrospection } from './plugins/use-disable-introspection.ts';
 import { useErrorMasking } from './plugins/use-error-masking.ts';
 import { useOperationMetrics } from './plugins/use-operation-metrics.ts';
@@ -81,6 +82,7 @@ export function createGraphqlHandler(
     const plugins: Plugin[] = [
       // First, so its fix of variable errors happens before the masking and metrics plugins see them.
       useCompiledExecution(),
+      useListCost({ maxRows: config.API_MAX_ROWS, maxQueryRows: config.API_MAX_QUERY_ROWS }),
       useCsrfPrevention(),
       useQueryLimits(),
       ...(production ? [useDisableIntrospection()] : []),

@@ -187,6 +187,7 @@ describe('security: bounded work per request', () => {
     AUTH_API_KEYS: `${keys.writer}:writer, ${keys.admin}:admin`,
     API_MAX_ROWS: '5',
     API_MAX_OFFSET: '100',
+    API_MAX_QUERY_ROWS: '40',
     SSE_MAX_STREAMS_PER_CALLER: '2',
     METRICS_PORT: '0',
     METRICS_MAX_DEPARTMENTS: '3',
@@ -217,6 +218,20 @@ describe('security: bounded work per request', () => {
     assert.equal(page.data!.employes.length, 3);
     const offset = await bounded.gql('{ employes(limit: 1, offset: 101) { id } }');
     assert.equal(offset.errors?.[0]?.extensions?.code, 'BAD_USER_INPUT');
+  });
+
+  it('counts the rows a request may read, aliases, fragments and per-row reads included (COST_LIMIT_EXCEEDED), before anything runs', async () => {
+    const aliases = Array.from({ length: 15 }, (_, i) => `a${i}: employes { id syncState { version } }`).join(' ');
+    for (const query of [`{ ${aliases} }`, `{ ...F } fragment F on Query { ${aliases} }`]) {
+      const refused = await bounded.gql(query);
+      assert.equal(refused.errors?.[0]?.extensions?.code, 'COST_LIMIT_EXCEEDED', query.slice(0, 40));
+      assert.equal(refused.data ?? null, null);
+    }
+    // 5 rows × (1 + a syncState read each) = 10 rows: under the limit of 40.
+    const one = await bounded.gql('{ employes(limit: 5) { id syncState { version } } }');
+    assert.equal(one.errors, undefined, JSON.stringify(one.errors));
+    const sized = await bounded.gql('query ($n: Int) { a: employes(limit: $n) { id } b: employes(limit: $n) { id } }', { n: 3 });
+    assert.equal(sized.errors, undefined, 'page sizes given as variables are counted as given');
   });
 
   it('caps the SSE streams of one caller (TOO_MANY_STREAMS) and frees a slot when one closes', async () => {
