@@ -23,6 +23,11 @@ jmx_exporter_config=$root/monitoring/jmx/kafka-broker.yml
 # 9092 + 312 = 9404, the exporter's usual port; a test broker on another port gets its own.
 jmx_exporter_port=${KAFKA_JMX_EXPORTER_PORT:-$((port + 312))}
 data=$cache/data-$port
+# A SASL_PLAINTEXT listener with SCRAM-SHA-256 besides PLAINTEXT (tests of KAFKA_SASL_*): its port, and
+# the one user formatted into the storage (on a fresh data directory).
+sasl_port=${KAFKA_SASL_PORT:-}
+scram_username=${KAFKA_SCRAM_USERNAME:-empsync}
+scram_password=${KAFKA_SCRAM_PASSWORD:-}
 pidfile=$cache/broker-$port.pid
 logfile=$cache/broker-$port.log
 
@@ -73,11 +78,11 @@ write_config() {
 process.roles=broker,controller
 node.id=1
 controller.quorum.voters=1@127.0.0.1:$controller_port
-listeners=PLAINTEXT://127.0.0.1:$port,CONTROLLER://127.0.0.1:$controller_port
-advertised.listeners=PLAINTEXT://127.0.0.1:$advertised_port
+listeners=PLAINTEXT://127.0.0.1:$port,CONTROLLER://127.0.0.1:$controller_port${sasl_port:+,SASL_PLAINTEXT://127.0.0.1:$sasl_port}
+advertised.listeners=PLAINTEXT://127.0.0.1:$advertised_port${sasl_port:+,SASL_PLAINTEXT://127.0.0.1:$sasl_port}
 controller.listener.names=CONTROLLER
 inter.broker.listener.name=PLAINTEXT
-listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
+listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT
 log.dirs=$data/logs
 num.partitions=3
 default.replication.factor=1
@@ -93,6 +98,12 @@ group.initial.rebalance.delay.ms=0
 auto.create.topics.enable=false
 log.retention.hours=168
 PROPS
+  if [ -n "$sasl_port" ]; then
+    cat >> "$cache/server-$port.properties" <<PROPS
+sasl.enabled.mechanisms=SCRAM-SHA-256
+listener.name.sasl_plaintext.scram-sha-256.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+PROPS
+  fi
   cat > "$cache/log4j2-$port.properties" <<PROPS
 status = warn
 appender.file.type = File
@@ -133,7 +144,9 @@ start() {
   write_config
   if [ ! -f "$data/logs/meta.properties" ]; then
     local cluster_id; cluster_id=$(java_cmd kafka.tools.StorageTool random-uuid 2>/dev/null | tail -n 1)
-    java_cmd kafka.tools.StorageTool format -t "$cluster_id" -c "$cache/server-$port.properties" >&2
+    local scram=()
+    [ -n "$sasl_port" ] && scram=(--add-scram "SCRAM-SHA-256=[name=$scram_username,password=$scram_password]")
+    java_cmd kafka.tools.StorageTool format -t "$cluster_id" -c "$cache/server-$port.properties" "${scram[@]}" >&2
   fi
   if [ "$jmx_exporter_port" != 0 ] && port_open "$jmx_exporter_port"; then
     say "port $jmx_exporter_port of the JMX exporter is taken: set KAFKA_JMX_EXPORTER_PORT (0 turns the exporter off)"; exit 1

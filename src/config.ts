@@ -62,6 +62,12 @@ export const configSchema = z.object({
   KAFKA_CLIENT_ID: z.string().min(1).default('empsync'),
   KAFKA_TOPIC: z.string().min(1).default('employes-sync'),
   KAFKA_DLQ_TOPIC: z.string().min(1).default('employes-sync.dlq'),
+  // SASL and TLS to the brokers (docs/security.md): SCRAM-SHA-256/512 or PLAIN (PLAIN only with TLS in production).
+  KAFKA_SASL_MECHANISM: z.enum(['PLAIN', 'SCRAM-SHA-256', 'SCRAM-SHA-512']).optional(),
+  KAFKA_SASL_USERNAME: z.string().min(1).optional(),
+  KAFKA_SASL_PASSWORD: z.string().min(1).optional(),
+  KAFKA_TLS: booleanFlag.default(false),
+  KAFKA_TLS_CA_FILE: z.string().min(1).optional(),
   KAFKA_PARTITIONS: positiveInt.default(6),
   KAFKA_REPLICATION_FACTOR: positiveInt.default(1),
   SINK_GROUP_PREFIX: z.string().min(1).default('empsync-sink'),
@@ -150,7 +156,13 @@ function productionProblem(config: z.infer<typeof configSchema>): { variable: st
       return { variable: 'AUTH_JWKS_URL', message: 'must be an https:// URL (plain http only to a loopback address, outside production)' };
     }
   }
+  if (config.KAFKA_SASL_MECHANISM && (!config.KAFKA_SASL_USERNAME || !config.KAFKA_SASL_PASSWORD)) {
+    return { variable: config.KAFKA_SASL_USERNAME ? 'KAFKA_SASL_PASSWORD' : 'KAFKA_SASL_USERNAME', message: `is required with KAFKA_SASL_MECHANISM=${config.KAFKA_SASL_MECHANISM}` };
+  }
   if (!production) return null;
+  if (config.KAFKA_SASL_MECHANISM === 'PLAIN' && !config.KAFKA_TLS) {
+    return { variable: 'KAFKA_TLS', message: 'must be true with KAFKA_SASL_MECHANISM=PLAIN in production (the password would cross in clear)' };
+  }
   if (config.AUTH_JWT_SECRET && placeholder.test(config.AUTH_JWT_SECRET)) {
     return { variable: 'AUTH_JWT_SECRET', message: 'is a placeholder: set a secret of your own in production' };
   }

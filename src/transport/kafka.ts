@@ -1,5 +1,6 @@
 // Kafka plumbing shared by relay and sink: client options from the config, and the topics
 // (`employes-sync` compacted, its DLQ) created when missing.
+import { readFileSync } from 'node:fs';
 import { Admin } from '@platformatic/kafka';
 import type { Config } from '../config.ts';
 import { EmpsyncError, ErrorCodes } from '../errors.ts';
@@ -7,15 +8,26 @@ import { EmpsyncError, ErrorCodes } from '../errors.ts';
 export type KafkaConfig = Pick<
   Config,
   'KAFKA_BROKERS' | 'KAFKA_CLIENT_ID' | 'KAFKA_TOPIC' | 'KAFKA_DLQ_TOPIC' | 'KAFKA_PARTITIONS' | 'KAFKA_REPLICATION_FACTOR'
->;
+> &
+  Partial<Pick<Config, 'KAFKA_SASL_MECHANISM' | 'KAFKA_SASL_USERNAME' | 'KAFKA_SASL_PASSWORD' | 'KAFKA_TLS' | 'KAFKA_TLS_CA_FILE'>>;
+
+/** CA files read once per process (a client is created per stage and per reconnect). */
+const caFiles = new Map<string, Buffer>();
 
 export function baseClientOptions(config: KafkaConfig, suffix: string) {
+  const ca = config.KAFKA_TLS_CA_FILE;
+  if (ca && !caFiles.has(ca)) caFiles.set(ca, readFileSync(ca));
   return {
     clientId: `${config.KAFKA_CLIENT_ID}-${suffix}`,
     bootstrapBrokers: [...config.KAFKA_BROKERS],
     timeout: 10_000,
     retries: 3,
     retryDelay: 250,
+    // SASL (SCRAM or PLAIN) and TLS to the brokers (docs/security.md): the production settings.
+    ...(config.KAFKA_SASL_MECHANISM
+      ? { sasl: { mechanism: config.KAFKA_SASL_MECHANISM, username: config.KAFKA_SASL_USERNAME!, password: config.KAFKA_SASL_PASSWORD! } }
+      : {}),
+    ...(config.KAFKA_TLS ? { tls: ca ? { ca: caFiles.get(ca)! } : {} } : {}),
   };
 }
 

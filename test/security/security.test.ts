@@ -164,6 +164,13 @@ describe('security: production settings refused at start-up, one line naming the
     assert.doesNotThrow(() => loadConfig({ AUTH_API_KEYS: 'change-me-admin-key-00001:admin' }), 'development takes them');
   });
 
+  it('SASL to Kafka without its credentials, and PLAIN without TLS', () => {
+    assert.throws(() => loadConfig({ KAFKA_SASL_MECHANISM: 'SCRAM-SHA-256' }), /^EmpsyncError: invalid KAFKA_SASL_USERNAME|invalid KAFKA_SASL_USERNAME/);
+    assert.throws(() => loadConfig({ KAFKA_SASL_MECHANISM: 'SCRAM-SHA-256', KAFKA_SASL_USERNAME: 'u' }), /invalid KAFKA_SASL_PASSWORD/);
+    refused({ KAFKA_SASL_MECHANISM: 'PLAIN', KAFKA_SASL_USERNAME: 'u', KAFKA_SASL_PASSWORD: 'p' }, 'KAFKA_TLS');
+    assert.doesNotThrow(() => loadConfig({ ...production, KAFKA_SASL_MECHANISM: 'PLAIN', KAFKA_SASL_USERNAME: 'u', KAFKA_SASL_PASSWORD: 'p', KAFKA_TLS: 'true' }));
+  });
+
   it('a CORS origin with a path', () => {
     assert.throws(() => loadConfig({ CORS_ORIGINS: 'https://app.example.test/page' }), /invalid CORS_ORIGINS/);
   });

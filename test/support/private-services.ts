@@ -103,6 +103,8 @@ export interface BrokerOptions {
   advertisedPort?: number;
   /** On wiped storage: a new cluster id, no topics. */
   fresh?: boolean;
+  /** A SASL_PLAINTEXT listener (SCRAM-SHA-256) on this port, with this one user (formatted on fresh storage). */
+  scram?: { port: number; username: string; password: string };
 }
 
 /** A private broker; `bootstrap` is the address its clients use (the advertised one). */
@@ -124,6 +126,9 @@ async function kafka(broker: BrokerOptions, ...args: string[]): Promise<void> {
       KAFKA_ADVERTISED_PORT: String(broker.advertisedPort ?? broker.port),
       KAFKA_JMX_EXPORTER_PORT: '0',
       KAFKA_HEAP: process.env.KAFKA_HEAP ?? '512m',
+      ...(broker.scram
+        ? { KAFKA_SASL_PORT: String(broker.scram.port), KAFKA_SCRAM_USERNAME: broker.scram.username, KAFKA_SCRAM_PASSWORD: broker.scram.password }
+        : {}),
     },
   });
 }
