@@ -2,7 +2,7 @@
 // id, version and synced columns (canonical text, the same bytes on both engines) and XORs the hashes
 // per chunk of ids, in SQL, so only chunk checksums cross the network; rows are read only for the chunks
 // whose checksums differ, and compared column by column. A difference is confirmed after a settle time
-// (a change still in flight through the pipeline is not drift). With `repair`, each divergence gets the
+// (a change still in flight through the pipeline is not drift, nor a row with a change in an outbox). With `repair`, each divergence gets the
 // repair its kind calls for (docs/guarantees.md, "Drift and repairs"), through the normal pipeline, and
 // reconcile then waits until the repaired rows agree: what still differs is reported as unrepaired.
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -154,8 +154,15 @@ async function reconcileTable(stores: ReconcileStores, schema: TableSchema, repo
   if (candidates.length && settleMs > 0) {
     await sleep(settleMs);
     const again = new Map((await compareIds(stores, schema, candidates.map((c) => c.id))).map((d) => [d.id, d]));
+    // A row with a change still in either outbox is on its way, whatever its versions say now.
+    const ids = candidates.map((c) => c.id);
+    const [mysqlPending, postgresPending] = await Promise.all([
+      stores.mysql.outbox.pendingIds(schema.table.name, ids),
+      stores.postgres.outbox.pendingIds(schema.table.name, ids),
+    ]);
     const confirmed = candidates.filter((c) => {
       const now = again.get(c.id);
+      if (mysqlPending.has(c.id) || postgresPending.has(c.id)) return false;
       return now && now.mysqlVersion === c.mysqlVersion && now.postgresVersion === c.postgresVersion;
     });
     counts.inFlight = candidates.length - confirmed.length;

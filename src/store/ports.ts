@@ -66,6 +66,8 @@ export interface OutboxPort {
   unfinishedBackfill(run: string): Promise<boolean>;
   /** Re-publishes these rows as they are now (op 'r', through the outbox); returns how many exist. */
   republish(schema: TableSchema, ids: readonly number[]): Promise<number>;
+  /** Which of these rows of `table` have changes captured and not yet published (still in the outbox). */
+  pendingIds(table: string, ids: readonly number[]): Promise<Set<number>>;
   /**
    * Gives these rows a new version, their content unchanged (neither stamped nor captured, as the sink
    * writes), and re-publishes them: the other store takes this side's content. Returns how many.

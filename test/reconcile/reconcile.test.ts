@@ -161,6 +161,15 @@ describe('reconcile', () => {
     assert.equal(report.republished, 1);
     assert.equal(report.unrepaired, 1);
   });
+
+  it('a row whose change still waits in an outbox is in flight, not drift', async () => {
+    // The relays are stopped (above): this insert is captured and stays in MySQL's outbox.
+    const row = await running.stores.mysql.employees.insert({ nom: 'Pending', prenom: 'P', email: 'pending@example.fr', poste: 'Dev', salaire: '1.00', department: 'R' });
+    const report = await check();
+    assert.ok(!report.sample.some((d) => d.id === row.id), 'not reported');
+    assert.equal(report.divergent, 0, 'the row repaired above waits in the outbox too');
+    assert.ok(report.inFlight >= 2);
+  });
 });
 
 describe('TRUNCATE', () => {

@@ -73,6 +73,13 @@ export abstract class KyselyOutbox implements OutboxPort {
     return Number(row?.n ?? 0);
   }
 
+  async pendingIds(table: string, ids: readonly number[]): Promise<Set<number>> {
+    if (ids.length === 0) return new Set();
+    const { rows } = await sql<{ id: number }>`
+      SELECT DISTINCT row_id AS id FROM sync_outbox WHERE table_name = ${table} AND row_id IN (${sql.join([...ids])})`.execute(this.db);
+    return new Set(rows.map((r) => Number(r.id)));
+  }
+
   async park(parked: { seq: bigint; deadLetter: DeadLetterRecord }[]): Promise<void> {
     if (parked.length === 0) return;
     await this.db.transaction().execute(async (trx) => {
