@@ -12,7 +12,6 @@ import { RateLimiterMemory, type RateLimiterRes } from 'rate-limiter-flexible';
 import { ErrorCodes } from '../errors.ts';
 import type { RequestHandler } from '../http/http-server.ts';
 import type { GraphqlHandlerContext } from '../roles/roles.ts';
-import { createAuthenticator } from './authentication.ts';
 import type { ApiContext } from './builder.ts';
 import { createDirectPost } from './direct-post.ts';
 import { EmployeeChangeFeed } from './employee-change-feed.ts';
@@ -61,8 +60,7 @@ export function createGraphqlHandler(
 ): RequestHandler {
   const { config, logger, metrics } = context;
   const production = config.NODE_ENV === 'production';
-  // Refuses to build in production without credentials (EMPSYNC_CONFIG_INVALID naming AUTH_API_KEYS).
-  const authenticator = createAuthenticator(config, logger);
+  const { authenticator } = context;
   const changeFeed = new EmployeeChangeFeed(config, logger);
   // Open event streams end when the role stops, so the HTTP server can close. Their keep-alive sockets
   // become idle only after that, too late for the server's own closing of idle connections, and would

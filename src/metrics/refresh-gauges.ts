@@ -69,7 +69,7 @@ async function dlqSize(kafka: KafkaConfig): Promise<number> {
 }
 
 /** The label of the departments beyond METRICS_MAX_DEPARTMENTS. */
-export const otherDepartments = '(other)';
+const otherDepartments = '(other)';
 
 /**
  * At most `max` department labels (a label value per department would be an unbounded set): the

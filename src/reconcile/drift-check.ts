@@ -58,7 +58,6 @@ export class DriftCheck {
   #running: Promise<void> | null = null;
   #stopped = false;
   #status: DriftStatus;
-  #lastReport: ReconcileReport | null = null;
 
   constructor(options: DriftCheckOptions) {
     this.#options = options;
@@ -76,10 +75,6 @@ export class DriftCheck {
 
   get status(): DriftStatus {
     return this.#status;
-  }
-
-  get lastReport(): ReconcileReport | null {
-    return this.#lastReport;
   }
 
   /** Runs a first pass at once, then one every interval (counted from the start of the previous one). */
@@ -120,7 +115,6 @@ export class DriftCheck {
 
   #record(report: ReconcileReport): void {
     const { metrics, repair, stores } = this.#options;
-    this.#lastReport = report;
     // What is still divergent: everything found, or after a repair what it could not repair.
     const left = (counts: { divergent: number; unrepaired: number }) => (repair ? counts.unrepaired : counts.divergent);
     const tables = Object.entries(report.tables).map(([table, counts]) => ({ table, rows: left(counts) }));

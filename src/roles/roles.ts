@@ -15,7 +15,7 @@ import { startHttpServer, stopHttpServer, type RequestHandler } from '../http/ht
 import { cachedReadiness, createReadinessProbe } from '../http/readiness.ts';
 import { createMetrics, initialiseKnownSeries, type Metrics } from '../metrics/metrics.ts';
 import { createGaugeRefresher } from '../metrics/refresh-gauges.ts';
-import { createAuthenticator } from '../api/authentication.ts';
+import { createAuthenticator, type Authenticator } from '../api/authentication.ts';
 import { DriftCheck, driftStatusOf, type DriftStatus } from '../reconcile/drift-check.ts';
 import { reconcile, type ReconcileReport } from '../reconcile/reconcile.ts';
 import { listDeadLetters, replayDeadLetters } from './dead-letters.ts';
@@ -64,6 +64,8 @@ export interface GraphqlHandlerContext {
   readiness: ReturnType<typeof createReadinessProbe>;
   /** Full resync: re-publishes every MySQL row of every table; resolves with the number of rows queued. */
   resync: () => Promise<number>;
+  /** Resolves each request's principal (API keys, JWT); the process's one authenticator. */
+  authenticator: Authenticator;
   /** Registers work to run when the role stops, before the HTTP server closes (ends open subscriptions). */
   onStop: (hook: () => Promise<void>) => void;
   /** The content drift check's last findings: this process's, else the last pass recorded in PostgreSQL (null: none). */
@@ -258,6 +260,10 @@ export async function startRole(role: Role, deps: RoleDependencies, args: readon
 
     const readiness = cachedReadiness(createReadinessProbe(stores, config, metrics, keeper), config.READYZ_CACHE_MS, metrics);
     const serveApi = role === 'all' || role === 'api';
+    // One authenticator per process, for the API and /readyz's details. It refuses, in production, an API
+    // without credentials; a role that serves no API and has none needs none.
+    const configured = Boolean(config.AUTH_API_KEYS?.length || config.AUTH_JWT_SECRET || config.AUTH_JWKS_URL);
+    const authenticator = serveApi || configured ? createAuthenticator(config, logger) : null;
     const graphql =
       serveApi && deps.createGraphqlHandler
         ? deps.createGraphqlHandler({
@@ -275,6 +281,7 @@ export async function startRole(role: Role, deps: RoleDependencies, args: readon
               }
               return copied;
             },
+            authenticator: authenticator!,
             onStop: (hook) => stopHooks.push(hook),
             drift: async () => {
               if (drift?.status.lastCompletePassAt) return drift.status;
@@ -296,7 +303,7 @@ export async function startRole(role: Role, deps: RoleDependencies, args: readon
       metrics,
       logger,
       readiness,
-      readinessDetails: readinessDetailsFor(config, logger),
+      readinessDetails: readinessDetailsFor(config, authenticator),
       ...(metricsApart ? { serve: 'all-but-metrics' as const } : { beforeScrape }),
       ...(graphql ? { graphql } : {}),
     });
@@ -323,14 +330,13 @@ async function backfillWhenReadModelEmpty(stores: Stores, schemas: SchemaKeeper,
 }
 
 /**
- * Who may read /readyz's details (which dependency failed and why): an admin credential when the API's
- * authentication is on; everyone in development with it off; no one in production with it off (a role
- * without credentials, such as a sink). Everyone else gets the status alone.
+ * Who may read /readyz's details (which dependency failed and why): an admin credential when
+ * authentication is on; everyone with it off outside production (the authenticator then makes everyone
+ * an admin); no one in production without credentials (a role such as a sink). Everyone else gets the
+ * status alone.
  */
-function readinessDetailsFor(config: Config, logger: Logger): (headers: Headers) => Promise<boolean> {
-  const configured = Boolean(config.AUTH_API_KEYS?.length || config.AUTH_JWT_SECRET || config.AUTH_JWKS_URL);
-  if (!configured) return async () => config.NODE_ENV !== 'production';
-  const authenticator = createAuthenticator(config, logger.child({ stage: 'readyz' }));
+function readinessDetailsFor(config: Config, authenticator: Authenticator | null): (headers: Headers) => Promise<boolean> {
+  if (!authenticator) return async () => config.NODE_ENV !== 'production';
   return async (headers) => {
     try {
       return (await authenticator.authenticate(headers)).role === 'admin';

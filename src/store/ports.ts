@@ -147,8 +147,6 @@ export interface ColumnValue {
 /** Reconcile's port: content checksums by chunk of ids, whole rows in canonical form, tombstones, repairs. */
 export interface ReconcilePort {
   readonly name: StoreName;
-  /** (id, version) of up to `limit` rows with afterId < id (<= upToId), in id order. */
-  listVersions(table: string, afterId: number | null, limit: number, upToId?: number): Promise<{ id: number; version: bigint }[]>;
   /**
    * For each chunk of ids (chunk k holds k·chunkRows <= id < (k+1)·chunkRows) that has rows: how many,
    * and the XOR of a 64-bit hash of each row's id, version and synced columns in canonical text —

@@ -3,7 +3,7 @@
 // (a MySQL read), would pass it. Before execution, with the variables known, each list field counts its
 // page size (its `limit`/`first`, else the most it may return) times one plus the fields of each row that
 // read a database; a request over API_MAX_QUERY_ROWS is refused with COST_LIMIT_EXCEEDED, and nothing runs.
-import { GraphQLError, Kind, type DefinitionNode, type FragmentDefinitionNode, type SelectionSetNode, type ValueNode } from 'graphql';
+import { GraphQLError, Kind, type DefinitionNode, type FieldNode, type FragmentDefinitionNode, type SelectionSetNode, type ValueNode } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import { ErrorCodes } from '../../errors.ts';
 import { defaultConnectionPageSize, maxConnectionPageSize } from '../employees-connection.ts';
@@ -41,52 +41,39 @@ export function useListCost(options: { maxRows: number; maxQueryRows: number }):
         }
         return null;
       };
-      // Reads per row under a list: its selection's per-row database fields, fragments included.
-      const readsPerRow = (set: SelectionSetNode | undefined, seen: Set<string>): number => {
-        let reads = 0;
+      // The sum of `field` over the fields of a selection, through inline fragments and fragment spreads.
+      const sum = (set: SelectionSetNode | undefined, seen: Set<string>, field: (node: FieldNode, seen: Set<string>) => number): number => {
+        let total = 0;
         for (const selection of set?.selections ?? []) {
-          if (selection.kind === Kind.FIELD) {
-            if (perRowReads.has(selection.name.value)) reads += 1;
-            reads += readsPerRow(selection.selectionSet, seen);
-          } else if (selection.kind === Kind.INLINE_FRAGMENT) {
-            reads += readsPerRow(selection.selectionSet, seen);
-          } else if (!seen.has(selection.name.value)) {
-            reads += readsPerRow(fragments.get(selection.name.value)?.selectionSet, new Set([...seen, selection.name.value]));
+          if (selection.kind === Kind.FIELD) total += field(selection, seen);
+          else if (selection.kind === Kind.INLINE_FRAGMENT) total += sum(selection.selectionSet, seen, field);
+          else if (!seen.has(selection.name.value)) {
+            total += sum(fragments.get(selection.name.value)?.selectionSet, new Set([...seen, selection.name.value]), field);
           }
         }
-        return reads;
+        return total;
       };
-      const cost = (set: SelectionSetNode | undefined, seen: Set<string>): number => {
-        let rows = 0;
-        for (const selection of set?.selections ?? []) {
-          if (selection.kind === Kind.FIELD) {
-            const list = sizes[selection.name.value];
-            if (list) {
-              const given = list.argument ? sizeOf(selection.arguments?.find((a) => a.name.value === list.argument)?.value) : null;
-              const size = Math.min(given ?? list.fallback, list.max);
-              rows += Math.max(0, size) * (1 + readsPerRow(selection.selectionSet, seen));
-            } else {
-              rows += cost(selection.selectionSet, seen);
-            }
-          } else if (selection.kind === Kind.INLINE_FRAGMENT) {
-            rows += cost(selection.selectionSet, seen);
-          } else if (!seen.has(selection.name.value)) {
-            rows += cost(fragments.get(selection.name.value)?.selectionSet, new Set([...seen, selection.name.value]));
-          }
-        }
-        return rows;
+      // Reads per row under a list: its selection's per-row database fields.
+      const readsPerRow = (node: FieldNode, seen: Set<string>): number =>
+        (perRowReads.has(node.name.value) ? 1 : 0) + sum(node.selectionSet, seen, readsPerRow);
+      const rows = (node: FieldNode, seen: Set<string>): number => {
+        const list = sizes[node.name.value];
+        if (!list) return sum(node.selectionSet, seen, rows);
+        const given = list.argument ? sizeOf(node.arguments?.find((a) => a.name.value === list.argument)?.value) : null;
+        const size = Math.min(given ?? list.fallback, list.max);
+        return Math.max(0, size) * (1 + sum(node.selectionSet, seen, readsPerRow));
       };
       const operation = args.document.definitions.find(
         (d: DefinitionNode) => d.kind === Kind.OPERATION_DEFINITION && (args.operationName == null || d.name?.value === args.operationName),
       );
       if (!operation || operation.kind !== Kind.OPERATION_DEFINITION) return;
-      const rows = cost(operation.selectionSet, new Set());
-      if (rows <= options.maxQueryRows) return;
+      const cost = sum(operation.selectionSet, new Set(), rows);
+      if (cost <= options.maxQueryRows) return;
       setResultAndStopExecution({
         errors: [
           new GraphQLError(
-            `This request could read ${rows} rows, more than ${options.maxQueryRows}: ask for smaller pages or fewer lists.`,
-            { extensions: { code: ErrorCodes.COST_LIMIT_EXCEEDED, rows, maxRows: options.maxQueryRows } },
+            `This request could read ${cost} rows, more than ${options.maxQueryRows}: ask for smaller pages or fewer lists.`,
+            { extensions: { code: ErrorCodes.COST_LIMIT_EXCEEDED, rows: cost, maxRows: options.maxQueryRows } },
           ),
         ],
       });

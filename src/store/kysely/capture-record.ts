@@ -1,6 +1,7 @@
 // The schema keeper's side of a store that is the same in both dialects: which columns a table's capture
 // triggers were generated with (sync_capture: a column that joins the sync later is one the captured rows
-// lacked), and one column's values by id range, to fill a joining column on the side that lacks them.
+// lacked), and one column's values by id range, to fill a joining column on the side that lacks them
+// (fillColumn writes them).
 import { sql, type Kysely } from 'kysely';
 import type { SchemaColumn, TableSchema } from '../../tables/table-schema.ts';
 import { canonicalValue } from '../../tables/values.ts';
@@ -44,4 +45,30 @@ export async function capturedColumns(db: Kysely<Database>, table: string, revis
   const row = await db.selectFrom('sync_capture').select(['columns_json', 'schema_version']).where('table_name', '=', table).executeTakeFirst();
   if (!row || !row.schema_version.endsWith(`@${revision}`)) return null;
   return JSON.parse(row.columns_json) as string[];
+}
+
+/**
+ * Writes `column` of these rows where the row still has that version, under the dialect's sink marker
+ * (neither stamped nor captured: the row keeps its version). `value` gives the driver's parameter.
+ */
+export async function fillColumn(
+  db: Kysely<Database>,
+  asSink: <T>(trx: Kysely<Database>, work: () => Promise<T>) => Promise<T>,
+  table: string,
+  column: SchemaColumn,
+  rows: readonly ColumnValue[],
+  value: (text: string | null) => unknown,
+): Promise<number> {
+  if (rows.length === 0) return 0;
+  return db.transaction().execute((trx) =>
+    asSink(trx, async () => {
+      let filled = 0;
+      for (const row of rows) {
+        const result = await sql`UPDATE ${sql.table(table)} SET ${sql.ref(column.name)} = ${value(row.value)}
+                                  WHERE id = ${row.id} AND sync_version = ${row.version.toString()}`.execute(trx);
+        filled += Number(result.numAffectedRows ?? 0n);
+      }
+      return filled;
+    }),
+  );
 }

@@ -33,7 +33,7 @@ export abstract class KyselyOutbox implements OutboxPort {
   /** The dialect's hybrid-clock tick: the current time in microseconds since the epoch. */
   protected abstract readonly nowMicros: RawBuilder<string>;
   /** Runs `work` with the sink's session marker set: the capture triggers neither stamp nor capture. */
-  protected abstract asSink<T>(trx: Kysely<Database>, work: () => Promise<T>): Promise<T>;
+  protected abstract readonly asSink: <T>(trx: Kysely<Database>, work: () => Promise<T>) => Promise<T>;
   /** Parks these records in sync_dead_letters; a record parked before (same source key) is counted again. */
   protected abstract upsertDeadLetters(trx: Kysely<Database>, records: DeadLetterRecord[]): Promise<void>;
 

@@ -1,4 +1,4 @@
-// Reconcile's side of a store, the same in both dialects: (id, version) pairs by id range, rows in
+// Reconcile's side of a store, the same in both dialects: rows in
 // canonical form by id range or by id, tombstones, and the one repair that is a local write (a delete the
 // capture carries). The content checksum of a chunk is the engine's own SQL: each dialect gives the row
 // hash expression (src/store/<dialect>/reconcile.ts).
@@ -8,7 +8,6 @@ import { canonicalInstant, canonicalValue } from '../../tables/values.ts';
 import type { ChunkChecksum, DriftRecord, ReconcilePort } from '../ports.ts';
 import type { Database } from '../schema.ts';
 import type { StoreName, SyncedRow } from '../types.ts';
-import { lowestId } from './outbox.ts';
 
 export abstract class KyselyReconcile implements ReconcilePort {
   readonly name: StoreName;
@@ -28,14 +27,6 @@ export abstract class KyselyReconcile implements ReconcilePort {
   async checksums(schema: TableSchema, chunkRows: number): Promise<Map<number, ChunkChecksum>> {
     const { rows } = await this.checksumQuery(schema, chunkRows).execute(this.db);
     return new Map(rows.map((r) => [Number(r.chunk), { rows: Number(r.row_count), hash: BigInt.asUintN(64, BigInt(r.hash ?? 0)) }]));
-  }
-
-  async listVersions(table: string, afterId: number | null, limit: number, upToId?: number): Promise<{ id: number; version: bigint }[]> {
-    const after = afterId === null ? sql`id >= ${lowestId}` : sql`id > ${afterId}`;
-    const upTo = upToId === undefined ? sql`` : sql`AND id <= ${upToId}`;
-    const { rows } = await sql<{ id: number; version: string }>`
-      SELECT id, sync_version AS version FROM ${sql.table(table)} WHERE ${after} ${upTo} ORDER BY id LIMIT ${limit}`.execute(this.db);
-    return rows.map((r) => ({ id: Number(r.id), version: BigInt(r.version) }));
   }
 
   rowsBetween(schema: TableSchema, from: number, to: number): Promise<SyncedRow[]> {

@@ -10,6 +10,7 @@ import type { Database } from '../schema.ts';
 import type { ApplyPlan, SyncedRow } from '../types.ts';
 import { upsertDeadLetters } from './dead-letters.ts';
 import { mysqlValue } from './column-types.ts';
+import { asSink } from './sink-session.ts';
 
 const list = (values: readonly (number | string)[]) => sql.join(values);
 /** A MySQL identifier, quoted. */
@@ -21,15 +22,8 @@ export class MysqlApply extends KyselyApply {
   }
 
   async transaction<T>(work: (tx: ApplyTransaction) => Promise<T>): Promise<T> {
-    return this.db.transaction().execute(async (trx) => {
-      await sql`SET @sync_origin = 'sink'`.execute(trx);
-      try {
-        return await work(new MysqlApplyTransaction(trx));
-      } finally {
-        // The pooled session goes back to the API, whose writes must be captured again.
-        await sql`SET @sync_origin = NULL`.execute(trx);
-      }
-    });
+    // The marker is cleared after: the pooled session goes back to the API, whose writes must be captured.
+    return this.db.transaction().execute((trx) => asSink(trx, () => work(new MysqlApplyTransaction(trx))));
   }
 }
 

@@ -11,6 +11,7 @@ import type { RelayLease } from '../ports.ts';
 import type { Database } from '../schema.ts';
 import type { DeadLetterRecord } from '../types.ts';
 import { upsertDeadLetters } from './dead-letters.ts';
+import { asSink } from './sink-session.ts';
 
 export class MysqlOutbox extends KyselyOutbox {
   readonly #url: string;
@@ -26,14 +27,7 @@ export class MysqlOutbox extends KyselyOutbox {
   protected readonly newEventId = sql<string>`UUID()`;
   protected readonly nowMicros = sql<string>`CAST(UNIX_TIMESTAMP(NOW(6)) * 1000000 AS SIGNED)`;
 
-  protected async asSink<T>(trx: Kysely<Database>, work: () => Promise<T>): Promise<T> {
-    await sql`SET @sync_origin = 'sink'`.execute(trx);
-    try {
-      return await work();
-    } finally {
-      await sql`SET @sync_origin = NULL`.execute(trx);
-    }
-  }
+  protected readonly asSink = asSink;
 
   protected rowJson(schema: TableSchema): RawBuilder<string> {
     return sql.raw<string>(mysqlRowJson(schema, 't'));

@@ -4,9 +4,10 @@ import { sql, type Kysely } from 'kysely';
 import { lockedCapture, mysqlCaptureRevision } from '../../capture/mysql/triggers.ts';
 import type { ColumnDeclaration, TableDeclaration } from '../../tables/declaration.ts';
 import type { LiveColumn, SchemaColumn, TableSchema } from '../../tables/table-schema.ts';
-import { capturedColumns, columnValues, recordCapture } from '../kysely/capture-record.ts';
+import { capturedColumns, columnValues, fillColumn, recordCapture } from '../kysely/capture-record.ts';
 import type { ColumnValue, SchemaPort } from '../ports.ts';
 import type { Database } from '../schema.ts';
+import { asSink } from './sink-session.ts';
 import { logicalType, mysqlColumnDefinition, mysqlPortableCheck, mysqlValue } from './column-types.ts';
 import { tableCollation } from './migrations.ts';
 
@@ -111,22 +112,7 @@ export class MysqlSchema implements SchemaPort {
     return columnValues(this.#db, table, column, afterId, limit, upToId);
   }
 
-  async fillColumn(table: string, column: SchemaColumn, rows: readonly ColumnValue[]): Promise<number> {
-    if (rows.length === 0) return 0;
-    return this.#db.transaction().execute(async (trx) => {
-      // As the sink writes: the triggers neither stamp nor capture, so the row keeps its version.
-      await sql`SET @sync_origin = 'sink'`.execute(trx);
-      let filled = 0;
-      try {
-        for (const row of rows) {
-          const result = await sql`UPDATE ${sql.table(table)} SET ${sql.ref(column.name)} = ${mysqlValue(column.type, row.value)}
-                                    WHERE id = ${row.id} AND sync_version = ${row.version.toString()}`.execute(trx);
-          filled += Number(result.numAffectedRows ?? 0n);
-        }
-      } finally {
-        await sql`SET @sync_origin = NULL`.execute(trx);
-      }
-      return filled;
-    });
+  fillColumn(table: string, column: SchemaColumn, rows: readonly ColumnValue[]): Promise<number> {
+    return fillColumn(this.#db, asSink, table, column, rows, (text) => mysqlValue(column.type, text));
   }
 }

@@ -11,6 +11,7 @@ import type { RelayLease } from '../ports.ts';
 import type { Database } from '../schema.ts';
 import type { DeadLetterRecord } from '../types.ts';
 import { upsertDeadLetters } from './dead-letters.ts';
+import { asSink } from './sink-session.ts';
 import { outboxChannel, relayWakeupTable } from './migrations.ts';
 import { clientTypes } from './pool.ts';
 
@@ -32,14 +33,7 @@ export class PostgresOutbox extends KyselyOutbox {
   protected readonly newEventId = sql<string>`gen_random_uuid()`;
   protected readonly nowMicros = sql<string>`(extract(epoch from clock_timestamp()) * 1000000)::bigint`;
 
-  protected async asSink<T>(trx: Kysely<Database>, work: () => Promise<T>): Promise<T> {
-    await sql`SELECT set_config('app.sync_origin', 'sink', true)`.execute(trx);
-    try {
-      return await work();
-    } finally {
-      await sql`SELECT set_config('app.sync_origin', '', true)`.execute(trx);
-    }
-  }
+  protected readonly asSink = asSink;
 
   protected rowJson(schema: TableSchema): RawBuilder<string> {
     return sql<string>`jsonb_build_object(${sql.join(schema.columns.map((c) => sql`${sql.lit(c.name)}, ${sql.ref(`t.${c.name}`)}`))})`;

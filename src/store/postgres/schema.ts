@@ -5,9 +5,10 @@ import { sql, type Kysely } from 'kysely';
 import { postgresCaptureRevision, postgresCaptureTriggers } from '../../capture/postgres/triggers.ts';
 import type { ColumnDeclaration, TableDeclaration } from '../../tables/declaration.ts';
 import type { LiveColumn, SchemaColumn, TableSchema } from '../../tables/table-schema.ts';
-import { capturedColumns, columnValues, recordCapture } from '../kysely/capture-record.ts';
+import { capturedColumns, columnValues, fillColumn, recordCapture } from '../kysely/capture-record.ts';
 import type { ColumnValue, SchemaPort } from '../ports.ts';
 import type { Database } from '../schema.ts';
+import { asSink } from './sink-session.ts';
 import { logicalType, postgresColumnDefinition, postgresPortableCheck } from './column-types.ts';
 
 export class PostgresSchema implements SchemaPort {
@@ -101,18 +102,7 @@ export class PostgresSchema implements SchemaPort {
     return columnValues(this.#db, table, column, afterId, limit, upToId);
   }
 
-  async fillColumn(table: string, column: SchemaColumn, rows: readonly ColumnValue[]): Promise<number> {
-    if (rows.length === 0) return 0;
-    return this.#db.transaction().execute(async (trx) => {
-      // As the sink writes (transaction-local marker): the triggers neither stamp nor capture.
-      await sql`SELECT set_config('app.sync_origin', 'sink', true)`.execute(trx);
-      let filled = 0;
-      for (const row of rows) {
-        const result = await sql`UPDATE ${sql.table(table)} SET ${sql.ref(column.name)} = ${row.value}
-                                  WHERE id = ${row.id} AND sync_version = ${row.version.toString()}`.execute(trx);
-        filled += Number(result.numAffectedRows ?? 0n);
-      }
-      return filled;
-    });
+  fillColumn(table: string, column: SchemaColumn, rows: readonly ColumnValue[]): Promise<number> {
+    return fillColumn(this.#db, asSink, table, column, rows, (text) => text);
   }
 }
