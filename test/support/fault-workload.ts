@@ -332,13 +332,25 @@ export class Workload {
     };
   }
 
-  /** Rows inserted by plain SQL in MySQL that the MySQL and PostgreSQL writers both update from now on. */
+  /**
+   * Rows inserted by plain SQL in MySQL that the MySQL and PostgreSQL writers both update from now on,
+   * once the pipeline has brought them to PostgreSQL.
+   */
   async createSharedRows(count: number): Promise<{ id: number; fields: EmployeeFields }[]> {
     const target = this.#targets[1]!;
     const rows: { id: number; fields: EmployeeFields }[] = [];
     for (let i = 0; i < count; i++) {
       const fields: EmployeeFields = { nom: 'Shared0v0', prenom: 'Shared', email: `shared.${i}@faults.example`, poste: 'Dev', salaire: '1000.00', department: 'IT' };
       rows.push({ id: await target.insert(fields), fields });
+    }
+    // The PostgreSQL writer updates them too: only once they are there (else its first update finds none).
+    const postgres = this.#targets[2]!;
+    const deadline = Date.now() + 60_000;
+    for (const { fields } of rows) {
+      while ((await postgres.findIdByEmail(fields.email)) === null) {
+        if (Date.now() > deadline) throw new Error(`shared row ${fields.email} did not reach PostgreSQL within 60 s`);
+        await sleep(50);
+      }
     }
     this.writers.mysql.share(rows);
     this.writers.postgres.share(rows);
