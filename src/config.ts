@@ -2,6 +2,7 @@
 // stops the process with one line naming the variable (every variable is listed with its default in .env.example).
 import { z } from 'zod';
 import { EmpsyncError, ErrorCodes } from './errors.ts';
+import type { DatabaseRole } from './store/privileges.ts';
 
 const port = z.coerce.number().int().min(0).max(65535);
 const positiveInt = z.coerce.number().int().positive();
@@ -24,26 +25,34 @@ const url = (protocols: string[]) =>
 export const apiRoles = ['reader', 'writer', 'admin'] as const;
 export type ApiRole = (typeof apiRoles)[number];
 
+/** A comma-separated list whose entries each match `pattern` (else `message`) and become `parse(entry)`. */
+const commaList = <T>(pattern: RegExp, message: string, parse: (entry: string) => T) =>
+  z
+    .string()
+    .transform((value) =>
+      value
+        .split(',')
+        .map((entry) => entry.trim())
+        .filter(Boolean),
+    )
+    .pipe(z.array(z.string().regex(pattern, message).transform(parse)));
+
 // "key:role,key:role": API keys of at least 16 characters, each with one role.
-const apiKeys = z
-  .string()
-  .transform((value) =>
-    value
-      .split(',')
-      .map((entry) => entry.trim())
-      .filter(Boolean),
-  )
-  .pipe(
-    z.array(
-      z
-        .string()
-        .regex(/^[^:\s]{16,}:(reader|writer|admin)$/, 'each entry must be key:role, a key of 16+ characters, role reader, writer or admin')
-        .transform((entry) => {
-          const at = entry.lastIndexOf(':');
-          return { key: entry.slice(0, at), role: entry.slice(at + 1) as ApiRole };
-        }),
-    ),
-  );
+const apiKeys = commaList(/^[^:\s]{16,}:(reader|writer|admin)$/, 'each entry must be key:role, a key of 16+ characters, role reader, writer or admin', (entry) => {
+  const at = entry.lastIndexOf(':');
+  return { key: entry.slice(0, at), role: entry.slice(at + 1) as ApiRole };
+});
+
+// "role:password,role:password": the database users `empsync migrate` creates for the runtime roles
+// (src/store/privileges.ts), passwords of at least 16 characters.
+const rolePasswords = commaList(
+  /^(api|relay|sink|reconcile):[^,\s]{16,}$/,
+  'each entry must be role:password, role api, relay, sink or reconcile, a password of 16+ characters',
+  (entry) => {
+    const at = entry.indexOf(':');
+    return { role: entry.slice(0, at) as DatabaseRole, password: entry.slice(at + 1) };
+  },
+).refine((entries) => new Set(entries.map((e) => e.role)).size === entries.length, 'each role at most once');
 
 export const configSchema = z.object({
   NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
@@ -54,6 +63,16 @@ export const configSchema = z.object({
   MYSQL_POOL_SIZE: positiveInt.default(10),
   POSTGRES_URL: url(['postgres:', 'postgresql:']).default('postgres://postgres@127.0.0.1:5432/entreprise'),
   POSTGRES_POOL_SIZE: positiveInt.default(10),
+  // TLS to the databases (docs/security.md), the server's certificate verified against the CA file (else
+  // the system's CAs). PostgreSQL also reads sslmode/sslrootcert from POSTGRES_URL.
+  MYSQL_TLS: booleanFlag.default(false),
+  MYSQL_TLS_CA_FILE: z.string().min(1).optional(),
+  POSTGRES_TLS: booleanFlag.default(false),
+  POSTGRES_TLS_CA_FILE: z.string().min(1).optional(),
+  // Least privilege (docs/security.md): `empsync migrate` creates a database user per runtime role,
+  // <prefix><role>, with only the grants it needs; each role then connects as its own user.
+  DB_ROLE_PASSWORDS: rolePasswords.optional(),
+  DB_ROLE_USER_PREFIX: z.string().regex(/^[A-Za-z][A-Za-z0-9_]{0,20}$/, 'must be a letter then letters, digits or _ (at most 21)').default('empsync_'),
   KAFKA_BROKERS: z
     .string()
     .default('127.0.0.1:9092')
@@ -156,6 +175,11 @@ function productionProblem(config: z.infer<typeof configSchema>): { variable: st
       return { variable: 'AUTH_JWKS_URL', message: 'must be an https:// URL (plain http only to a loopback address, outside production)' };
     }
   }
+  for (const store of ['MYSQL', 'POSTGRES'] as const) {
+    if (config[`${store}_TLS_CA_FILE`] && !config[`${store}_TLS`]) {
+      return { variable: `${store}_TLS`, message: `must be true with ${store}_TLS_CA_FILE (the CA file is used for TLS only)` };
+    }
+  }
   if (config.KAFKA_SASL_MECHANISM && (!config.KAFKA_SASL_USERNAME || !config.KAFKA_SASL_PASSWORD)) {
     return { variable: config.KAFKA_SASL_USERNAME ? 'KAFKA_SASL_PASSWORD' : 'KAFKA_SASL_USERNAME', message: `is required with KAFKA_SASL_MECHANISM=${config.KAFKA_SASL_MECHANISM}` };
   }
@@ -165,6 +189,9 @@ function productionProblem(config: z.infer<typeof configSchema>): { variable: st
   }
   if (config.AUTH_JWT_SECRET && placeholder.test(config.AUTH_JWT_SECRET)) {
     return { variable: 'AUTH_JWT_SECRET', message: 'is a placeholder: set a secret of your own in production' };
+  }
+  if (config.DB_ROLE_PASSWORDS?.some(({ password }) => placeholder.test(password))) {
+    return { variable: 'DB_ROLE_PASSWORDS', message: 'holds a placeholder password (change-me…): set passwords of your own in production' };
   }
   if (config.AUTH_API_KEYS?.some(({ key }) => placeholder.test(key))) {
     return { variable: 'AUTH_API_KEYS', message: 'holds a placeholder key (change-me…): set keys of your own in production' };

@@ -40,6 +40,7 @@ export class SchemaKeeper extends EventEmitter<{ change: [schema: TableSchema, p
   readonly #log: Logger;
   readonly #schemas = new Map<string, TableSchema>();
   #mismatches: SchemaMismatch[] = [];
+  #unprepared = new Map<string, string[]>();
   #timer: NodeJS.Timeout | null = null;
   #running: Promise<void> | null = null;
   #again = false;
@@ -66,6 +67,14 @@ export class SchemaKeeper extends EventEmitter<{ change: [schema: TableSchema, p
   /** What cannot be synced as it is, as of the last check. */
   get mismatches(): readonly SchemaMismatch[] {
     return this.#mismatches;
+  }
+
+  /**
+   * Without `changes`: what the last check found missing that only the schema's owner can make (a table,
+   * its capture). A process that may not change the schema refuses to start while this is not empty.
+   */
+  get unprepared(): string[] {
+    return [...this.#unprepared.values()].flat();
   }
 
   /**
@@ -208,10 +217,26 @@ export class SchemaKeeper extends EventEmitter<{ change: [schema: TableSchema, p
       if (adds.length || created.size) ({ schema, findings } = await this.#read(table));
       const ready = schema;
       await this.#installCapture(schema, added, () => this.#publish(ready));
+    } else {
+      schema = await this.#asCaptured(table, schema);
     }
     this.#publish(schema);
     metrics.schemaColumns.set({ table: table.name }, schema.columns.length);
     return findings.flatMap((f) => (f.kind === 'mismatch' ? [{ table: table.name, column: f.column, reason: f.reason }] : []));
+  }
+
+  /**
+   * Without `changes`, the schema is what both stores' capture carries: a column joins the sync here when
+   * the owner's process has generated the capture with it (and filled its values), as it does there.
+   */
+  async #asCaptured(table: TableDeclaration, schema: TableSchema): Promise<TableSchema> {
+    const { stores } = this.#options;
+    const captured = await Promise.all(storeNames.map((store) => stores[store].capturedColumns(table.name)));
+    const missing = storeNames.filter((_, i) => captured[i] === null);
+    this.#unprepared.set(table.name, missing.map((store) => `${table.name}: no capture in ${store}`));
+    if (missing.length) return schema;
+    const carried = schema.columns.filter((c) => captured.every((columns) => columns!.includes(c.name)));
+    return carried.length === schema.columns.length ? schema : tableSchema(table, carried);
   }
 
   /**

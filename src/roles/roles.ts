@@ -2,7 +2,8 @@
 //   all      relay + sink for both stores, and the API (the default of `npm start`)
 //   api      GraphQL + health + metrics (writes to MySQL, reads PostgreSQL)
 //   relay    outbox → Kafka for one store or both       sink   Kafka → store for one store or both
-//   migrate  databases, schema and topics, then exit     backfill  re-publish MySQL rows (every table), then exit
+//   migrate  databases, schema, role users and topics, then exit (--watch: stay up keeping the schema)
+//   backfill  re-publish MySQL rows (every table), then exit
 //   reconcile  compare both stores row by row (--repair re-publishes what differs), then exit
 //   dlq      list or replay parked events (dead letters of both stores), then exit
 //   schema   drop a column a DBA added, from both engines (capture first), then exit
@@ -78,22 +79,44 @@ export interface GraphqlHandlerContext {
 }
 
 /**
- * Databases, migrations, the synced tables (created, columns added, capture generated) and their topics:
- * idempotent, run by every role at start. Returns the schema keeper, its first check done.
+ * Databases, migrations, the synced tables (created, columns added, capture generated) and their topics,
+ * then returns the schema keeper, its first check done. Idempotent. A process whose database users own
+ * the schema (the `migrate` role's, or a single owner's account in development) makes these changes; one
+ * connected as a role's user (src/store/privileges.ts) only checks them and stops with
+ * EMPSYNC_NOT_MIGRATED when something is missing. `migrate` also creates the role users (DB_ROLE_PASSWORDS).
  */
-export async function prepare(config: Config, stores: Stores, logger: Logger, metrics: Metrics): Promise<SchemaKeeper> {
+export async function prepare(config: Config, stores: Stores, logger: Logger, metrics: Metrics, options: { roleUsers?: boolean } = {}): Promise<SchemaKeeper> {
   await ensureDatabases(config);
-  const applied = [...(await stores.mysql.migrate()), ...(await stores.postgres.migrate())];
-  if (applied.length) logger.info({ applied }, 'migrations applied');
+  const owner = (await Promise.all(storeNames.map((name) => stores[name].access.ownsSchema()))).every(Boolean);
+  const notMigrated = (what: string) =>
+    new EmpsyncError(ErrorCodes.NOT_MIGRATED, `${what}, and this process's database users may not change the schema: run \`empsync migrate\` with the owner's credentials first`);
+  if (owner) {
+    const applied = [...(await stores.mysql.migrate()), ...(await stores.postgres.migrate())];
+    if (applied.length) logger.info({ applied }, 'migrations applied');
+  } else {
+    for (const name of storeNames) {
+      const pending = await stores[name].pendingMigrations();
+      if (pending.length) throw notMigrated(`${name}: ${pending.length} migration(s) not applied (${pending[0]}…)`);
+    }
+  }
   const tables = syncedTables(config);
   const keeper = new SchemaKeeper({
     tables,
     stores: { mysql: stores.mysql.schema, postgres: stores.postgres.schema },
     logger,
     metrics,
-    changes: true,
+    changes: owner,
   });
   await keeper.check();
+  const unprepared = keeper.unprepared;
+  if (unprepared.length) throw notMigrated(unprepared.join('; '));
+  if (!owner) logger.info('database users without DDL: the schema is checked here, changed by `empsync migrate`');
+  if (options.roleUsers && config.DB_ROLE_PASSWORDS?.length) {
+    const users = config.DB_ROLE_PASSWORDS.map(({ role, password }) => ({ role, password, user: `${config.DB_ROLE_USER_PREFIX}${role}` }));
+    if (!owner) throw notMigrated('role users cannot be created');
+    for (const name of storeNames) await stores[name].access.ensureRoleUsers(users, tables.map((t) => t.name));
+    logger.info({ users: users.map((u) => u.user) }, 'database users of the roles created, grants set');
+  }
   await ensureTopics(config, tables.map((t) => t.topic));
   return keeper;
 }
@@ -116,6 +139,14 @@ function parseReconcileArguments(args: readonly string[]): { repair: boolean; wa
   const unknown = args.filter((a) => a !== '--repair' && a !== '--watch');
   if (unknown.length) throw new EmpsyncError(ErrorCodes.CONFIG_INVALID, `usage: empsync ${reconcileUsage}`);
   return { repair: args.includes('--repair'), watch: args.includes('--watch') };
+}
+
+export const migrateUsage = 'migrate [--watch]';
+
+/** `migrate` flags: --watch (stay up, keeping the schema: the owner's process when roles run as their own users). */
+function parseMigrateArguments(args: readonly string[]): { watch: boolean } {
+  if (args.some((a) => a !== '--watch')) throw new EmpsyncError(ErrorCodes.CONFIG_INVALID, `usage: empsync ${migrateUsage}`);
+  return { watch: args.includes('--watch') };
 }
 
 export const dlqUsage = 'dlq list [--all] | dlq replay --all | dlq replay --id <store>:<id>[,<store>:<id>…]';
@@ -154,10 +185,12 @@ export async function startRole(role: Role, deps: RoleDependencies, args: readon
   };
 
   try {
-    const keeper = await prepare(config, stores, logger, metrics);
+    const watch = role === 'migrate' && parseMigrateArguments(args).watch;
+    const keeper = await prepare(config, stores, logger, metrics, { roleUsers: role === 'migrate' });
     schemas = keeper;
     const running = { stores, schemas: keeper, metrics, relays, sinks, server, stop };
-    if (role === 'migrate') return running;
+    // `migrate --watch` stays up as the schema's owner: the schema keeper below, with /metrics and /readyz.
+    if (role === 'migrate' && !watch) return running;
     const flags = parseReconcileArguments(role === 'reconcile' ? args : []);
     const driftOptions = (repair: boolean) => ({
       repair,

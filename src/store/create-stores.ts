@@ -1,6 +1,7 @@
 // Builds both stores from the config, and creates their databases when missing (first start). The first
 // connections wait, within a bound, for a server that is still starting: in Docker Compose a database can
 // report healthy a moment before it accepts the connections of another container.
+import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { databaseName, type Config } from '../config.ts';
 import { EmpsyncError, ErrorCodes } from '../errors.ts';
@@ -11,16 +12,34 @@ import { createPostgresDatabase } from './postgres/create-database.ts';
 import { classifyPostgresError } from './postgres/errors.ts';
 import { PostgresStore } from './postgres/postgres-store.ts';
 import type { ClassifyError } from './store-errors.ts';
+import type { DatabaseTls } from './types.ts';
 
 export interface Stores {
   mysql: MysqlStore;
   postgres: PostgresStore;
 }
 
+
+type TlsConfig = Pick<Config, 'MYSQL_TLS' | 'MYSQL_TLS_CA_FILE' | 'POSTGRES_TLS' | 'POSTGRES_TLS_CA_FILE'>;
+
+/** The TLS options of each store from the config (undefined: no TLS asked for here). */
+export function databaseTls(config: Partial<TlsConfig>): { mysql?: DatabaseTls; postgres?: DatabaseTls } {
+  const tls = (enabled: boolean | undefined, caFile: string | undefined): DatabaseTls | undefined => {
+    if (!enabled) return undefined;
+    try {
+      return { ...(caFile ? { ca: readFileSync(caFile, 'utf8') } : {}), rejectUnauthorized: true };
+    } catch (error) {
+      throw new EmpsyncError(ErrorCodes.CONFIG_INVALID, `cannot read the CA file ${caFile}: ${(error as Error).message}`, { cause: error });
+    }
+  };
+  return { mysql: tls(config.MYSQL_TLS, config.MYSQL_TLS_CA_FILE), postgres: tls(config.POSTGRES_TLS, config.POSTGRES_TLS_CA_FILE) };
+}
+
 export function createStores(config: Config): Stores {
+  const tls = databaseTls(config);
   return {
-    mysql: new MysqlStore({ url: config.MYSQL_URL, poolSize: config.MYSQL_POOL_SIZE }),
-    postgres: new PostgresStore({ url: config.POSTGRES_URL, poolSize: config.POSTGRES_POOL_SIZE }),
+    mysql: new MysqlStore({ url: config.MYSQL_URL, poolSize: config.MYSQL_POOL_SIZE, ...(tls.mysql ? { tls: tls.mysql } : {}) }),
+    postgres: new PostgresStore({ url: config.POSTGRES_URL, poolSize: config.POSTGRES_POOL_SIZE, ...(tls.postgres ? { tls: tls.postgres } : {}) }),
   };
 }
 
@@ -44,7 +63,7 @@ export const defaultDatabaseWaitMs = 60_000;
  * then, or at once for any other error (a wrong password), EMPSYNC_DEPENDENCY_UNAVAILABLE names it.
  */
 export async function ensureDatabases(
-  config: Pick<Config, 'MYSQL_URL' | 'POSTGRES_URL'>,
+  config: Pick<Config, 'MYSQL_URL' | 'POSTGRES_URL'> & Partial<TlsConfig>,
   options: EnsureDatabasesOptions = {},
 ): Promise<void> {
   const mysqlName = databaseName(config.MYSQL_URL);
@@ -55,15 +74,16 @@ export async function ensureDatabases(
     }
   }
   const deadline = Date.now() + (options.waitForMs ?? defaultDatabaseWaitMs);
+  const tls = databaseTls(config);
   const mysqlServer = new URL(config.MYSQL_URL);
   mysqlServer.pathname = '/';
   await untilServerAnswers('mysql', mysqlServer.host, deadline, classifyMysqlError, (connectTimeout) =>
-    createMysqlDatabase(mysqlServer.toString(), mysqlName, connectTimeout),
+    createMysqlDatabase(mysqlServer.toString(), mysqlName, connectTimeout, tls.mysql),
   );
   const postgresServer = new URL(config.POSTGRES_URL);
   postgresServer.pathname = '/postgres';
   await untilServerAnswers('postgres', postgresServer.host, deadline, classifyPostgresError, (connectTimeout) =>
-    createPostgresDatabase(postgresServer.toString(), postgresName, connectTimeout),
+    createPostgresDatabase(postgresServer.toString(), postgresName, connectTimeout, tls.postgres),
   );
 }
 

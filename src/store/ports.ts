@@ -6,6 +6,7 @@
 import type { Kysely } from 'kysely';
 import type { ColumnDeclaration, TableDeclaration } from '../tables/declaration.ts';
 import type { LiveColumn, SchemaColumn, TableSchema } from '../tables/table-schema.ts';
+import type { RoleUser } from './privileges.ts';
 import type { Database } from './schema.ts';
 import type {
   ApplyPlan,
@@ -288,17 +289,29 @@ export interface EmployeePort {
   dump(): Promise<EmployeeRow[]>;
 }
 
+/** Who may change the schema here, and the per-role database users (src/store/privileges.ts). */
+export interface AccessPort {
+  readonly name: StoreName;
+  /** Whether the connected user may run the migrations and the schema keeper's DDL here. */
+  ownsSchema(): Promise<boolean>;
+  /** Creates the role users that are missing, sets their passwords, and brings their grants to src/store/privileges.ts. */
+  ensureRoleUsers(users: readonly RoleUser[], syncedTables: readonly string[]): Promise<void>;
+}
+
 /** A store: one database, its ports, and what every role does with it. */
 export interface Store {
   readonly name: StoreName;
   /** The query builder on the store's pool (tests and migrations). */
   readonly db: Kysely<Database>;
   migrate(): Promise<string[]>;
+  /** The migrations not applied yet (read only: what a role that may not migrate checks at start). */
+  pendingMigrations(): Promise<string[]>;
   ping(): Promise<void>;
   close(): Promise<void>;
   readonly outbox: OutboxPort;
   readonly apply: ApplyPort;
   readonly schema: SchemaPort;
+  readonly access: AccessPort;
   readonly reconcile: ReconcilePort;
   readonly deadLetters: DeadLetterPort;
   readonly conflicts: ConflictPort;

@@ -227,3 +227,9 @@ export interface ReplayResult {
   /** Why it failed (it stays parked), or what happened. */
   detail: string;
 }
+
+/** TLS to a database: the server's certificate verified, against the CA file when given (else the system's CAs). */
+export interface DatabaseTls {
+  ca?: string;
+  rejectUnauthorized: true;
+}

@@ -34,6 +34,7 @@ const empsyncCommands: Record<string, string[]> = {
   sink: ['sink', 'postgres'],
   'sink-mysql': ['sink', 'mysql'],
   'drift-check': ['reconcile', '--watch'],
+  'schema-keeper': ['migrate', '--watch'],
 };
 const infrastructure = ['mysql', 'postgres', 'kafka', 'kafka-exporter', 'kafka-ui', 'prometheus', 'grafana'];
 
@@ -193,6 +194,32 @@ describe('docker-compose.yml', () => {
     assert.ok(!prometheus.includes('--web.enable-lifecycle'), 'the lifecycle API (reload, quit over HTTP) stays off');
   });
 
+  it('connects each runtime role as its own database user; only migrate and schema-keeper as the owners, and migrate creates the users', () => {
+    const userOf = (url: unknown) => new URL(String(url).replace(/\$\{[^}]*\}/g, 'secret')).username;
+    const expected: Record<string, string> = {
+      migrate: 'root/postgres',
+      'schema-keeper': 'root/postgres',
+      api: 'empsync_api',
+      'relay-mysql': 'empsync_relay',
+      'relay-postgres': 'empsync_relay',
+      sink: 'empsync_sink',
+      'sink-mysql': 'empsync_sink',
+      'drift-check': 'empsync_reconcile',
+    };
+    for (const [name, service] of empsyncServices(compose)) {
+      const environment = service.environment as Record<string, string>;
+      const users = `${userOf(environment['MYSQL_URL'])}/${userOf(environment['POSTGRES_URL'])}`;
+      const want = expected[name]!.includes('/') ? expected[name] : `${expected[name]}/${expected[name]}`;
+      assert.equal(users, want, `${name} connects as ${want}`);
+      assert.equal('DB_ROLE_PASSWORDS' in environment, name === 'migrate', `${name}: only migrate creates the role users`);
+    }
+    const passwords = String((compose.services['migrate']!.environment as Record<string, string>)['DB_ROLE_PASSWORDS']);
+    for (const role of ['api', 'relay', 'sink', 'reconcile']) {
+      const variable = `EMPSYNC_DB_${role.toUpperCase()}_PASSWORD`;
+      assert.ok(passwords.includes(`${role}:\${${variable}:?`), `migrate sets ${role}'s password from ${variable}`);
+    }
+  });
+
   it('lets the sink scale: no container_name and no host port on any empsync worker', () => {
     for (const name of ['sink', 'sink-mysql', 'relay-mysql', 'relay-postgres']) {
       assert.equal(compose.services[name]!.container_name, undefined, `${name} container_name`);
@@ -276,6 +303,10 @@ describe('docker-compose.yml', () => {
     const optional = new Set([...composeText.matchAll(/\$\{([A-Z0-9_]+):-/g)].map((match) => match[1]!));
     assert.deepEqual(required, [
       'EMPSYNC_API_KEYS',
+      'EMPSYNC_DB_API_PASSWORD',
+      'EMPSYNC_DB_RECONCILE_PASSWORD',
+      'EMPSYNC_DB_RELAY_PASSWORD',
+      'EMPSYNC_DB_SINK_PASSWORD',
       'GRAFANA_ADMIN_PASSWORD',
       'MYSQL_ROOT_PASSWORD',
       'POSTGRES_PASSWORD',

@@ -49,6 +49,7 @@ describe('1. the empsync image is built once', () => {
       'drift-check',
       'relay-mysql',
       'relay-postgres',
+      'schema-keeper',
       'sink',
       'sink-mysql',
     ]);
@@ -225,6 +226,10 @@ describe('5. every required secret is documented, and what only a fresh volume r
   it('docs/docker.md has a row per required variable and names the fresh-volume-only settings', () => {
     assert.deepEqual(requiredVariables(composeText), [
       'EMPSYNC_API_KEYS',
+      'EMPSYNC_DB_API_PASSWORD',
+      'EMPSYNC_DB_RECONCILE_PASSWORD',
+      'EMPSYNC_DB_RELAY_PASSWORD',
+      'EMPSYNC_DB_SINK_PASSWORD',
       'GRAFANA_ADMIN_PASSWORD',
       'MYSQL_ROOT_PASSWORD',
       'POSTGRES_PASSWORD',

@@ -8,8 +8,9 @@ import type { SchemaColumn } from '../../tables/table-schema.ts';
 import { KyselyConflicts } from '../kysely/conflicts.ts';
 import { KyselyDeadLetters } from '../kysely/dead-letters.ts';
 import { KyselyEmployees } from '../kysely/employees.ts';
-import { migrateToLatest } from '../kysely/migrate.ts';
+import { migrateToLatest, pendingMigrations } from '../kysely/migrate.ts';
 import { MysqlReconcile } from './reconcile.ts';
+import type { DatabaseTls } from '../types.ts';
 import { localWritesEmitter } from '../local-writes.ts';
 import type { Store } from '../ports.ts';
 import type { Database } from '../schema.ts';
@@ -21,10 +22,12 @@ import { withStoreErrors } from '../store-errors.ts';
 import { mysqlMigrations } from './migrations.ts';
 import { MysqlOutbox } from './outbox.ts';
 import { MysqlSchema } from './schema.ts';
+import { MysqlAccess } from './access.ts';
 
 export interface MysqlStoreOptions {
   url: string;
   poolSize: number;
+  tls?: DatabaseTls;
 }
 
 export class MysqlStore implements Store {
@@ -33,6 +36,7 @@ export class MysqlStore implements Store {
   readonly outbox: MysqlOutbox;
   readonly apply: MysqlApply;
   readonly schema: MysqlSchema;
+  readonly access: MysqlAccess;
   readonly reconcile: MysqlReconcile;
   readonly deadLetters: KyselyDeadLetters;
   readonly conflicts: KyselyConflicts;
@@ -43,6 +47,7 @@ export class MysqlStore implements Store {
     const pool = createPool({
       uri: options.url,
       connectionLimit: options.poolSize,
+      ...(options.tls ? { ssl: options.tls } : {}),
       dateStrings: true,
       supportBigNumbers: true,
       bigNumberStrings: true,
@@ -68,10 +73,12 @@ export class MysqlStore implements Store {
         localWrites,
         options.url,
         `empsync.relay.${databaseName(options.url)}`.slice(0, 64),
+        options.tls,
       ),
     );
     this.apply = port(new MysqlApply(this.db));
     this.schema = port(new MysqlSchema(this.db));
+    this.access = port(new MysqlAccess(this.db));
     this.reconcile = port(new MysqlReconcile(this.db));
     this.deadLetters = port(new KyselyDeadLetters('mysql', this.db));
     this.conflicts = port(new KyselyConflicts('mysql', this.db));
@@ -102,6 +109,10 @@ export class MysqlStore implements Store {
 
   migrate(): Promise<string[]> {
     return migrateToLatest(this.name, this.db, mysqlMigrations);
+  }
+
+  pendingMigrations(): Promise<string[]> {
+    return pendingMigrations(this.db, mysqlMigrations);
   }
 
   async ping(): Promise<void> {

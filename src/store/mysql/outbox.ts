@@ -12,15 +12,18 @@ import type { Database } from '../schema.ts';
 import type { DeadLetterRecord } from '../types.ts';
 import { upsertDeadLetters } from './dead-letters.ts';
 import { asSink } from './sink-session.ts';
+import type { DatabaseTls } from '../types.ts';
 
 export class MysqlOutbox extends KyselyOutbox {
   readonly #url: string;
+  readonly #tls: DatabaseTls | undefined;
   /** GET_LOCK names are server-wide: the database name keeps relays of different databases apart. */
   readonly #lockName: string;
 
-  constructor(db: Kysely<Database>, localWrites: EventEmitter, url: string, lockName: string) {
+  constructor(db: Kysely<Database>, localWrites: EventEmitter, url: string, lockName: string, tls?: DatabaseTls) {
     super('mysql', db, localWrites);
     this.#url = url;
+    this.#tls = tls;
     this.#lockName = lockName;
   }
 
@@ -38,7 +41,7 @@ export class MysqlOutbox extends KyselyOutbox {
   }
 
   async acquireLease(): Promise<RelayLease | null> {
-    const connection = createConnection({ uri: this.#url });
+    const connection = createConnection({ uri: this.#url, ...(this.#tls ? { ssl: this.#tls } : {}) });
     const query = <T>(text: string, values: unknown[] = []) =>
       new Promise<T>((resolve, reject) =>
         connection.query(text, values, (error, result) => (error ? reject(error) : resolve(result as T))),

@@ -14,6 +14,7 @@ import { upsertDeadLetters } from './dead-letters.ts';
 import { asSink } from './sink-session.ts';
 import { outboxChannel, relayWakeupTable } from './migrations.ts';
 import { clientTypes } from './pool.ts';
+import type { DatabaseTls } from '../types.ts';
 
 // Hash of 'empsync.relay.postgres': one relay per database holds this session lock.
 const relayLockKey = 0x656d7073;
@@ -24,10 +25,12 @@ const setRelayWaiting = `INSERT INTO ${relayWakeupTable} (id, waiting) VALUES (1
 
 export class PostgresOutbox extends KyselyOutbox {
   readonly #url: string;
+  readonly #tls: DatabaseTls | undefined;
 
-  constructor(db: Kysely<Database>, localWrites: EventEmitter, url: string) {
+  constructor(db: Kysely<Database>, localWrites: EventEmitter, url: string, tls?: DatabaseTls) {
     super('postgres', db, localWrites);
     this.#url = url;
+    this.#tls = tls;
   }
 
   protected readonly newEventId = sql<string>`gen_random_uuid()`;
@@ -44,7 +47,7 @@ export class PostgresOutbox extends KyselyOutbox {
   }
 
   async acquireLease(): Promise<RelayLease | null> {
-    const client = new pg.Client({ connectionString: this.#url, types: clientTypes, options: '-c TimeZone=UTC' });
+    const client = new pg.Client({ connectionString: this.#url, types: clientTypes, options: '-c TimeZone=UTC', ...(this.#tls ? { ssl: this.#tls } : {}) });
     client.on('error', () => undefined);
     try {
       await client.connect();

@@ -8,8 +8,9 @@ import type { SchemaColumn } from '../../tables/table-schema.ts';
 import { KyselyConflicts } from '../kysely/conflicts.ts';
 import { KyselyDeadLetters } from '../kysely/dead-letters.ts';
 import { KyselyEmployees, type Raw, type ReadQuery } from '../kysely/employees.ts';
-import { migrateToLatest } from '../kysely/migrate.ts';
+import { migrateToLatest, pendingMigrations } from '../kysely/migrate.ts';
 import { PostgresReconcile } from './reconcile.ts';
+import type { DatabaseTls } from '../types.ts';
 import { localWritesEmitter } from '../local-writes.ts';
 import type { Store } from '../ports.ts';
 import type { Database } from '../schema.ts';
@@ -22,6 +23,7 @@ import { PostgresOutbox } from './outbox.ts';
 import { createPool } from './pool.ts';
 import { ReadBatcher } from './read-batcher.ts';
 import { PostgresSchema } from './schema.ts';
+import { PostgresAccess } from './access.ts';
 
 const maxPreparedStatements = 200;
 const maxReadsPerStatement = 32;
@@ -29,6 +31,7 @@ const maxReadsPerStatement = 32;
 export interface PostgresStoreOptions {
   url: string;
   poolSize: number;
+  tls?: DatabaseTls;
 }
 
 export class PostgresStore implements Store {
@@ -37,6 +40,7 @@ export class PostgresStore implements Store {
   readonly outbox: PostgresOutbox;
   readonly apply: PostgresApply;
   readonly schema: PostgresSchema;
+  readonly access: PostgresAccess;
   readonly reconcile: PostgresReconcile;
   readonly deadLetters: KyselyDeadLetters;
   readonly conflicts: KyselyConflicts;
@@ -46,16 +50,17 @@ export class PostgresStore implements Store {
   #employeeExtras: readonly SchemaColumn[] = [];
 
   constructor(options: PostgresStoreOptions) {
-    this.#pool = createPool(options.url, options.poolSize);
+    this.#pool = createPool(options.url, options.poolSize, options.tls);
     this.db = new Kysely<Database>({ dialect: new PostgresDialect({ pool: this.#pool }) });
     this.#reads = new ReadBatcher(this.#pool, { maxPreparedStatements, maxReadsPerStatement });
     const localWrites = localWritesEmitter();
     // Every port raises EmpsyncError (with `retryable`), never a driver error.
     const port = <T extends object>(implementation: T): T =>
       withStoreErrors(implementation, classifyPostgresError, 'postgres');
-    this.outbox = port(new PostgresOutbox(this.db, localWrites, options.url));
+    this.outbox = port(new PostgresOutbox(this.db, localWrites, options.url, options.tls));
     this.apply = port(new PostgresApply(this.db));
     this.schema = port(new PostgresSchema(this.db));
+    this.access = port(new PostgresAccess(this.db));
     this.reconcile = port(new PostgresReconcile(this.db));
     this.deadLetters = port(new KyselyDeadLetters('postgres', this.db));
     this.conflicts = port(new KyselyConflicts('postgres', this.db));
@@ -103,6 +108,10 @@ export class PostgresStore implements Store {
 
   migrate(): Promise<string[]> {
     return migrateToLatest(this.name, this.db, postgresMigrations);
+  }
+
+  pendingMigrations(): Promise<string[]> {
+    return pendingMigrations(this.db, postgresMigrations);
   }
 
   async ping(): Promise<void> {
