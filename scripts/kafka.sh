@@ -6,7 +6,10 @@
 # KAFKA_ADVERTISED_PORT (default KAFKA_PORT) is the port the broker tells clients to use: a test puts a
 # TCP proxy there (test/support/tcp-proxy.ts) so that its clients reach the broker only through it.
 # `kill` is a crash: SIGKILL of the broker (`stop` shuts it down cleanly).
-# Usage: scripts/kafka.sh start [--fresh] | stop | kill | status | fetch
+# KAFKA_ACLS=true: the StandardAuthorizer, nothing allowed without an ACL, User:ANONYMOUS (the PLAINTEXT
+# listener, on loopback) a super user: the Compose broker's model, for deploy/kafka/acls.sh in tests.
+# `fetch` also writes kafka-acls.sh and kafka-configs.sh (the distribution's tools) into `scripts/kafka.sh bin`.
+# Usage: scripts/kafka.sh start [--fresh] | stop | kill | status | fetch | bin
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -15,7 +18,8 @@ controller_port=${KAFKA_CONTROLLER_PORT:-9093}
 advertised_port=${KAFKA_ADVERTISED_PORT:-$port}
 cache=${EMPSYNC_CACHE_DIR:-$root/.cache}/kafka
 kafka_version=$(sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:p' "$root/infra/kafka/pom.xml")
-libs=$cache/$kafka_version/libs
+# Keyed by the pom: a changed pom fetches into a new folder, never under a broker running from the old one.
+libs=$cache/$kafka_version/libs-$(sha1sum "$root/infra/kafka/pom.xml" | cut -c1-12)
 jmx_exporter_version=$(sed -n 's:.*<jmx.exporter.version>\(.*\)</jmx.exporter.version>.*:\1:p' "$root/infra/kafka/pom.xml")
 # Outside the broker's libs folder: the agent must not be on the broker's classpath.
 jmx_exporter_jar=$cache/jmx-exporter/$jmx_exporter_version/jmx_prometheus_javaagent-$jmx_exporter_version.jar
@@ -28,6 +32,10 @@ data=$cache/data-$port
 sasl_port=${KAFKA_SASL_PORT:-}
 scram_username=${KAFKA_SCRAM_USERNAME:-empsync}
 scram_password=${KAFKA_SCRAM_PASSWORD:-}
+acls=${KAFKA_ACLS:-false}
+# An SSL listener (tests of KAFKA_TLS): its port, and a PEM file holding the broker's key and certificate chain.
+ssl_port=${KAFKA_SSL_PORT:-}
+ssl_keystore=${KAFKA_SSL_KEYSTORE:-}
 pidfile=$cache/broker-$port.pid
 logfile=$cache/broker-$port.log
 
@@ -44,13 +52,29 @@ need_java_and_maven() {
 
 fetch() {
   fetch_jmx_exporter
-  [ -f "$libs/.complete" ] && return 0
-  need_java_and_maven
-  say "fetching Apache Kafka $kafka_version from Maven Central (first run only)"
-  rm -rf "$libs"; mkdir -p "$libs"
-  mvn -q -B -f "$root/infra/kafka/pom.xml" dependency:copy-dependencies \
-    -DoutputDirectory="$libs" -DincludeScope=runtime >&2
-  touch "$libs/.complete"
+  if [ ! -f "$libs/.complete" ]; then
+    need_java_and_maven
+    say "fetching Apache Kafka $kafka_version from Maven Central (first run, or infra/kafka/pom.xml changed)"
+    rm -rf "$libs"; mkdir -p "$libs"
+    mvn -q -B -f "$root/infra/kafka/pom.xml" dependency:copy-dependencies \
+      -DoutputDirectory="$libs" -DincludeScope=runtime >&2
+    touch "$libs/.complete"
+  fi
+  write_tools
+}
+
+# bin/kafka-acls.sh and bin/kafka-configs.sh as the distribution has them, on these jars.
+write_tools() {
+  local bin=$libs/bin tool main
+  mkdir -p "$bin"
+  for tool in kafka-acls:org.apache.kafka.tools.AclCommand kafka-configs:kafka.admin.ConfigCommand; do
+    main=${tool#*:}
+    cat > "$bin/${tool%%:*}.sh" <<TOOL
+#!/usr/bin/env bash
+exec java -Xmx256m -XX:TieredStopAtLevel=1 -XX:+UseSerialGC -Dlog4j2.level=warn -cp '$libs/*' $main "\$@"
+TOOL
+    chmod +x "$bin/${tool%%:*}.sh"
+  done
 }
 
 # Checked on its own, so a broker cache made before the agent existed still gets it.
@@ -78,11 +102,11 @@ write_config() {
 process.roles=broker,controller
 node.id=1
 controller.quorum.voters=1@127.0.0.1:$controller_port
-listeners=PLAINTEXT://127.0.0.1:$port,CONTROLLER://127.0.0.1:$controller_port${sasl_port:+,SASL_PLAINTEXT://127.0.0.1:$sasl_port}
-advertised.listeners=PLAINTEXT://127.0.0.1:$advertised_port${sasl_port:+,SASL_PLAINTEXT://127.0.0.1:$sasl_port}
+listeners=PLAINTEXT://127.0.0.1:$port,CONTROLLER://127.0.0.1:$controller_port${sasl_port:+,SASL_PLAINTEXT://127.0.0.1:$sasl_port}${ssl_port:+,SSL://127.0.0.1:$ssl_port}
+advertised.listeners=PLAINTEXT://127.0.0.1:$advertised_port${sasl_port:+,SASL_PLAINTEXT://127.0.0.1:$sasl_port}${ssl_port:+,SSL://127.0.0.1:$ssl_port}
 controller.listener.names=CONTROLLER
 inter.broker.listener.name=PLAINTEXT
-listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT
+listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT,SSL:SSL
 log.dirs=$data/logs
 num.partitions=3
 default.replication.factor=1
@@ -100,8 +124,22 @@ log.retention.hours=168
 PROPS
   if [ -n "$sasl_port" ]; then
     cat >> "$cache/server-$port.properties" <<PROPS
-sasl.enabled.mechanisms=SCRAM-SHA-256
+sasl.enabled.mechanisms=SCRAM-SHA-256,SCRAM-SHA-512
 listener.name.sasl_plaintext.scram-sha-256.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+listener.name.sasl_plaintext.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+PROPS
+  fi
+  if [ -n "$ssl_port" ]; then
+    cat >> "$cache/server-$port.properties" <<PROPS
+listener.name.ssl.ssl.keystore.type=PEM
+listener.name.ssl.ssl.keystore.location=$ssl_keystore
+PROPS
+  fi
+  if [ "$acls" = true ]; then
+    cat >> "$cache/server-$port.properties" <<PROPS
+authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer
+allow.everyone.if.no.acl.found=false
+super.users=User:ANONYMOUS
 PROPS
   fi
   cat > "$cache/log4j2-$port.properties" <<PROPS
@@ -183,5 +221,6 @@ case "${1:-start}" in
   kill) kill_process_tree broker "$pidfile" ;;
   status) if pid=$(running_pid); then echo "running (pid $pid)"; else echo "stopped"; exit 1; fi ;;
   fetch) fetch ;;
-  *) echo "usage: $0 start [--fresh] | stop | kill | status | fetch" >&2; exit 2 ;;
+  bin) fetch; echo "$libs/bin" ;;
+  *) echo "usage: $0 start [--fresh] | stop | kill | status | fetch | bin" >&2; exit 2 ;;
 esac

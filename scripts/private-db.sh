@@ -10,6 +10,8 @@
 # `kill` is a crash: SIGKILL to the server and its processes; the next `start` recovers from it.
 # `dump DB FILE` / `restore DB FILE`: mariadb-dump (routines, triggers, one snapshot) or pg_dump -Fc;
 # restore ends the other sessions of DB, drops it, and recreates it from FILE.
+# PRIVATE_DB_TLS_DIR (ca.pem, server.pem, server-key.pem): the server requires TLS with that certificate
+# (MariaDB: require_secure_transport; PostgreSQL: hostssl only) — the tests of MYSQL_TLS and POSTGRES_TLS.
 # Usage: scripts/private-db.sh <mariadb|postgres> start [--fresh] | stop | kill | status | dump DB FILE | restore DB FILE
 set -euo pipefail
 
@@ -53,9 +55,24 @@ wipe() {
   rm -rf "$home"
 }
 
+# The TLS files copied beside the data, readable by the server's user only.
+tls_files() {
+  [ -n "${PRIVATE_DB_TLS_DIR:-}" ] || return 0
+  mkdir -p "$home/tls"
+  cp "$PRIVATE_DB_TLS_DIR"/{ca.pem,server.pem,server-key.pem} "$home/tls/"
+  chmod 600 "$home/tls/server-key.pem"
+  [ "$engine" = postgres ] && [ "$(id -u)" = 0 ] && chown -R postgres:postgres "$home/tls"
+  return 0
+}
+
 mariadb_start() {
   [ "${1:-}" = --fresh ] && wipe
-  start_mariadb_server "$home" "$port" "$name" PRIVATE_MARIADB_PORT
+  local tls=()
+  if [ -n "${PRIVATE_DB_TLS_DIR:-}" ]; then
+    tls_files
+    tls=(--ssl-ca="$home/tls/ca.pem" --ssl-cert="$home/tls/server.pem" --ssl-key="$home/tls/server-key.pem" --require-secure-transport=ON)
+  fi
+  start_mariadb_server "$home" "$port" "$name" PRIVATE_MARIADB_PORT "${tls[@]}"
 }
 
 mariadb_stop() { stop_pid "$name" "$pidfile"; }
@@ -106,8 +123,17 @@ fsync = on
 synchronous_commit = on
 full_page_writes = on
 CONF
+  fi
+  # Written at each start: with PRIVATE_DB_TLS_DIR, TCP clients must use TLS.
+  local options=""
+  if [ -n "${PRIVATE_DB_TLS_DIR:-}" ]; then
+    tls_files
+    printf 'local all all trust\nhostssl all all 127.0.0.1/32 trust\n' > "$data/pg_hba.conf"
+    options="-c ssl=on -c ssl_cert_file=$home/tls/server.pem -c ssl_key_file=$home/tls/server-key.pem -c ssl_ca_file=$home/tls/ca.pem"
+  else
     printf 'local all all trust\nhost all all 127.0.0.1/32 trust\n' > "$data/pg_hba.conf"
   fi
+  [ "$(id -u)" = 0 ] && chown postgres:postgres "$data/pg_hba.conf"
   # After a kill the postmaster may linger as a zombie until pid 1 reaps it; PostgreSQL would take
   # it for a live server holding its lock files, where after a real crash there is no process at all.
   local lock
@@ -116,7 +142,7 @@ CONF
   done
   say "starting $name on 127.0.0.1:$port (log: $log)"
   # pg_ctl starts the server in a session of its own, so `kill` reaches all its processes at once.
-  if ! as_postgres "$pg_bin/pg_ctl" -D "$data" -l "$log" -w -t 60 start >/dev/null; then
+  if ! as_postgres "$pg_bin/pg_ctl" -D "$data" -l "$log" -w -t 60 ${options:+-o "$options"} start >/dev/null; then
     say "$name did not start; last lines of $log:"; tail -n 20 "$log" >&2; exit 1
   fi
   head -n 1 "$data/postmaster.pid" > "$pidfile"

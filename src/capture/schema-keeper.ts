@@ -173,6 +173,12 @@ export class SchemaKeeper extends EventEmitter<{ change: [schema: TableSchema, p
   }
 
   async #checkAll(): Promise<void> {
+    const { stores, changes } = this.#options;
+    if (changes && !(await Promise.all(storeNames.map((store) => stores[store].readyForChanges()))).every(Boolean)) {
+      // A restore under way or a migration not applied: changing tables now would race with it.
+      this.#log.debug('a store is being restored or migrated: schema changes wait for the next check');
+      return;
+    }
     const mismatches: SchemaMismatch[] = [];
     for (const table of this.#options.tables) mismatches.push(...(await this.#checkTable(table)));
     const known = new Set(this.#mismatches.map((m) => `${m.table}.${m.column}: ${m.reason}`));

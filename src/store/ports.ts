@@ -115,6 +115,11 @@ export interface SchemaPort {
   readonly name: StoreName;
   /** The columns of `table` as this engine's catalog shows them (null: no such table). */
   columns(table: string): Promise<LiveColumn[] | null>;
+  /**
+   * Whether the schema keeper may change this store now: every migration applied, and no restore in
+   * progress (a trigger created on a half-restored table would fire on the restore's own rows).
+   */
+  readyForChanges(): Promise<boolean>;
   /** CREATE TABLE IF NOT EXISTS from the declaration, with the key, the sync columns, unique keys and indexes. */
   createTable(table: TableDeclaration): Promise<void>;
   addColumn(table: string, column: ColumnDeclaration): Promise<void>;

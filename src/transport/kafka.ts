@@ -1,6 +1,7 @@
 // Kafka plumbing shared by relay and sink: client options from the config, and the topics
 // (`employes-sync` compacted, its DLQ) created when missing.
 import { readFileSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Admin } from '@platformatic/kafka';
 import type { Config } from '../config.ts';
 import { EmpsyncError, ErrorCodes } from '../errors.ts';
@@ -63,10 +64,21 @@ export async function ensureTopics(config: KafkaConfig, topics: readonly string[
           configs: topic.configs,
         });
       } catch (error) {
-        if (!/already exists/i.test(collectMessages(error))) throw error;
+        const message = collectMessages(error);
+        if (/already exists/i.test(message)) continue;
+        // A principal without Create (docs/security.md: only migrate's has it) may ask just after migrate
+        // created the topic, before this broker's metadata shows it: it exists once the metadata catches up.
+        if (/authorization/i.test(message) && (await appears(admin, topic.name))) continue;
+        if (/authorization/i.test(message)) {
+          throw new EmpsyncError(ErrorCodes.NOT_MIGRATED, `topic ${topic.name} does not exist and this Kafka principal may not create it: run \`empsync migrate\` first`, {
+            cause: error,
+          });
+        }
+        throw error;
       }
     }
   } catch (error) {
+    if (error instanceof EmpsyncError) throw error;
     throw new EmpsyncError(
       ErrorCodes.DEPENDENCY_UNAVAILABLE,
       `Kafka is unreachable at ${config.KAFKA_BROKERS.join(',')}: ${collectMessages(error)}`,
@@ -75,6 +87,14 @@ export async function ensureTopics(config: KafkaConfig, topics: readonly string[
   } finally {
     await admin.close().catch(() => undefined);
   }
+}
+
+/** Whether `topic` shows in the broker's metadata within 5 s. */
+async function appears(admin: Admin, topic: string): Promise<boolean> {
+  for (const deadline = Date.now() + 5000; Date.now() < deadline; await sleep(200)) {
+    if ((await admin.listTopics()).includes(topic)) return true;
+  }
+  return false;
 }
 
 /** How long the change topic keeps tombstones (its `delete.retention.ms`), or null when it cannot be read. */

@@ -36,6 +36,20 @@ const empsyncCommands: Record<string, string[]> = {
   'drift-check': ['reconcile', '--watch'],
   'schema-keeper': ['migrate', '--watch'],
 };
+/** Who each empsync service is: its database users (MySQL/PostgreSQL) and its Kafka principal. */
+const accounts: Record<string, { database: string; kafka: string }> = {
+  migrate: { database: 'root/postgres', kafka: 'empsync-migrate' },
+  'schema-keeper': { database: 'root/postgres', kafka: 'empsync-migrate' },
+  api: { database: 'empsync_api', kafka: 'empsync-api' },
+  'relay-mysql': { database: 'empsync_relay', kafka: 'empsync-relay' },
+  'relay-postgres': { database: 'empsync_relay', kafka: 'empsync-relay' },
+  sink: { database: 'empsync_sink', kafka: 'empsync-sink' },
+  'sink-mysql': { database: 'empsync_sink', kafka: 'empsync-sink' },
+  'drift-check': { database: 'empsync_reconcile', kafka: 'empsync-reconcile' },
+};
+
+/** Services that run once and exit: what depends on them waits for their success. */
+const oneShot = ['migrate', 'kafka-acls'];
 const infrastructure = ['mysql', 'postgres', 'kafka', 'kafka-exporter', 'kafka-ui', 'prometheus', 'grafana'];
 
 function validator() {
@@ -196,20 +210,11 @@ describe('docker-compose.yml', () => {
 
   it('connects each runtime role as its own database user; only migrate and schema-keeper as the owners, and migrate creates the users', () => {
     const userOf = (url: unknown) => new URL(String(url).replace(/\$\{[^}]*\}/g, 'secret')).username;
-    const expected: Record<string, string> = {
-      migrate: 'root/postgres',
-      'schema-keeper': 'root/postgres',
-      api: 'empsync_api',
-      'relay-mysql': 'empsync_relay',
-      'relay-postgres': 'empsync_relay',
-      sink: 'empsync_sink',
-      'sink-mysql': 'empsync_sink',
-      'drift-check': 'empsync_reconcile',
-    };
     for (const [name, service] of empsyncServices(compose)) {
       const environment = service.environment as Record<string, string>;
       const users = `${userOf(environment['MYSQL_URL'])}/${userOf(environment['POSTGRES_URL'])}`;
-      const want = expected[name]!.includes('/') ? expected[name] : `${expected[name]}/${expected[name]}`;
+      const { database } = accounts[name]!;
+      const want = database.includes('/') ? database : `${database}/${database}`;
       assert.equal(users, want, `${name} connects as ${want}`);
       assert.equal('DB_ROLE_PASSWORDS' in environment, name === 'migrate', `${name}: only migrate creates the role users`);
     }
@@ -218,6 +223,29 @@ describe('docker-compose.yml', () => {
       const variable = `EMPSYNC_DB_${role.toUpperCase()}_PASSWORD`;
       assert.ok(passwords.includes(`${role}:\${${variable}:?`), `migrate sets ${role}'s password from ${variable}`);
     }
+  });
+
+  it('gives each role its own Kafka principal, enforces ACLs, and keeps PLAINTEXT on the broker\'s loopback', () => {
+    for (const [name, service] of empsyncServices(compose)) {
+      const environment = service.environment as Record<string, string>;
+      assert.equal(environment['KAFKA_SASL_MECHANISM'], 'SCRAM-SHA-512', `${name} authenticates to Kafka`);
+      assert.equal(environment['KAFKA_SASL_USERNAME'], accounts[name]!.kafka, `${name} is ${accounts[name]!.kafka}`);
+      assert.equal(dependsOnConditions(service)['kafka-acls'], 'service_completed_successfully', `${name} waits for the ACLs`);
+    }
+    const kafka = compose.services['kafka']!.environment as Record<string, string>;
+    assert.equal(kafka['KAFKA_AUTHORIZER_CLASS_NAME'], 'org.apache.kafka.metadata.authorizer.StandardAuthorizer');
+    assert.equal(String(kafka['KAFKA_ALLOW_EVERYONE_IF_NO_ACL_FOUND']), 'false');
+    const protocols = Object.fromEntries(String(kafka['KAFKA_LISTENER_SECURITY_PROTOCOL_MAP']).split(',').map((pair) => pair.split(':')));
+    for (const listener of String(kafka['KAFKA_LISTENERS']).split(',')) {
+      const [, name, host] = /^(\w+):\/\/([^:]*):\d+$/.exec(listener)!;
+      if (protocols[name!] === 'PLAINTEXT') assert.equal(host, '127.0.0.1', `${name} (PLAINTEXT, super user) listens on the broker's loopback only`);
+      else assert.equal(protocols[name!], 'SASL_PLAINTEXT', `${name} requires SASL`);
+    }
+    const acls = compose.services['kafka-acls']!;
+    assert.equal((acls as Record<string, unknown>)['network_mode'], 'service:kafka');
+    assert.ok((acls.volumes ?? []).some((v) => String(v).startsWith('./deploy/kafka/acls.sh:')), 'runs deploy/kafka/acls.sh (tested in test/transport/kafka-acls.test.ts)');
+    assert.ok((compose.services['kafka-exporter']!.command as string[]).includes('--sasl.username=monitoring'));
+    assert.match(String((compose.services['kafka-ui']!.environment as Record<string, string>)['KAFKA_CLUSTERS_0_PROPERTIES_SASL_JAAS_CONFIG']), /username="monitoring"/);
   });
 
   it('lets the sink scale: no container_name and no host port on any empsync worker', () => {
@@ -255,14 +283,14 @@ describe('docker-compose.yml', () => {
 
   it('has a healthcheck on every long-running service and waits on health, not on start', () => {
     for (const [name, service] of Object.entries(compose.services)) {
-      if (name === 'migrate') {
-        assert.equal(service.restart, 'no', 'migrate runs once');
+      if (oneShot.includes(name)) {
+        assert.equal(service.restart, 'no', `${name} runs once`);
       } else {
         assert.ok(service.healthcheck?.test && !service.healthcheck.disable, `${name} has a healthcheck`);
       }
       for (const [dependency, condition] of Object.entries(dependsOnConditions(service))) {
         assert.ok(compose.services[dependency], `${name} depends on unknown service ${dependency}`);
-        const expected = dependency === 'migrate' ? 'service_completed_successfully' : 'service_healthy';
+        const expected = oneShot.includes(dependency) ? 'service_completed_successfully' : 'service_healthy';
         assert.equal(condition, expected, `${name} → ${dependency}`);
       }
     }
@@ -307,7 +335,13 @@ describe('docker-compose.yml', () => {
       'EMPSYNC_DB_RECONCILE_PASSWORD',
       'EMPSYNC_DB_RELAY_PASSWORD',
       'EMPSYNC_DB_SINK_PASSWORD',
+      'EMPSYNC_KAFKA_API_PASSWORD',
+      'EMPSYNC_KAFKA_MIGRATE_PASSWORD',
+      'EMPSYNC_KAFKA_RECONCILE_PASSWORD',
+      'EMPSYNC_KAFKA_RELAY_PASSWORD',
+      'EMPSYNC_KAFKA_SINK_PASSWORD',
       'GRAFANA_ADMIN_PASSWORD',
+      'KAFKA_MONITORING_PASSWORD',
       'MYSQL_ROOT_PASSWORD',
       'POSTGRES_PASSWORD',
     ]);

@@ -52,30 +52,33 @@ function refuseSharedPort(port: number): void {
     );
 }
 
-async function privateDb(server: PrivateDatabase, ...args: string[]): Promise<void> {
+async function privateDb(server: PrivateDatabase, args: string[], environment: Record<string, string> = {}): Promise<void> {
   const { portVariable } = engines[server.engine];
   await run('bash', [`${scripts}private-db.sh`, server.engine, ...args], {
-    env: { ...process.env, [portVariable]: String(server.port) },
+    env: { ...process.env, [portVariable]: String(server.port), ...environment },
   });
 }
 
-/** Starts the server (`fresh`: on a wiped data directory) and resolves once it answers. */
+/**
+ * Starts the server (`fresh`: on a wiped data directory) and resolves once it answers. `tlsDirectory`
+ * (ca.pem, server.pem, server-key.pem): the server then requires TLS with that certificate.
+ */
 export async function startPrivateDatabase(
   server: PrivateDatabase,
-  options: { fresh?: boolean } = {},
+  options: { fresh?: boolean; tlsDirectory?: string } = {},
 ): Promise<PrivateDatabase> {
-  await privateDb(server, 'start', ...(options.fresh ? ['--fresh'] : []));
+  await privateDb(server, ['start', ...(options.fresh ? ['--fresh'] : [])], options.tlsDirectory ? { PRIVATE_DB_TLS_DIR: options.tlsDirectory } : {});
   return server;
 }
 
 /** A clean shutdown (open sessions are ended). */
 export async function stopPrivateDatabase(server: PrivateDatabase): Promise<void> {
-  await privateDb(server, 'stop');
+  await privateDb(server, ['stop']);
 }
 
 /** A crash: SIGKILL of the server and all its processes; the next start recovers. */
 export async function killPrivateDatabase(server: PrivateDatabase): Promise<void> {
-  await privateDb(server, 'kill');
+  await privateDb(server, ['kill']);
 }
 
 /** `private-db.sh <engine> dump|restore DATABASE FILE` on `server`, the engine's private server by default. */
@@ -83,7 +86,7 @@ function dumpCommand(engine: DatabaseEngine, command: 'dump' | 'restore') {
   return async (database: string, file: string, server = privateDatabase(engine)): Promise<void> => {
     if (server.engine !== engine)
       throw new Error(`${command} of ${engine} asked of a ${server.engine} server`);
-    await privateDb(server, command, database, file);
+    await privateDb(server, [command, database, file]);
   };
 }
 
@@ -105,6 +108,10 @@ export interface BrokerOptions {
   fresh?: boolean;
   /** A SASL_PLAINTEXT listener (SCRAM-SHA-256) on this port, with this one user (formatted on fresh storage). */
   scram?: { port: number; username: string; password: string };
+  /** The StandardAuthorizer, nothing allowed without an ACL, User:ANONYMOUS (the PLAINTEXT listener) a super user. */
+  acls?: boolean;
+  /** An SSL listener on this port, with the broker's key and certificate chain in one PEM file. */
+  ssl?: { port: number; keystore: string };
 }
 
 /** A private broker; `bootstrap` is the address its clients use (the advertised one). */
@@ -129,7 +136,22 @@ async function kafka(broker: BrokerOptions, ...args: string[]): Promise<void> {
       ...(broker.scram
         ? { KAFKA_SASL_PORT: String(broker.scram.port), KAFKA_SCRAM_USERNAME: broker.scram.username, KAFKA_SCRAM_PASSWORD: broker.scram.password }
         : {}),
+      ...(broker.acls ? { KAFKA_ACLS: 'true' } : {}),
+      ...(broker.ssl ? { KAFKA_SSL_PORT: String(broker.ssl.port), KAFKA_SSL_KEYSTORE: broker.ssl.keystore } : {}),
     },
+  });
+}
+
+/** Where `scripts/kafka.sh` put the distribution's tools (kafka-acls.sh, kafka-configs.sh) for its jars. */
+export async function kafkaTools(): Promise<string> {
+  const { stdout } = await run('bash', [`${scripts}kafka.sh`, 'bin']);
+  return stdout.trim();
+}
+
+/** Runs deploy/kafka/acls.sh (the Compose broker's principals and ACLs) against a private broker's super-user listener. */
+export async function setKafkaAcls(broker: BrokerOptions, environment: Record<string, string>): Promise<void> {
+  await run('bash', [fileURLToPath(new URL('../../deploy/kafka/acls.sh', import.meta.url))], {
+    env: { ...process.env, KAFKA_BIN: await kafkaTools(), ACL_BOOTSTRAP: `127.0.0.1:${broker.port}`, ...environment },
   });
 }
 

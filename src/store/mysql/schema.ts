@@ -5,11 +5,12 @@ import { lockedCapture, mysqlCaptureRevision } from '../../capture/mysql/trigger
 import type { ColumnDeclaration, TableDeclaration } from '../../tables/declaration.ts';
 import type { LiveColumn, SchemaColumn, TableSchema } from '../../tables/table-schema.ts';
 import { capturedColumns, columnValues, fillColumn, recordCapture } from '../kysely/capture-record.ts';
+import { pendingMigrations } from '../kysely/migrate.ts';
 import type { ColumnValue, SchemaPort } from '../ports.ts';
 import type { Database } from '../schema.ts';
 import { asSink } from './sink-session.ts';
 import { logicalType, mysqlColumnDefinition, mysqlPortableCheck, mysqlValue } from './column-types.ts';
-import { tableCollation } from './migrations.ts';
+import { mysqlMigrations, tableCollation } from './migrations.ts';
 
 const tableOptions = `ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=${tableCollation}`;
 
@@ -45,6 +46,11 @@ export class MysqlSchema implements SchemaPort {
       engineType: r.columnType,
       nullable: r.nullable === 'YES',
     }));
+  }
+
+  async readyForChanges(): Promise<boolean> {
+    if ((await pendingMigrations(this.#db, mysqlMigrations)).length > 0) return false;
+    return true;
   }
 
   async createTable(table: TableDeclaration): Promise<void> {

@@ -6,8 +6,10 @@ import { postgresCaptureRevision, postgresCaptureTriggers } from '../../capture/
 import type { ColumnDeclaration, TableDeclaration } from '../../tables/declaration.ts';
 import type { LiveColumn, SchemaColumn, TableSchema } from '../../tables/table-schema.ts';
 import { capturedColumns, columnValues, fillColumn, recordCapture } from '../kysely/capture-record.ts';
+import { pendingMigrations } from '../kysely/migrate.ts';
 import type { ColumnValue, SchemaPort } from '../ports.ts';
 import type { Database } from '../schema.ts';
+import { postgresMigrations } from './migrations.ts';
 import { asSink } from './sink-session.ts';
 import { logicalType, postgresColumnDefinition, postgresPortableCheck } from './column-types.ts';
 
@@ -41,6 +43,14 @@ export class PostgresSchema implements SchemaPort {
       engineType: r.dataType === 'USER-DEFINED' || r.dataType === 'ARRAY' ? r.udt : r.dataType,
       nullable: r.nullable === 'YES',
     }));
+  }
+
+  async readyForChanges(): Promise<boolean> {
+    if ((await pendingMigrations(this.#db, postgresMigrations)).length > 0) return false;
+    // pg_restore names its sessions: a restore of this database is under way.
+    const { rows } = await sql<{ n: string }>`
+      SELECT count(*) AS n FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'pg_restore'`.execute(this.#db);
+    return Number(rows[0]!.n) === 0;
   }
 
   async createTable(table: TableDeclaration): Promise<void> {
