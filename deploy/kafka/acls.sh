@@ -3,7 +3,7 @@
 # to the change topic writes into both databases, so only the relays may. Run once the broker is up, over
 # its super-user listener (User:ANONYMOUS on a loopback-only PLAINTEXT listener): in Compose by the
 # one-shot `kafka-acls` service (network_mode service:kafka), in tests against a private broker
-# (test/transport/kafka-acls.test.ts). Idempotent: credentials are set again, ACLs added if missing.
+# (test/security/kafka-acls.test.ts). Idempotent: credentials are set again, ACLs added if missing.
 #
 # Each principal gets a SCRAM-SHA-512 credential, from the variable named beside it (unset: skipped):
 #   empsync-migrate    EMPSYNC_KAFKA_MIGRATE_PASSWORD    creates the topics (Create, Describe, configs)

@@ -243,7 +243,7 @@ describe('docker-compose.yml', () => {
     }
     const acls = compose.services['kafka-acls']!;
     assert.equal((acls as Record<string, unknown>)['network_mode'], 'service:kafka');
-    assert.ok((acls.volumes ?? []).some((v) => String(v).startsWith('./deploy/kafka/acls.sh:')), 'runs deploy/kafka/acls.sh (tested in test/transport/kafka-acls.test.ts)');
+    assert.ok((acls.volumes ?? []).some((v) => String(v).startsWith('./deploy/kafka/acls.sh:')), 'runs deploy/kafka/acls.sh (tested in test/security/kafka-acls.test.ts)');
     assert.ok((compose.services['kafka-exporter']!.command as string[]).includes('--sasl.username=monitoring'));
     assert.match(String((compose.services['kafka-ui']!.environment as Record<string, string>)['KAFKA_CLUSTERS_0_PROPERTIES_SASL_JAAS_CONFIG']), /username="monitoring"/);
   });
