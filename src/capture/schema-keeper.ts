@@ -228,7 +228,12 @@ export class SchemaKeeper extends EventEmitter<{ change: [schema: TableSchema, p
     }
     this.#publish(schema);
     metrics.schemaColumns.set({ table: table.name }, schema.columns.length);
-    return findings.flatMap((f) => (f.kind === 'mismatch' ? [{ table: table.name, column: f.column, reason: f.reason }] : []));
+    return findings.flatMap((f) => {
+      if (f.kind === 'mismatch') return [{ table: table.name, column: f.column, reason: f.reason }];
+      // Without DDL here, a column only the owner can add stays out of the sync until it does: said, not silent.
+      if (!changes) return [{ table: table.name, column: f.column.name, reason: `missing in ${f.store}: waits for the schema's owner (\`empsync migrate --watch\`) to add it` }];
+      return [];
+    });
   }
 
   /**

@@ -57,6 +57,7 @@ async function start(role: Parameters<typeof startRole>[0], config: Config, args
 }
 
 let migrated: RunningRole;
+let relay: RunningRole;
 before(async () => {
   await dropTestDatabases(owner);
   migrated = await start('migrate', owner);
@@ -141,7 +142,7 @@ describe('least privilege: a database user per role, created by empsync migrate'
 
   it('runs the pipeline end to end with every role as its own user: API writes, plain-SQL writes on both sides, drift repair', async () => {
     const api = await start('api', asRole('api'));
-    await start('relay', asRole('relay'), ['both']);
+    relay = await start('relay', asRole('relay'), ['both']);
     await start('sink', asRole('sink'), ['both']);
     const { port } = api.server!.address() as AddressInfo;
     const gql = async (query: string, variables: Record<string, unknown> = {}) => {
@@ -208,9 +209,17 @@ describe('least privilege: a database user per role, created by empsync migrate'
   });
 
   it('a column a DBA adds flows through the owner\'s `migrate --watch` while the roles run without DDL', async () => {
-    await start('migrate', owner, ['--watch']);
     const { mysql: my, postgres } = migrated.stores;
+    const mismatches = async () => (await relay.metrics.schemaMismatches.get()).values.find((v) => v.labels.table === 'employes')?.value ?? 0;
     await sql`ALTER TABLE employes ADD COLUMN badge VARCHAR(20) NULL`.execute(my.db);
+    // Nobody with DDL runs yet: the relay, without DDL, reports the column instead of syncing it in silence.
+    await waitFor('the relay reports badge as left out', async () => (await mismatches()) >= 1);
+    assert.deepEqual(
+      relay.schemas.mismatches.map((m) => m.column),
+      ['badge'],
+    );
+    assert.match(relay.schemas.mismatches[0]!.reason, /empsync migrate --watch/);
+    await start('migrate', owner, ['--watch']);
     await waitFor('badge added to PostgreSQL by the owner', async () => (await postgres.schema.columns('employes'))?.some((c) => c.name === 'badge'), 30_000);
     await waitFor('capture carries badge on both sides', async () =>
       (await Promise.all([my.schema.capturedColumns('employes'), postgres.schema.capturedColumns('employes')])).every((c) => c?.includes('badge')),
@@ -220,6 +229,7 @@ describe('least privilege: a database user per role, created by empsync migrate'
       const { rows } = await sql<{ badge: string | null }>`SELECT badge FROM employes WHERE email = 'badge@example.fr'`.execute(postgres.db);
       return rows[0]?.badge === 'B-42';
     }, 30_000);
+    await waitFor('the mismatch cleared', async () => (await mismatches()) === 0);
   });
 
   it('a role user meeting a migration not applied stops with EMPSYNC_NOT_MIGRATED, naming what to run', async () => {
