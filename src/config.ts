@@ -91,6 +91,9 @@ export const configSchema = z.object({
   KAFKA_REPLICATION_FACTOR: positiveInt.default(1),
   SINK_GROUP_PREFIX: z.string().min(1).default('empsync-sink'),
   SINK_MAX_BATCH: positiveInt.default(2000),
+  // Memory bounded in bytes: a sink batch (and what waits to be applied: two batches), and one Kafka fetch.
+  SINK_MAX_BATCH_BYTES: positiveInt.min(65_536).default(4 * 1024 * 1024),
+  SINK_FETCH_MAX_BYTES: positiveInt.min(65_536).default(4 * 1024 * 1024),
   SINK_CONCURRENCY: positiveInt.default(1),
   RELAY_BATCH_SIZE: positiveInt.default(2000),
   RELAY_POLL_INTERVAL_MS: positiveInt.default(250),

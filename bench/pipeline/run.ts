@@ -396,7 +396,11 @@ async function main(): Promise<void> {
   const profileDirectory = fileURLToPath(
     new URL(`../results/profiles-${started.toISOString().replace(/[:.]/g, '-')}/`, import.meta.url),
   );
-  const nodeArgs = process.env.PROFILE === '1' ? ['--cpu-prof', `--cpu-prof-dir=${profileDirectory}`] : [];
+  const nodeArgs = [
+    ...(process.env.PROFILE === '1' ? ['--cpu-prof', `--cpu-prof-dir=${profileDirectory}`] : []),
+    // ROLE_NODE_OPTIONS: V8 flags for the roles (e.g. heap limits), to compare memory settings.
+    ...(process.env.ROLE_NODE_OPTIONS ?? '').split(' ').filter(Boolean),
+  ];
   // KAFKA_REQUESTS=1: the children count their Kafka requests by API (kafka-request-counter.ts).
   const countRequests = process.env.KAFKA_REQUESTS === '1';
   const counter = fileURLToPath(new URL('kafka-request-counter.ts', import.meta.url));

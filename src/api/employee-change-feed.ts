@@ -71,6 +71,8 @@ export class EmployeeChangeFeed {
       rebalanceTimeout: 15_000,
       maxWaitTime: 100,
       autocommit: false,
+      // It reads from the end of the log: small fetches (the default is 50 MB).
+      maxBytes: 1024 * 1024,
     });
     this.#consumer = consumer;
     try {

@@ -267,6 +267,8 @@ export async function startRole(role: Role, deps: RoleDependencies, args: readon
           policy: config.CONFLICT_POLICY,
           consumerGroup: sinkGroup(config, name, table.topic, table.name),
           maxBatch: config.SINK_MAX_BATCH,
+          maxBatchBytes: config.SINK_MAX_BATCH_BYTES,
+          fetchMaxBytes: config.SINK_FETCH_MAX_BYTES,
           concurrency: config.SINK_CONCURRENCY,
           offsetCheckIntervalMs: config.LOG_CHECK_INTERVAL_MS,
         });

@@ -52,6 +52,10 @@ export interface SinkOptions {
   policy: ConflictPolicy;
   consumerGroup: string;
   maxBatch: number;
+  /** A batch's size bound in bytes (keys and values), besides `maxBatch` events. Default 4 MiB. */
+  maxBatchBytes?: number;
+  /** The most bytes one Kafka fetch brings (every partition together). Default 4 MiB. */
+  fetchMaxBytes?: number;
   /** Transactions applied at once, each on its own partitions (order is per partition). Default 1. */
   concurrency?: number;
   /** How often the stored offsets and the log's identity are checked while idle (ms). Default 5000. */
@@ -69,6 +73,11 @@ export interface ApplyResult {
 /** A reason to drop the stream and start again from the database's offsets. */
 const restartCodes = new Set<string>([ErrorCodes.LOG_CHANGED, ErrorCodes.OFFSETS_REWOUND]);
 const isRestart = (error: unknown) => isEmpsyncError(error) && restartCodes.has(error.code);
+
+const defaultBatchBytes = 4 * 1024 * 1024;
+const defaultFetchBytes = 4 * 1024 * 1024;
+/** What a message weighs in memory, roughly: its key and value, and its object. */
+const messageBytes = (message: Message) => (message.key?.length ?? 0) + (message.value?.length ?? 0) + 128;
 
 export class Sink {
   readonly #options: SinkOptions;
@@ -88,6 +97,8 @@ export class Sink {
   #delivered = new Map<number, bigint>();
   /** Messages received and not yet applied, in arrival order (per partition, log order). */
   #pending: Message[] = [];
+  /** The bytes (keys and values) of `#pending`: back-pressure and batches are bounded in bytes too. */
+  #pendingBytes = 0;
   /** Partitions whose poison event could not be parked (DLQ publish failed): retried after `until`. */
   #held = new Map<number, { until: number; failures: number }>();
   /** Set when the stream must be replaced (the log changed, the database's offsets went back). */
@@ -188,6 +199,8 @@ export class Sink {
       rebalanceTimeout: 15_000,
       maxWaitTime: 100,
       autocommit: false,
+      // Bounded in bytes: a fetch of a large backlog would otherwise decode up to 50 MB of events at once.
+      maxBytes: this.#options.fetchMaxBytes ?? defaultFetchBytes,
     });
     this.#consumer = consumer;
     try {
@@ -215,7 +228,7 @@ export class Sink {
       this.#partitionCount = plan.starts.length;
       this.#applied = new Map(plan.starts.filter((s) => stored.has(s.partition)).map((s) => [s.partition, s.offset]));
       this.#delivered = new Map(plan.starts.map((s) => [s.partition, s.offset]));
-      this.#pending = [];
+      this.#setPending([]);
       this.#held.clear();
       const stream = await consumer.consume({
         topics: [topic],
@@ -306,6 +319,7 @@ export class Sink {
 
   async #run(stream: Stream): Promise<void> {
     const { maxBatch } = this.#options;
+    const maxBytes = this.#options.maxBatchBytes ?? defaultBatchBytes;
     const signal = this.#stopping.signal;
     stream.on('data', (message: Message) => {
       if (stream !== this.#stream) return;
@@ -317,8 +331,9 @@ export class Sink {
       }
       this.#delivered.set(message.partition, message.offset + 1n);
       this.#pending.push(message);
-      // Back-pressure: the stream pauses while two batches wait to be applied.
-      if (this.#pending.length >= maxBatch * 2) stream.pause();
+      this.#pendingBytes += messageBytes(message);
+      // Back-pressure: the stream pauses while two batches (in events or in bytes) wait to be applied.
+      if (this.#pending.length >= maxBatch * 2 || this.#pendingBytes >= maxBytes * 2) stream.pause();
       this.#wake?.();
     });
     let ended = false;
@@ -329,7 +344,7 @@ export class Sink {
     stream.once('close', end);
     stream.once('error', end);
     while (!signal.aborted && !ended && !this.#restart) {
-      const batch = this.#takeBatch(maxBatch);
+      const batch = this.#takeBatch(maxBatch, maxBytes);
       if (batch.length === 0) {
         await new Promise<void>((resolve) => {
           this.#wake = resolve;
@@ -339,12 +354,12 @@ export class Sink {
         this.#wake = null;
         continue;
       }
-      if (stream.isPaused() && this.#pending.length < maxBatch) stream.resume();
+      if (stream.isPaused() && this.#pending.length < maxBatch && this.#pendingBytes < maxBytes) stream.resume();
       try {
         // Partitions are independent (key = id): disjoint groups of them apply in parallel transactions.
         const held = await Promise.all(this.#groupByPartition(batch).map((group) => this.#applyWithRetry(group)));
         // Messages of held partitions go back in front, in their order, for the next attempt.
-        this.#pending.unshift(...held.flat());
+        this.#setPending([...held.flat(), ...this.#pending]);
       } catch (error) {
         if (isRestart(error)) {
           this.#requestRestart((error as EmpsyncError).code, (error as Error).message);
@@ -357,23 +372,35 @@ export class Sink {
       }
     }
     // What was received and not applied is read again by the next stream, from the database's offsets.
-    this.#pending = [];
+    this.#setPending([]);
   }
 
-  /** Up to `max` pending messages of partitions that are not held, in order; the rest stay pending. */
-  #takeBatch(max: number): Message[] {
+  /**
+   * Up to `max` pending messages (and `maxBytes`, at least one message) of partitions that are not held,
+   * in order; the rest stay pending.
+   */
+  #takeBatch(max: number, maxBytes: number): Message[] {
     const now = Date.now();
     for (const [partition, hold] of this.#held) if (hold.until <= now) this.#held.delete(partition);
     this.#options.metrics.heldPartitions.set({ store: this.#options.store.name, topic: this.#topic }, this.#held.size);
-    if (this.#held.size === 0) return this.#pending.splice(0, max);
     const batch: Message[] = [];
     const rest: Message[] = [];
+    let bytes = 0;
     for (const message of this.#pending) {
-      if (batch.length < max && !this.#held.has(message.partition)) batch.push(message);
-      else rest.push(message);
+      const size = messageBytes(message);
+      const fits = batch.length < max && (batch.length === 0 || bytes + size <= maxBytes);
+      if (fits && !this.#held.has(message.partition)) {
+        batch.push(message);
+        bytes += size;
+      } else rest.push(message);
     }
-    this.#pending = rest;
+    this.#setPending(rest);
     return batch;
+  }
+
+  #setPending(messages: Message[]): void {
+    this.#pending = messages;
+    this.#pendingBytes = messages.reduce((sum, m) => sum + messageBytes(m), 0);
   }
 
   #groupByPartition(batch: Message[]): Message[][] {
