@@ -39,7 +39,8 @@ async function main(argv: string[]): Promise<number> {
     return 2;
   }
   const logger = createLogger(config, role);
-  const { createGraphqlHandler } = await import('./api/graphql-handler.ts').catch(() => ({ createGraphqlHandler: undefined }));
+  // Only the roles that serve the API load it (GraphQL, Yoga, Pothos: tens of MiB a relay or a sink never uses).
+  const createGraphqlHandler = role === 'all' || role === 'api' ? (await import('./api/graphql-handler.ts')).createGraphqlHandler : undefined;
   let running;
   try {
     running = await startRole(role, { config, logger, ...(createGraphqlHandler ? { createGraphqlHandler } : {}) }, roleArguments);
