@@ -9,17 +9,20 @@
 #   empsync-migrate    EMPSYNC_KAFKA_MIGRATE_PASSWORD    creates the topics (Create, Describe, configs)
 #   empsync-relay      EMPSYNC_KAFKA_RELAY_PASSWORD      Write to the change topics (the only writer)
 #   empsync-sink       EMPSYNC_KAFKA_SINK_PASSWORD       Read the change topics in its groups, Write the DLQ topics
-#   empsync-api        EMPSYNC_KAFKA_API_PASSWORD        Describe topics and groups (readiness, lag, DLQ size)
+#   empsync-api        EMPSYNC_KAFKA_API_PASSWORD        Describe topics and groups (readiness, lag, DLQ size);
+#                                                        Read the change topics in its own subscription groups
 #   empsync-reconcile  EMPSYNC_KAFKA_RECONCILE_PASSWORD  Describe topics and groups (readiness)
 #   monitoring         KAFKA_MONITORING_PASSWORD         Describe everything, Read topics (Kafka UI, exporter)
 # Settings: KAFKA_BIN (the broker's tools, /opt/kafka/bin), ACL_BOOTSTRAP (127.0.0.1:9095),
-# EMPSYNC_TOPICS (the change topics, space-separated: employes-sync), EMPSYNC_GROUP_PREFIX (empsync-sink).
+# EMPSYNC_TOPICS (the change topics, space-separated: employes-sync), EMPSYNC_GROUP_PREFIX (empsync-sink),
+# EMPSYNC_CLIENT_ID (KAFKA_CLIENT_ID: the API's subscription groups are <client id>-api-subscriptions-…).
 set -euo pipefail
 
 bin=${KAFKA_BIN:-/opt/kafka/bin}
 bootstrap=${ACL_BOOTSTRAP:-127.0.0.1:9095}
 topics=${EMPSYNC_TOPICS:-employes-sync}
 group_prefix=${EMPSYNC_GROUP_PREFIX:-empsync-sink}
+client_id=${EMPSYNC_CLIENT_ID:-empsync}
 
 say() { printf '[kafka-acls] %s\n' "$*" >&2; }
 
@@ -54,14 +57,17 @@ for topic in $topics; do
   allow empsync-relay --topic "$topic" --resource-pattern-type literal -- Write Describe
   allow empsync-sink --topic "$topic" --resource-pattern-type prefixed -- Read Describe
   allow empsync-sink --topic "$topic.dlq" --resource-pattern-type literal -- Write
-  for reader in empsync-relay empsync-api empsync-reconcile; do
+  for reader in empsync-relay empsync-reconcile; do
     allow "$reader" --topic "$topic" --resource-pattern-type prefixed -- Describe
   done
+  # The API's employeChanged subscriptions read the change topic (each API process in a group of its own).
+  allow empsync-api --topic "$topic" --resource-pattern-type prefixed -- Read Describe
 done
 allow empsync-sink --group "$group_prefix" --resource-pattern-type prefixed -- Read Describe
 for reader in empsync-api empsync-reconcile; do
   allow "$reader" --group "$group_prefix" --resource-pattern-type prefixed -- Describe
 done
+allow empsync-api --group "$client_id-api-subscriptions" --resource-pattern-type prefixed -- Read Describe
 allow monitoring --topic '*' -- Describe DescribeConfigs Read
 allow monitoring --group '*' -- Describe
 allow monitoring --cluster -- Describe DescribeConfigs

@@ -15,7 +15,7 @@ import { startRole, type RunningRole } from '../../src/roles/roles.ts';
 import { baseClientOptions, ensureTopics } from '../../src/transport/kafka.ts';
 import { waitForConvergence } from '../support/assertions.ts';
 import { setKafkaAcls, startBroker, stopBroker } from '../support/private-services.ts';
-import { dropTestDatabases, quietLogger, testConfig } from '../support/test-env.ts';
+import { dropTestDatabases, quietLogger, testConfig, waitFor } from '../support/test-env.ts';
 
 const broker = { port: 19692, controllerPort: 19693, scram: { port: 19694, username: 'formatted', password: 'formatted-0123456789' }, acls: true };
 const passwords = {
@@ -97,6 +97,31 @@ describe('Kafka principals and ACLs (deploy/kafka/acls.sh): only the relays may 
     });
     const body = (await response.json()) as { errors?: unknown; data?: { syncStatus: { directions: { consumerLag: number | null }[] } } };
     assert.equal(body.errors, undefined, JSON.stringify(body.errors));
+    // …and its employeChanged subscriptions read the topic in groups of their own.
+    const stream = await fetch(`http://127.0.0.1:${port}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'text/event-stream' },
+      body: JSON.stringify({ query: 'subscription { employeChanged { op employe { email } } }' }),
+    });
+    assert.equal(stream.status, 200);
+    const reader = stream.body!.getReader();
+    let text = '';
+    const seen = (async () => {
+      const decoder = new TextDecoder();
+      while (!text.includes('acl.sse@example.fr')) {
+        const { value, done } = await reader.read();
+        if (done) return false;
+        text += decoder.decode(value, { stream: true });
+      }
+      return true;
+    })();
+    await waitFor('the subscription to start reading', async () => {
+      await mysql.employees.insert({ nom: 'Acl', prenom: 'Sse', email: `acl.sse.${Date.now()}@example.fr`, poste: 'Dev', salaire: '1.00', department: 'K' });
+      return text.includes('acl.sse.');
+    }, 30_000);
+    await mysql.employees.insert({ nom: 'Acl', prenom: 'Sse', email: 'acl.sse@example.fr', poste: 'Dev', salaire: '1.00', department: 'K' });
+    assert.ok(await Promise.race([seen, new Promise<boolean>((resolve) => setTimeout(() => resolve(false), 30_000))]), 'the change arrived over SSE');
+    await reader.cancel();
   });
 
   it('refuses to produce to the change topic to every principal but the relays, and to clients without credentials; nothing is written', async () => {
