@@ -26,10 +26,9 @@ export class PostgresAccess implements AccessPort {
     const { rows } = await sql<{ name: string }>`
       SELECT tablename AS name FROM pg_tables WHERE schemaname = current_schema()`.execute(this.#db);
     const tables = rows.map((r) => r.name);
-    await this.#db.transaction().execute(async (trx) => {
-      // PostgreSQL 14 and older let every role create in `public`: the role users must not (they would own DDL).
-      await sql`REVOKE CREATE ON SCHEMA public FROM PUBLIC`.execute(trx);
-    });
+    // PostgreSQL 14 and older let every role create in `public`: the role users must not (they would own DDL).
+    const { rows: publicSchema } = await sql`SELECT 1 FROM pg_namespace WHERE nspname = 'public'`.execute(this.#db);
+    if (publicSchema.length) await sql`REVOKE CREATE ON SCHEMA public FROM PUBLIC`.execute(this.#db);
     for (const { role, user, password } of users) {
       await this.#db.transaction().execute(async (trx) => {
         // Serialises concurrent migrates: CREATE ROLE has no IF NOT EXISTS.

@@ -213,11 +213,20 @@ const statements003 = [
 /**
  * The CHECK each portable column needs here: PostgreSQL's timestamptz reaches past MySQL's DATETIME
  * (±infinity, BC, years after 9999) and its numeric has NaN. NOT VALID: rows already there are not
- * judged (the relay parks those), new writes are.
+ * judged (the relay parks those), new writes are. A constraint already there is kept: the schema keeper
+ * of a running process creates `employes` from its declaration, checks included, when the table is gone
+ * (a database rebuilt by hand while it runs), and this migration may run after it.
  */
 const portableChecks = employesTable('').columns.flatMap((column) => {
   const check = postgresPortableCheck(column);
-  return check === null ? [] : [`ALTER TABLE employes ADD CONSTRAINT employes_${column.name}_portable CHECK (${check}) NOT VALID`];
+  return check === null
+    ? []
+    : [
+        `DO $empsync$ BEGIN
+           ALTER TABLE employes ADD CONSTRAINT employes_${column.name}_portable CHECK (${check}) NOT VALID;
+         EXCEPTION WHEN duplicate_object THEN NULL;
+         END $empsync$`,
+      ];
 });
 
 const outboxRowColumns = ['nom', 'prenom', 'email', 'poste', 'salaire', 'department', 'date_embauche', 'created_at', 'updated_at'];
