@@ -97,9 +97,13 @@ export const configSchema = z.object({
   SINK_CONCURRENCY: positiveInt.default(1),
   RELAY_BATCH_SIZE: positiveInt.default(2000),
   RELAY_POLL_INTERVAL_MS: positiveInt.default(250),
+  // One produce request's bytes: Kafka refuses a record batch above the broker's message.max.bytes (1 MiB by default).
+  RELAY_MAX_SEND_BYTES: positiveInt.min(16_384).default(512 * 1024),
   CONFLICT_POLICY: z.enum(['newer-wins', 'mysql-wins', 'postgres-wins']).default('newer-wins'),
   BACKFILL_ON_START: booleanFlag.default(true),
   BACKFILL_CHUNK_SIZE: positiveInt.default(5000),
+  // A snapshot chunk's rows bounded in bytes too (wide rows make smaller chunks).
+  BACKFILL_CHUNK_BYTES: positiveInt.min(65_536).default(4 * 1024 * 1024),
   METRICS_REFRESH_MS: positiveInt.default(5000),
   LOG_CHECK_INTERVAL_MS: positiveInt.default(5000),
   // Synced tables beyond `employes`: a JSON file of declarations (docs/tables.md).

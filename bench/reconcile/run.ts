@@ -15,6 +15,7 @@ import { reconcile } from '../../src/reconcile/reconcile.ts';
 import { startRole, type RunningRole } from '../../src/roles/roles.ts';
 import { quietLogger, testConfig } from '../../test/support/test-env.ts';
 import { cpuSeconds, servicePids } from '../process-stats.ts';
+import { insertMysqlRows, insertPostgresRows } from '../load-rows.ts';
 import { publishReport } from '../results-file.ts';
 
 const quick = process.env.QUICK === '1';
@@ -49,38 +50,8 @@ async function load(running: RunningRole): Promise<void> {
   log(`loading ${rows} identical rows into both stores (as the sink writes: not captured)`);
   await sql`DELETE FROM employes`.execute(mysql.db);
   await sql`DELETE FROM employes`.execute(postgres.db);
-  const digits = sql.raw('(SELECT 0 AS d UNION ALL SELECT 1 UNION ALL SELECT 2 UNION ALL SELECT 3 UNION ALL SELECT 4 UNION ALL SELECT 5 UNION ALL SELECT 6 UNION ALL SELECT 7 UNION ALL SELECT 8 UNION ALL SELECT 9)');
-  const chunk = 100_000;
-  for (let from = 1; from <= rows; from += chunk) {
-    const to = Math.min(rows, from + chunk - 1);
-    await mysql.db.transaction().execute(async (trx) => {
-      await sql`SET @sync_origin = 'sink'`.execute(trx);
-      await sql`
-        INSERT INTO employes (id, nom, prenom, email, poste, salaire, department, date_embauche, created_at, updated_at,
-                              sync_version, sync_origin, sync_seen_version)
-        SELECT n, CONCAT('Nom ', n), 'Prénom', CONCAT('e', n, '@example.fr'), 'Développeur', (n % 1000000) / 100,
-               CONCAT('D', n % 20), TIMESTAMPADD(SECOND, n, '2020-01-01 00:00:00.123456'),
-               TIMESTAMPADD(SECOND, n, '2020-01-01 00:00:00.123456'), TIMESTAMPADD(SECOND, n, '2020-01-01 00:00:00.123456'),
-               1700000000000000 + n, 'mysql', 0
-          FROM (SELECT a.d + 10 * b.d + 100 * c.d + 1000 * e.d + 10000 * f.d + 100000 * g.d + 1 AS n
-                  FROM ${digits} a, ${digits} b, ${digits} c, ${digits} e, ${digits} f, ${digits} g) numbers
-         WHERE n BETWEEN ${from} AND ${to}`.execute(trx);
-      await sql`SET @sync_origin = NULL`.execute(trx);
-    });
-    await postgres.db.transaction().execute(async (trx) => {
-      await sql`SELECT set_config('app.sync_origin', 'sink', true)`.execute(trx);
-      await sql`
-        INSERT INTO employes (id, nom, prenom, email, poste, salaire, department, date_embauche, created_at, updated_at,
-                              sync_version, sync_origin, sync_seen_version)
-        SELECT n, 'Nom ' || n, 'Prénom', 'e' || n || '@example.fr', 'Développeur', (n % 1000000) / 100.0, 'D' || (n % 20),
-               timestamptz '2020-01-01 00:00:00.123456+00' + n * interval '1 second',
-               timestamptz '2020-01-01 00:00:00.123456+00' + n * interval '1 second',
-               timestamptz '2020-01-01 00:00:00.123456+00' + n * interval '1 second',
-               1700000000000000 + n, 'mysql', 0
-          FROM generate_series(${from}::int, ${to}::int) AS n`.execute(trx);
-    });
-    log(`  ${to} / ${rows}`);
-  }
+  await insertMysqlRows(mysql.db, rows, (done) => log(`  ${done} / ${rows}`));
+  await insertPostgresRows(postgres.db, rows);
   await sql`ANALYZE TABLE employes`.execute(mysql.db);
   await sql`VACUUM ANALYZE employes`.execute(postgres.db);
 }

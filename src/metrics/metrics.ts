@@ -183,6 +183,24 @@ export function createMetrics() {
       labelNames: ['store'] as const,
       registers: r,
     }),
+    snapshotPublished: new Counter({
+      name: 'empsync_snapshot_rows_published_total',
+      help: 'Rows a snapshot (backfill, re-publish into a new log, resync) read from the table and published, by source store and table',
+      labelNames: ['store', 'table'] as const,
+      registers: r,
+    }),
+    snapshotProgress: new Gauge({
+      name: 'empsync_snapshot_progress_rows',
+      help: 'The running (or last) snapshot of a table: rows published so far (state=published) and rows the table held when it started (state=total)',
+      labelNames: ['store', 'table', 'state'] as const,
+      registers: r,
+    }),
+    snapshotRunning: new Gauge({
+      name: 'empsync_snapshot_running',
+      help: '1 while a snapshot of the table is being read and published by this process',
+      labelNames: ['store', 'table'] as const,
+      registers: r,
+    }),
     relayParked: new Counter({
       name: 'empsync_relay_parked_total',
       help: 'Captured changes the relay could not carry (a value the other engine cannot hold), parked in sync_dead_letters',

@@ -8,15 +8,16 @@
 // with its reason, and the relay goes on: one row never stalls it. The relay remembers the log each
 // topic lives in (cluster id / topic id); when that log is replaced (an empty broker, a recreated
 // topic), events published to the old one may never have been read, so it re-publishes the table —
-// every row, every tombstone — into the new log.
+// every row, every tombstone — into the new log. The leader also runs the store's snapshots (backfills,
+// re-publishes, resyncs: src/relay/snapshot.ts), reading the table beside the outbox stream.
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ProduceAcks, Producer, type MessageToProduce } from '@platformatic/kafka';
 import { describeError, ErrorCodes } from '../errors.ts';
 import { failpoint } from '../failpoints.ts';
 import type { Logger } from '../logger.ts';
 import type { Metrics } from '../metrics/metrics.ts';
-import type { OutboxPort, ReconcilePort, RelayLease } from '../store/ports.ts';
-import type { DeadLetterRecord, StoreName } from '../store/types.ts';
+import type { OutboxPort, ReconcilePort, RelayLease, SnapshotRun } from '../store/ports.ts';
+import type { CapturedChange, DeadLetterRecord, StoreName } from '../store/types.ts';
 import { rowSchemaVersion, type SchemaSource } from '../tables/table-schema.ts';
 import { encodeEnvelope, toEnvelope } from '../transport/envelope.ts';
 import {
@@ -27,8 +28,8 @@ import {
   tombstoneHeaders,
   type KafkaConfig,
 } from '../transport/kafka.ts';
-import { runBackfill } from './backfill.ts';
 import { carryChange, type CarriedChange } from './captured-change.ts';
+import { continueSnapshot } from './snapshot.ts';
 
 /** The backfill run that re-publishes a table into a new log. */
 export function logResetRun(table: string): string {
@@ -49,9 +50,15 @@ export interface RelayOptions {
   standbyIntervalMs?: number;
   /** How often the identity of the log is checked (ms). Default 5000. */
   logCheckIntervalMs?: number;
-  /** Rows per chunk of the re-publish into a new log. Default 5000. */
+  /** Rows per chunk of a snapshot (backfill, re-publish into a new log). Default 5000. */
   backfillChunk?: number;
+  /** Bytes per chunk of a snapshot, roughly. Default 4 MiB. */
+  backfillChunkBytes?: number;
+  /** Bytes per produce request (Kafka refuses a record batch above the broker's message.max.bytes, 1 MiB by default). Default 512 KiB. */
+  maxSendBytes?: number;
 }
+
+const defaultSendBytes = 512 * 1024;
 
 export class Relay {
   readonly #options: RelayOptions;
@@ -62,8 +69,10 @@ export class Relay {
   #active = false;
   /** When the log's identity was last checked (0: check before the next publish). */
   #logCheckedAt = 0;
-  /** The re-publishes into a new log, by table, running beside the publishing loop. */
-  readonly #resyncs = new Map<string, Promise<void>>();
+  /** The snapshots running beside the publishing loop, by run. */
+  readonly #snapshots = new Map<string, Promise<void>>();
+  /** Aborted when this leadership term ends (lease lost, stop): snapshots stop publishing. */
+  #term = new AbortController();
 
   constructor(options: RelayOptions) {
     this.#options = options;
@@ -80,8 +89,9 @@ export class Relay {
 
   async stop(): Promise<void> {
     this.#stopping.abort();
+    this.#term.abort();
     await this.#loop;
-    await Promise.all(this.#resyncs.values());
+    await Promise.all(this.#snapshots.values());
     await this.#producer?.close(true).catch(() => undefined);
     this.#producer = null;
   }
@@ -104,9 +114,13 @@ export class Relay {
       this.#active = true;
       metrics.relayActive.set({ store: store.name }, 1);
       this.#log.info('relay lease taken: publishing');
+      this.#term = new AbortController();
       try {
         failures = await this.#publishWhileLeader(lease, failures);
       } finally {
+        // Snapshots publish only under the lease: they stop before it is released.
+        this.#term.abort();
+        await Promise.all(this.#snapshots.values());
         this.#active = false;
         metrics.relayActive.set({ store: store.name }, 0);
         await lease.release().catch(() => undefined);
@@ -115,14 +129,27 @@ export class Relay {
   }
 
   async #publishWhileLeader(lease: RelayLease, failures: number): Promise<number> {
-    const { store, batchSize, pollIntervalMs, metrics } = this.#options;
-    const signal = this.#stopping.signal;
+    const { store } = this.#options;
     let lost = false;
     void lease.lost.then(() => (lost = true));
-    let idleWait = 1;
     this.#logCheckedAt = 0;
-    this.#resumeResync();
-    while (!signal.aborted && !lost) {
+    void lease.lost.then(() => this.#term.abort());
+    // A snapshot requested in this process starts at once; one requested elsewhere at the next log check.
+    const stopListening = store.outbox.onSnapshotRequested(() => {
+      this.#startSnapshots().catch((error: unknown) => this.#log.warn({ err: describeError(error) }, 'cannot read the snapshot runs'));
+    });
+    try {
+      return await this.#publishLoop(lease, failures, () => lost);
+    } finally {
+      stopListening();
+    }
+  }
+
+  async #publishLoop(lease: RelayLease, failures: number, lost: () => boolean): Promise<number> {
+    const { store, batchSize, pollIntervalMs, metrics } = this.#options;
+    const signal = this.#stopping.signal;
+    let idleWait = 1;
+    while (!signal.aborted && !lost()) {
       if (Date.now() - this.#logCheckedAt >= (this.#options.logCheckIntervalMs ?? 5000)) {
         try {
           await this.#checkLog();
@@ -204,7 +231,11 @@ export class Relay {
     return rows;
   }
 
-  async #publish(rows: CarriedChange[]): Promise<void> {
+  /**
+   * Publishes the rows' events (and a tombstone after each delete) in produce requests of at most
+   * `maxSendBytes`, in order — or overlapping when `ordered` is false.
+   */
+  async #publish(rows: CarriedChange[], { ordered = true } = {}): Promise<void> {
     const { schemas, metrics } = this.#options;
     const messages: MessageToProduce[] = [];
     for (const { change: row, columns } of rows) {
@@ -230,7 +261,10 @@ export class Relay {
         });
       }
     }
-    await this.#getProducer().send({ messages });
+    const producer = this.#getProducer();
+    const requests = bySize(messages, this.#options.maxSendBytes ?? defaultSendBytes);
+    if (ordered) for (const request of requests) await producer.send({ messages: request });
+    else await Promise.all(requests.map((request) => producer.send({ messages: request })));
     const sent = new Map<string, number>();
     for (const message of messages) sent.set(message.topic, (sent.get(message.topic) ?? 0) + 1);
     for (const [topic, count] of sent) metrics.kafkaMessagesSent.inc({ topic }, count);
@@ -239,11 +273,11 @@ export class Relay {
   /** Parks the rows the other engine cannot hold (sync_dead_letters, outbox row removed); returns the others. */
   async #parkUnportable(rows: CarriedChange[]): Promise<CarriedChange[]> {
     const { store, metrics, schemas } = this.#options;
-    const parked: { seq: bigint; deadLetter: DeadLetterRecord }[] = [];
+    const parked: { seq: bigint | null; deadLetter: DeadLetterRecord }[] = [];
     const carried = rows.filter((row) => {
       if (row.unportable === null) return true;
       const schema = schemas.schema(row.change.table);
-      parked.push({ seq: row.change.seq, deadLetter: relayDeadLetter(store.name, row, rowSchemaVersion(schema, row.columns)) });
+      parked.push({ seq: fromSnapshot(row) ? null : row.change.seq, deadLetter: relayDeadLetter(store.name, row, rowSchemaVersion(schema, row.columns)) });
       return false;
     });
     if (parked.length === 0) return rows;
@@ -289,32 +323,67 @@ export class Relay {
         'the topic is a new log (new cluster or recreated topic): re-publishing every row and tombstone of the table into it',
       );
       await store.outbox.adoptLog(topic, logId, { run: logResetRun(table.name), table: table.name });
-      this.#startResync(table.name);
     }
     this.#logCheckedAt = Date.now();
+    await this.#startSnapshots().catch((error: unknown) => this.#log.warn({ err: describeError(error) }, 'cannot read the snapshot runs'));
   }
 
-  /** After a crash during a re-publish into a new log, the next leader finishes it. */
-  #resumeResync(): void {
-    for (const schema of this.#options.schemas.schemas) {
-      const table = schema.table.name;
-      this.#options.store.outbox
-        .unfinishedBackfill(logResetRun(table))
-        .then((unfinished) => {
-          if (unfinished) this.#startResync(table);
-        })
-        .catch((error: unknown) => this.#log.warn({ err: describeError(error) }, 'cannot read the re-publish state'));
-    }
+  /**
+   * Starts every unfinished snapshot run of the store not running yet: requested (empsync backfill, the
+   * start-up backfill, a resync), queued by a new log, or interrupted by a crash (resumed where it stopped).
+   */
+  async #startSnapshots(): Promise<void> {
+    const runs = await this.#options.store.outbox.snapshotRuns();
+    for (const run of runs) if (!run.done && !this.#snapshots.has(run.run)) this.#startSnapshot(run);
   }
 
-  #startResync(table: string): void {
-    if (this.#resyncs.has(table)) return;
-    const { store, schemas } = this.#options;
-    const resync = runBackfill(store, schemas.schema(table), { run: logResetRun(table), resume: true, chunk: this.#options.backfillChunk ?? 5000 })
-      .then((report) => this.#log.info(report, 'table re-published into the new log'))
-      .catch((error: unknown) => this.#log.warn({ err: describeError(error) }, 're-publish interrupted: resumed by the next check'))
-      .finally(() => this.#resyncs.delete(table));
-    this.#resyncs.set(table, resync);
+  #startSnapshot(run: SnapshotRun): void {
+    const { store, schemas, metrics } = this.#options;
+    const term = this.#term.signal;
+    const labels = { store: store.name, table: run.table };
+    const snapshot = (async () => {
+      let current = run;
+      let failures = 0;
+      metrics.snapshotRunning.set(labels, 1);
+      while (!term.aborted && !current.done) {
+        try {
+          if (!schemas.schemas.some((s) => s.table.name === current.table)) throw new Error(`table ${current.table} is not synced`);
+          metrics.snapshotProgress.set({ ...labels, state: 'total' }, current.total ?? 0);
+          current = await continueSnapshot(current, {
+            outbox: store.outbox,
+            schemas,
+            chunkRows: this.#options.backfillChunk ?? 5000,
+            chunkBytes: this.#options.backfillChunkBytes ?? 4 * 1024 * 1024,
+            publish: (rows) => this.#publishSnapshotRows(rows),
+            signal: term,
+            onChunk: (progress, rows) => {
+              metrics.snapshotPublished.inc(labels, rows);
+              metrics.snapshotProgress.set({ ...labels, state: 'published' }, progress.published);
+            },
+          });
+          failures = 0;
+        } catch (error) {
+          this.#log.warn({ err: collectMessages(error), run: current.run, table: current.table }, 'snapshot interrupted: resuming from its last recorded chunk');
+          await pause(backoff(++failures), term);
+          const recorded = await store.outbox.snapshotRuns().catch(() => null);
+          current = recorded?.find((r) => r.run === current.run) ?? current;
+        }
+      }
+      if (current.done) this.#log.info({ run: current.run, table: current.table, published: current.published }, 'snapshot published');
+    })()
+      .catch((error: unknown) => this.#log.warn({ err: describeError(error), run: run.run }, 'snapshot stopped'))
+      .finally(() => {
+        metrics.snapshotRunning.set(labels, 0);
+        this.#snapshots.delete(run.run);
+      });
+    this.#snapshots.set(run.run, snapshot);
+  }
+
+  /** A snapshot's rows to Kafka: carried like captured changes, unportable ones parked (no outbox row to remove). */
+  async #publishSnapshotRows(captured: CapturedChange[]): Promise<void> {
+    const rows = await this.#parkUnportable(await this.#carry(captured));
+    // Distinct rows, every one a re-publish: their order does not matter, the sends may overlap.
+    await this.#publish(rows, { ordered: false });
   }
 
   #getProducer(): Producer {
@@ -333,13 +402,37 @@ export class Relay {
   }
 }
 
-/** The sync_dead_letters record of an outbox row the relay cannot carry. */
-function relayDeadLetter(store: string, { change: row, unportable }: CarriedChange, schemaVersion: string): DeadLetterRecord {
+/** A row a snapshot read from its table (seq 0: outbox rows count from 1). */
+const fromSnapshot = (row: CarriedChange) => row.change.seq === 0n;
+
+/** Messages in groups of at most `maxBytes` (keys and values); a larger message goes alone. */
+function bySize(messages: MessageToProduce[], maxBytes: number): MessageToProduce[][] {
+  const groups: MessageToProduce[][] = [];
+  let group: MessageToProduce[] = [];
+  let bytes = 0;
+  for (const message of messages) {
+    const size = 64 + (message.key?.length ?? 0) + (message.value?.length ?? 0);
+    if (group.length && bytes + size > maxBytes) {
+      groups.push(group);
+      group = [];
+      bytes = 0;
+    }
+    group.push(message);
+    bytes += size;
+  }
+  if (group.length) groups.push(group);
+  return groups;
+}
+
+/** The sync_dead_letters record of an outbox row (or a snapshot's row) the relay cannot carry. */
+function relayDeadLetter(store: string, carried: CarriedChange, schemaVersion: string): DeadLetterRecord {
+  const { change: row, unportable } = carried;
   return {
     stage: 'relay',
     table: row.table,
-    sourceKey: `outbox:${row.eventId}`,
-    source: { store, outboxSeq: row.seq.toString(), capturedAt: row.capturedAt },
+    // A snapshot read again parks the same row again under one key: counted, not duplicated.
+    sourceKey: fromSnapshot(carried) ? `snapshot:${row.table}:${row.row.id}:${row.row.version}` : `outbox:${row.eventId}`,
+    source: fromSnapshot(carried) ? { store, readFrom: 'table', capturedAt: row.capturedAt } : { store, outboxSeq: row.seq.toString(), capturedAt: row.capturedAt },
     code: ErrorCodes.VALUE_NOT_PORTABLE,
     reason: unportable ?? '',
     eventId: row.eventId,

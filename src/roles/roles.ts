@@ -20,7 +20,7 @@ import { createAuthenticator, type Authenticator } from '../api/authentication.t
 import { DriftCheck, driftStatusOf, type DriftStatus } from '../reconcile/drift-check.ts';
 import { reconcile, type ReconcileReport } from '../reconcile/reconcile.ts';
 import { listDeadLetters, replayDeadLetters } from './dead-letters.ts';
-import { progressBar, runBackfill } from '../relay/backfill.ts';
+import { followBackfill, progressBar, requestBackfill } from '../relay/backfill.ts';
 import { Relay } from '../relay/relay.ts';
 import { Sink } from '../sink/sink.ts';
 import { closeStores, createStores, ensureDatabases, type Stores } from '../store/create-stores.ts';
@@ -186,6 +186,7 @@ export async function startRole(role: Role, deps: RoleDependencies, args: readon
 
   try {
     const watch = role === 'migrate' && parseMigrateArguments(args).watch;
+    const backfillSource = role === 'backfill' ? parseBackfillSource(args) : null;
     const keeper = await prepare(config, stores, logger, metrics, { roleUsers: role === 'migrate' });
     schemas = keeper;
     const running = { stores, schemas: keeper, metrics, relays, sinks, server, stop };
@@ -219,10 +220,7 @@ export async function startRole(role: Role, deps: RoleDependencies, args: readon
       return running;
     }
     if (role === 'backfill') {
-      for (const schema of keeper.schemas) {
-        const report = await runBackfill(stores.mysql, schema, { chunk: config.BACKFILL_CHUNK_SIZE, onProgress: progressBar() });
-        logger.info(report, 'backfill queued in the MySQL outbox (the relay publishes it)');
-      }
+      await backfill(backfillSource!, { config, logger, metrics, stores, keeper, relays });
       return running;
     }
 
@@ -237,21 +235,11 @@ export async function startRole(role: Role, deps: RoleDependencies, args: readon
     useExtras();
     keeper.on('change', useExtras);
     // Decided before any sink runs: a sink draining old events would make the read model look filled.
-    if (role === 'all' && config.BACKFILL_ON_START) await backfillWhenReadModelEmpty(stores, keeper, logger, config.BACKFILL_CHUNK_SIZE);
+    if (role === 'all' && config.BACKFILL_ON_START) await backfillWhenReadModelEmpty(stores, keeper, logger);
     const relayStores = role === 'all' ? [...storeNames] : role === 'relay' ? parseStores(argument) : [];
     const sinkStores = role === 'all' ? [...storeNames] : role === 'sink' ? parseStores(argument) : [];
     for (const name of relayStores) {
-      const relay = new Relay({
-        store: stores[name],
-        schemas: keeper,
-        kafka: config,
-        metrics,
-        logger,
-        batchSize: config.RELAY_BATCH_SIZE,
-        pollIntervalMs: config.RELAY_POLL_INTERVAL_MS,
-        logCheckIntervalMs: config.LOG_CHECK_INTERVAL_MS,
-        backfillChunk: config.BACKFILL_CHUNK_SIZE,
-      });
+      const relay = createRelay(config, stores[name], keeper, metrics, logger);
       relay.start();
       relays.push(relay);
     }
@@ -309,12 +297,11 @@ export async function startRole(role: Role, deps: RoleDependencies, args: readon
             metrics,
             readiness,
             resync: async () => {
-              let copied = 0;
-              for (const schema of keeper.schemas) {
-                const run = `resync:${schema.table.name}`;
-                copied += (await runBackfill(stores.mysql, schema, { run, resume: false, chunk: config.BACKFILL_CHUNK_SIZE })).copied;
-              }
-              return copied;
+              // Requested here, read and published by MySQL's active relay; resolves with the rows it will publish.
+              const tables = keeper.schemas.map((s) => s.table.name);
+              const requested = await requestBackfill(stores.mysql, tables, { run: (table) => `resync:${table}`, resume: false });
+              const runs = (await stores.mysql.outbox.snapshotRuns()).filter((r) => requested.some((q) => q.run === r.run));
+              return runs.reduce((sum, r) => sum + (r.total ?? 0), 0);
             },
             authenticator: authenticator!,
             onStop: (hook) => stopHooks.push(hook),
@@ -353,15 +340,71 @@ export async function startRole(role: Role, deps: RoleDependencies, args: readon
   }
 }
 
-/** A new, empty read model catches up from MySQL without anyone having to ask, table by table. */
-async function backfillWhenReadModelEmpty(stores: Stores, schemas: SchemaKeeper, logger: Logger, chunk: number): Promise<void> {
+/** A new, empty read model catches up from MySQL without anyone having to ask, table by table (MySQL's relay reads and publishes it). */
+async function backfillWhenReadModelEmpty(stores: Stores, schemas: SchemaKeeper, logger: Logger): Promise<void> {
   for (const schema of schemas.schemas) {
     const table = schema.table.name;
     const [inPostgres, inMysql] = await Promise.all([stores.postgres.reconcile.count(table), stores.mysql.reconcile.count(table)]);
     if (inPostgres > 0 || inMysql === 0) continue;
-    const report = await runBackfill(stores.mysql, schema, { chunk });
-    logger.info(report, 'PostgreSQL table was empty: MySQL rows queued for publication');
+    const [request] = await requestBackfill(stores.mysql, [table]);
+    logger.info({ ...request, rows: inMysql }, 'PostgreSQL table was empty: a snapshot of the MySQL table is requested (the relay reads and publishes it)');
   }
+}
+
+/** A store's relay, configured. */
+function createRelay(config: Config, store: Stores[StoreName], schemas: SchemaKeeper, metrics: Metrics, logger: Logger): Relay {
+  return new Relay({
+    store,
+    schemas,
+    kafka: config,
+    metrics,
+    logger,
+    batchSize: config.RELAY_BATCH_SIZE,
+    pollIntervalMs: config.RELAY_POLL_INTERVAL_MS,
+    logCheckIntervalMs: config.LOG_CHECK_INTERVAL_MS,
+    backfillChunk: config.BACKFILL_CHUNK_SIZE,
+    backfillChunkBytes: config.BACKFILL_CHUNK_BYTES,
+    maxSendBytes: config.RELAY_MAX_SEND_BYTES,
+  });
+}
+
+/** `backfill [mysql|postgres]`: the store whose tables are read (MySQL by default). */
+function parseBackfillSource(args: readonly string[]): StoreName {
+  const [source = 'mysql', extra] = args;
+  if ((source !== 'mysql' && source !== 'postgres') || extra !== undefined) {
+    throw new EmpsyncError(ErrorCodes.CONFIG_INVALID, 'usage: empsync backfill [mysql|postgres]');
+  }
+  return source;
+}
+
+/**
+ * `empsync backfill`: requests a snapshot of every synced table of `source` and follows it to the end
+ * (a progress bar with rate and ETA on a terminal, a log line every few seconds otherwise). A relay of
+ * that store runs here meanwhile: it reads and publishes the snapshot if no other process leads; if one
+ * does, that leader runs it (it picks requested runs up at its next log check) and this one stands by.
+ */
+async function backfill(
+  source: StoreName,
+  context: { config: Config; logger: Logger; metrics: Metrics; stores: Stores; keeper: SchemaKeeper; relays: Relay[] },
+): Promise<void> {
+  const { config, logger, metrics, stores, keeper, relays } = context;
+  const tables = keeper.schemas.map((s) => s.table.name);
+  const requests = await requestBackfill(stores[source], tables);
+  logger.info({ source, runs: requests }, 'snapshot requested: the relay reads the tables and publishes every row');
+  const relay = createRelay(config, stores[source], keeper, metrics, logger);
+  relays.push(relay);
+  relay.start();
+  const bar = progressBar();
+  let loggedAt = 0;
+  const runs = await followBackfill(stores[source].outbox, requests.map((r) => r.run), {
+    onProgress: (progress) => {
+      bar(progress);
+      if (process.stderr.isTTY || Date.now() - loggedAt < 5000) return;
+      loggedAt = Date.now();
+      logger.info({ ...progress, rowsPerSecond: Math.round(progress.rowsPerSecond) }, 'snapshot progress');
+    },
+  });
+  logger.info({ source, runs: runs.map((r) => ({ run: r.run, table: r.table, published: r.published })) }, 'snapshot published');
 }
 
 /**

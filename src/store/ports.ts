@@ -35,10 +35,19 @@ export interface RelayLease {
   release(): Promise<void>;
 }
 
-export interface BackfillProgress {
-  copied: number;
+/** A snapshot run of a table (a backfill, a re-publish into a new log, a resync) as its store records it. */
+export interface SnapshotRun {
+  run: string;
+  table: string;
+  /** The highest id published so far (null: none yet); the run resumes after it. */
   lastId: number | null;
   done: boolean;
+  /** Rows read and published so far. */
+  published: number;
+  /** The rows the table held when the run started (the work to do, estimated). */
+  total: number | null;
+  startedAt: string | null;
+  updatedAt: string;
 }
 
 /** The relay's port: the outbox, the relay lease, the log the relay publishes to, backfills. */
@@ -48,8 +57,11 @@ export interface OutboxPort {
   read(limit: number): Promise<CapturedChange[]>;
   delete(seqs: bigint[]): Promise<void>;
   backlog(): Promise<number>;
-  /** Moves outbox rows the relay cannot carry into sync_dead_letters (stage relay), in one transaction. */
-  park(parked: { seq: bigint; deadLetter: DeadLetterRecord }[]): Promise<void>;
+  /**
+   * Parks rows the relay cannot carry in sync_dead_letters (stage relay), in one transaction: an outbox
+   * row (`seq`) is removed with it; a snapshot's row (`seq` null) has none.
+   */
+  park(parked: { seq: bigint | null; deadLetter: DeadLetterRecord }[]): Promise<void>;
   acquireLease(): Promise<RelayLease | null>;
   /** The log (`clusterId/topicId`) this store's relay last published `topic` to, or null. */
   readPublishedLog(topic: string): Promise<string | null>;
@@ -59,10 +71,23 @@ export interface OutboxPort {
    * row through the backfill run of that name (continued by continueBackfill).
    */
   adoptLog(topic: string, logId: string, resync: { run: string; table: string } | null): Promise<void>;
-  /** Starts a backfill run, or resumes an unfinished one when `resume` (the default). */
-  startBackfill(run: string, resume?: boolean): Promise<'started' | 'resumed'>;
-  /** Copies the next `chunk` rows of the run's table into the outbox (op 'r') and records the progress, in one transaction. */
-  continueBackfill(run: string, schema: TableSchema, chunk: number): Promise<BackfillProgress>;
+  /**
+   * Requests a snapshot of `table` under `run` (the relay reads and publishes it), or keeps an unfinished
+   * one of that name when `resume` (the default). Writes the run's record alone: nothing in the table or
+   * the outbox.
+   */
+  startBackfill(run: string, table: string, resume?: boolean): Promise<'started' | 'resumed'>;
+  /**
+   * The next `limit` rows of `schema`'s table after id `after` (null: from the lowest), in id order, as
+   * re-publish ('r') changes with their stored version and origin; read, never copied.
+   */
+  readSnapshotChunk(schema: TableSchema, after: number | null, limit: number): Promise<CapturedChange[]>;
+  /** Records a run's position (the last id published) and count; `done` ends it. */
+  recordSnapshotProgress(run: string, progress: { lastId: number | null; published: number; done: boolean }): Promise<void>;
+  /** Calls `listener` whenever this process requests a snapshot (startBackfill, adoptLog); returns the unsubscribe. */
+  onSnapshotRequested(listener: () => void): () => void;
+  /** Every snapshot run the store records, finished or not. */
+  snapshotRuns(): Promise<SnapshotRun[]>;
   /** True when the backfill run of that name was started and not finished (a crash interrupted it). */
   unfinishedBackfill(run: string): Promise<boolean>;
   /** Re-publishes these rows as they are now (op 'r', through the outbox); returns how many exist. */

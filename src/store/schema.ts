@@ -111,6 +111,12 @@ export interface SyncBackfillTable {
   last_id: number | null;
   done: ColumnType<boolean | number, boolean | number | undefined, boolean | number>;
   updated_at: Timestamp;
+  /** The table the run reads (null: a run recorded before snapshots, table in its name). */
+  table_name: string | null;
+  published: ColumnType<string | number, string | number | undefined, string | number>;
+  /** The rows the table held when the run started (an estimate of the work). */
+  total: ColumnType<string | number | null, string | number | null | undefined, string | number | null>;
+  started_at: ColumnType<Date | string | null, Date | string | null | undefined, Date | string | null>;
 }
 
 export interface Database {

@@ -1,11 +1,12 @@
 // The relay's side of a store, the same in both dialects where it can be: reading and emptying
 // sync_outbox, parking rows, the log the relay publishes to, backfill runs and re-publishes. What differs —
 // a row as JSON, a new event id, the relay lease, the dead-letter upsert — each store provides.
+import { randomUUID } from 'node:crypto';
 import type { EventEmitter } from 'node:events';
 import { sql, type Kysely, type RawBuilder } from 'kysely';
 import type { TableSchema } from '../../tables/table-schema.ts';
 import { parseJsonExact } from '../../tables/values.ts';
-import type { BackfillProgress, OutboxPort, RelayLease } from '../ports.ts';
+import type { OutboxPort, RelayLease, SnapshotRun } from '../ports.ts';
 import { storedTimestamp } from '../row-format.ts';
 import type { Database } from '../schema.ts';
 import type { CapturedChange, DeadLetterRecord, StoreName } from '../types.ts';
@@ -80,21 +81,15 @@ export abstract class KyselyOutbox implements OutboxPort {
     return new Set(rows.map((r) => Number(r.id)));
   }
 
-  async park(parked: { seq: bigint; deadLetter: DeadLetterRecord }[]): Promise<void> {
+  async park(parked: { seq: bigint | null; deadLetter: DeadLetterRecord }[]): Promise<void> {
     if (parked.length === 0) return;
+    const seqs = parked.flatMap((p) => (p.seq === null ? [] : [p.seq.toString()]));
     await this.db.transaction().execute(async (trx) => {
       await this.upsertDeadLetters(
         trx,
         parked.map((p) => p.deadLetter),
       );
-      await trx
-        .deleteFrom('sync_outbox')
-        .where(
-          'seq',
-          'in',
-          parked.map((p) => p.seq.toString()),
-        )
-        .execute();
+      if (seqs.length) await trx.deleteFrom('sync_outbox').where('seq', 'in', seqs).execute();
     });
   }
 
@@ -110,7 +105,7 @@ export abstract class KyselyOutbox implements OutboxPort {
       if (resync === null) return;
       // Rows follow in chunks (continueBackfill); deletes now: each tombstone re-published as a delete.
       await trx.deleteFrom('sync_backfill').where('name', '=', resync.run).execute();
-      await trx.insertInto('sync_backfill').values({ name: resync.run, last_id: null, done: false }).execute();
+      await trx.insertInto('sync_backfill').values(this.#newRun(resync.run, resync.table, null)).execute();
       await trx
         .insertInto('sync_outbox')
         .columns(['event_id', 'table_name', 'op', 'row_id', 'row_version', 'base_version', 'row_origin'])
@@ -131,46 +126,83 @@ export abstract class KyselyOutbox implements OutboxPort {
         )
         .execute();
     });
-    if (resync !== null) this.localWrites.emit('write');
+    if (resync !== null) {
+      this.localWrites.emit('write');
+      this.localWrites.emit('snapshot');
+    }
   }
 
-  async startBackfill(run: string, resume = true): Promise<'started' | 'resumed'> {
-    return this.db.transaction().execute(async (trx) => {
+  onSnapshotRequested(listener: () => void): () => void {
+    this.localWrites.on('snapshot', listener);
+    return () => this.localWrites.off('snapshot', listener);
+  }
+
+  async startBackfill(run: string, table: string, resume = true): Promise<'started' | 'resumed'> {
+    // The rows the table holds now: the run's expected work, for its progress and ETA.
+    const { rows } = await sql<{ n: string | number }>`SELECT count(*) AS n FROM ${sql.table(table)}`.execute(this.db);
+    const total = Number(rows[0]?.n ?? 0);
+    const state = await this.db.transaction().execute(async (trx) => {
       const state = await trx.selectFrom('sync_backfill').select(['done']).where('name', '=', run).forUpdate().executeTakeFirst();
       if (resume && state && !state.done) return 'resumed';
       await trx.deleteFrom('sync_backfill').where('name', '=', run).execute();
-      await trx.insertInto('sync_backfill').values({ name: run, last_id: null, done: false }).execute();
+      await trx.insertInto('sync_backfill').values(this.#newRun(run, table, total)).execute();
       return 'started';
     });
+    this.localWrites.emit('snapshot');
+    return state;
   }
 
-  async continueBackfill(run: string, schema: TableSchema, chunk: number): Promise<BackfillProgress> {
-    const progress = await this.db.transaction().execute(async (trx) => {
-      const state = await trx
-        .selectFrom('sync_backfill')
-        .select(['last_id', 'done'])
-        .where('name', '=', run)
-        .forUpdate()
-        .executeTakeFirst();
-      if (!state || Boolean(state.done)) return { copied: 0, lastId: state?.last_id ?? null, done: true };
-      const table = sql.table(schema.table.name);
-      const after = state.last_id ?? lowestId;
-      const comparison = state.last_id === null ? sql`>=` : sql`>`;
-      const { rows } = await sql<{ id: number }>`
-        SELECT id FROM ${table} WHERE id ${comparison} ${after} ORDER BY id LIMIT ${chunk}`.execute(trx);
-      if (rows.length === 0) {
-        await trx.updateTable('sync_backfill').set({ done: true }).where('name', '=', run).execute();
-        return { copied: 0, lastId: state.last_id, done: true };
-      }
-      const first = rows[0]!.id;
-      const last = rows[rows.length - 1]!.id;
-      await this.copyWhere(trx, schema, sql`t.id BETWEEN ${first} AND ${last}`);
-      const done = rows.length < chunk;
-      await trx.updateTable('sync_backfill').set({ last_id: last, done }).where('name', '=', run).execute();
-      return { copied: rows.length, lastId: last, done };
-    });
-    if (progress.copied > 0) this.localWrites.emit('write');
-    return progress;
+  async readSnapshotChunk(schema: TableSchema, after: number | null, limit: number): Promise<CapturedChange[]> {
+    return this.readChunk(this.db, schema, after, limit);
+  }
+
+  /** A snapshot chunk read on `db` (a dialect may first set up the session: see PostgresOutbox). */
+  protected async readChunk(db: Kysely<Database>, schema: TableSchema, after: number | null, limit: number): Promise<CapturedChange[]> {
+    const { rows } = await sql<{ id: number; version: string | number; origin: string; row_json: string }>`
+      SELECT t.id, t.sync_version AS version, t.sync_origin AS origin, ${this.rowJson(schema)} AS row_json
+        FROM ${sql.table(schema.table.name)} AS t
+       WHERE t.id ${after === null ? sql`>=` : sql`>`} ${after ?? lowestId} ORDER BY t.id LIMIT ${limit}`.execute(db);
+    const readAt = storedTimestamp(new Date());
+    return rows.map((row) => ({
+      seq: 0n,
+      eventId: randomUUID(),
+      table: schema.table.name,
+      op: 'r',
+      id: Number(row.id),
+      version: BigInt(row.version),
+      baseVersion: BigInt(row.version),
+      origin: row.origin as StoreName,
+      raw: parseJsonExact(row.row_json) as Record<string, unknown>,
+      capturedAt: readAt,
+    }));
+  }
+
+  async recordSnapshotProgress(run: string, progress: { lastId: number | null; published: number; done: boolean }): Promise<void> {
+    await this.db
+      .updateTable('sync_backfill')
+      .set({ last_id: progress.lastId, published: progress.published, done: progress.done, updated_at: sql<string>`CURRENT_TIMESTAMP(6)` })
+      .where('name', '=', run)
+      .execute();
+  }
+
+  async snapshotRuns(): Promise<SnapshotRun[]> {
+    const rows = await this.db.selectFrom('sync_backfill').selectAll().orderBy('name').execute();
+    return rows.map((row) => ({
+      run: row.name,
+      // Runs recorded before snapshots name their table after a colon (log-reset:employes).
+      table: row.table_name ?? row.name.slice(row.name.lastIndexOf(':') + 1),
+      lastId: row.last_id === null ? null : Number(row.last_id),
+      done: Boolean(row.done),
+      published: Number(row.published ?? 0),
+      total: row.total === null || row.total === undefined ? null : Number(row.total),
+      startedAt: row.started_at ? storedTimestamp(row.started_at) : null,
+      updatedAt: storedTimestamp(row.updated_at),
+    }));
+  }
+
+  /** The record of a new run: nothing read yet. */
+  #newRun(run: string, table: string, total: number | null) {
+    return { name: run, table_name: table, last_id: null, done: false, published: 0, total, started_at: sql<string>`CURRENT_TIMESTAMP(6)`, updated_at: sql<string>`CURRENT_TIMESTAMP(6)` };
   }
 
   async unfinishedBackfill(run: string): Promise<boolean> {

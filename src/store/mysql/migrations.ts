@@ -437,6 +437,16 @@ const statements006 = [
    ) ${tableOptions}`,
 ];
 
+// ---- 007: snapshots that read the table (not copy it into the outbox): what each run covers and its progress ----
+
+const statements007 = [
+  `ALTER TABLE sync_backfill
+     ADD COLUMN table_name VARCHAR(64) NULL,
+     ADD COLUMN published BIGINT NOT NULL DEFAULT 0,
+     ADD COLUMN total BIGINT NULL,
+     ADD COLUMN started_at DATETIME(6) NULL`,
+];
+
 export const mysqlMigrations: Record<string, Migration> = {
   '001_employes_sync': { up: (db) => run(db, statements001) },
   '002_offsets_log_dead_letters_portable_values': { up: migrate002 },
@@ -444,4 +454,5 @@ export const mysqlMigrations: Record<string, Migration> = {
   '004_seen_versions': { up: migrate004 },
   '005_shared_outbox_generated_capture': { up: migrate005 },
   '006_drift_status': { up: (db) => run(db, statements006) },
+  '007_snapshot_progress': { up: (db) => run(db, statements007) },
 };

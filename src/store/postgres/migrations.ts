@@ -344,6 +344,16 @@ const statements007 = [
    )`,
 ];
 
+// ---- 008: snapshots that read the table (not copy it into the outbox): what each run covers and its progress ----
+
+const statements008 = [
+  `ALTER TABLE sync_backfill
+     ADD COLUMN IF NOT EXISTS table_name varchar(64),
+     ADD COLUMN IF NOT EXISTS published bigint NOT NULL DEFAULT 0,
+     ADD COLUMN IF NOT EXISTS total bigint,
+     ADD COLUMN IF NOT EXISTS started_at timestamptz(6)`,
+];
+
 export const postgresMigrations: Record<string, Migration> = {
   '001_employes_sync': { up: (db) => run(db, statements001) },
   '002_department_id_index': { up: (db) => run(db, statements002) },
@@ -352,4 +362,5 @@ export const postgresMigrations: Record<string, Migration> = {
   '005_seen_versions': { up: (db) => run(db, statements005) },
   '006_shared_outbox_generated_capture': { up: (db) => run(db, statements006) },
   '007_drift_status': { up: (db) => run(db, statements007) },
+  '008_snapshot_progress': { up: (db) => run(db, statements008) },
 };

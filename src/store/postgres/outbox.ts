@@ -9,7 +9,7 @@ import { KyselyOutbox } from '../kysely/outbox.ts';
 import { waitForEvent } from '../local-writes.ts';
 import type { RelayLease } from '../ports.ts';
 import type { Database } from '../schema.ts';
-import type { DeadLetterRecord } from '../types.ts';
+import type { CapturedChange, DeadLetterRecord } from '../types.ts';
 import { upsertDeadLetters } from './dead-letters.ts';
 import { asSink } from './sink-session.ts';
 import { outboxChannel, relayWakeupTable } from './migrations.ts';
@@ -44,6 +44,17 @@ export class PostgresOutbox extends KyselyOutbox {
 
   protected upsertDeadLetters(trx: Kysely<Database>, records: DeadLetterRecord[]): Promise<void> {
     return upsertDeadLetters(trx, records);
+  }
+
+  /**
+   * A chunk in primary-key order through the primary key, whatever the statistics say: a table just
+   * loaded (not analysed yet) looks small, and the planner would scan and sort all of it for every chunk.
+   */
+  override async readSnapshotChunk(schema: TableSchema, after: number | null, limit: number): Promise<CapturedChange[]> {
+    return this.db.transaction().execute(async (trx) => {
+      await sql`SELECT set_config('enable_seqscan', 'off', true), set_config('enable_sort', 'off', true)`.execute(trx);
+      return this.readChunk(trx, schema, after, limit);
+    });
   }
 
   async acquireLease(): Promise<RelayLease | null> {
