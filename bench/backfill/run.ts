@@ -13,7 +13,9 @@
 //    holds every row (`reverseSnapshotSeconds`, ≤ 30 s); PostgreSQL's writes counted from its statistics.
 // Peak RSS of every role process (`peakRssMiB`, ceiling 200 MiB each).
 //
-// Environment: ROWS (default 1,000,000; QUICK=1: 100,000), ROLE_NODE_OPTIONS (V8 flags for the roles).
+// Environment: ROWS (default 1,000,000; QUICK=1: 100,000), ROLE_NODE_OPTIONS (V8 flags for the roles), and
+// SINK_MAX_BATCH, SINK_MAX_BATCH_BYTES, SINK_CONCURRENCY, SINK_FETCH_MAX_BYTES, RELAY_BATCH_SIZE, BACKFILL_CHUNK_SIZE,
+// KAFKA_PARTITIONS passed to the roles.
 // Prints one JSON object on stdout, progress on stderr, and writes bench/results/backfill-<time>.json.
 import { loadavg } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -48,6 +50,12 @@ const env: Record<string, string> = {
   DRIFT_CHECK_INTERVAL_MS: '0',
   BACKFILL_ON_START: 'false',
   LOG_CHECK_INTERVAL_MS: '1000',
+  // Settings to compare, passed through to the roles.
+  ...Object.fromEntries(
+    ['LOG_LEVEL', 'SINK_MAX_BATCH', 'SINK_MAX_BATCH_BYTES', 'SINK_CONCURRENCY', 'SINK_FETCH_MAX_BYTES', 'RELAY_BATCH_SIZE', 'BACKFILL_CHUNK_SIZE', 'KAFKA_PARTITIONS']
+      .filter((name) => process.env[name])
+      .map((name) => [name, process.env[name]!]),
+  ),
 };
 const nodeArgs = (process.env.ROLE_NODE_OPTIONS ?? '').split(' ').filter(Boolean);
 
@@ -151,7 +159,7 @@ async function settledRss(role: RoleProcess): Promise<number> {
 
 async function main(): Promise<void> {
   const started = new Date();
-  const config = loadConfig({ ...env, NODE_ENV: 'test' });
+  const config = loadConfig({ ...env, LOG_LEVEL: 'error', NODE_ENV: 'test' });
   // Databases, tables and topic made once by `migrate`; this process keeps its stores to load and count.
   const running = await startRole('migrate', { config, logger: quietLogger(config) });
   const peakRssMiB: Record<string, number> = {};

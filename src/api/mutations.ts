@@ -98,11 +98,12 @@ builder.mutationType({
       },
     }),
     syncEmployes: t.string({
-      description: 'Full resync: re-publishes every MySQL row to Kafka; PostgreSQL converges from them.',
+      description:
+        'Full resync: MySQL\'s relay reads every row and re-publishes it to Kafka (a snapshot: nothing is written to MySQL); PostgreSQL converges from them. Progress in syncStatus.snapshots.',
       resolve: async (_root, _args, ctx) => {
         requireRole(ctx.principal, 'admin', 'syncEmployes');
         const count = await ctx.app.resync();
-        return `Full resync queued: ${count} employees re-published to Kafka.`;
+        return `Full resync started: ${count} employees being re-published to Kafka (progress: syncStatus.snapshots).`;
       },
     }),
     healthCheck: t.string({

@@ -3,7 +3,7 @@
 // metrics (its sinks, since the process started); conflicts are read from both stores' sync_conflicts.
 import type { Metrics } from '../metrics/metrics.ts';
 import type { DriftStatus } from '../reconcile/drift-check.ts';
-import type { StoredConflict } from '../store/ports.ts';
+import type { SnapshotRun, StoredConflict } from '../store/ports.ts';
 import type { StoreName } from '../store/types.ts';
 import { requireRole } from './authentication.ts';
 import { builder } from './builder.ts';
@@ -30,7 +30,11 @@ interface SyncStatus {
   dlqMessages: number;
   metricsSince: string;
   drift: DriftStatus | null;
+  snapshots: (SnapshotRun & { source: StoreName })[];
 }
+
+/** Seconds between two recorded instants (ISO-8601), or null. */
+const secondsBetween = (from: string | null, to: string) => (from ? Math.max(0, (Date.parse(to) - Date.parse(from)) / 1000) : null);
 
 interface Bucket {
   le: number;
@@ -167,6 +171,40 @@ const DriftStatusType = builder.objectRef<DriftStatus>('SyncDrift').implement({
   }),
 });
 
+const SnapshotType = builder.objectRef<SnapshotRun & { source: StoreName }>('SyncSnapshot').implement({
+  description:
+    'A snapshot of a table (a backfill, a resync, a re-publish into a new log): read in id order from its source store by that store\'s relay and published; resumed after a crash where it stopped.',
+  fields: (t) => ({
+    source: t.exposeString('source', { description: 'The store whose table is read.' }),
+    run: t.exposeString('run'),
+    table: t.exposeString('table'),
+    done: t.exposeBoolean('done'),
+    published: t.exposeInt('published', { description: 'Rows read and published so far.' }),
+    total: t.int({ nullable: true, description: 'Rows the table held when the snapshot started.', resolve: (r) => r.total }),
+    lastId: t.int({ nullable: true, description: 'The highest id published so far: the snapshot resumes after it.', resolve: (r) => r.lastId }),
+    startedAt: t.field({ type: 'DateTime', nullable: true, resolve: (r) => r.startedAt }),
+    updatedAt: t.field({ type: 'DateTime', resolve: (r) => r.updatedAt }),
+    rowsPerSecond: t.float({
+      nullable: true,
+      description: 'Rows published per second from its start to its last recorded chunk.',
+      resolve: (r) => {
+        const seconds = secondsBetween(r.startedAt, r.updatedAt);
+        return seconds ? r.published / seconds : null;
+      },
+    }),
+    etaSeconds: t.float({
+      nullable: true,
+      description: 'Seconds left at that rate (0 when done; null while unknown).',
+      resolve: (r) => {
+        if (r.done) return 0;
+        const seconds = secondsBetween(r.startedAt, r.updatedAt);
+        if (!seconds || r.total === null || r.published === 0) return null;
+        return (Math.max(0, r.total - r.published) * seconds) / r.published;
+      },
+    }),
+  }),
+});
+
 const SyncStatusType = builder.objectRef<SyncStatus>('SyncStatus').implement({
   description: 'Two-way sync as this API process sees it.',
   fields: (t) => ({
@@ -185,6 +223,11 @@ const SyncStatusType = builder.objectRef<SyncStatus>('SyncStatus').implement({
       nullable: true,
       description: 'The content drift check: this process\'s, or the last pass a drift check (the `all` role, `empsync reconcile --watch`) recorded in PostgreSQL; null before any.',
       resolve: (s) => s.drift,
+    }),
+    snapshots: t.field({
+      type: [SnapshotType],
+      description: 'Snapshots of both stores, running and finished (the last of each kind per table).',
+      resolve: (s) => s.snapshots,
     }),
   }),
 });
@@ -212,12 +255,14 @@ builder.queryFields((t) => ({
     resolve: async (_root, _args, ctx) => {
       requireRole(ctx.principal, 'reader', 'syncStatus');
       const { stores, metrics } = ctx.app;
-      const [mysqlBacklog, postgresBacklog, dlq, mysqlParked, postgresParked] = await Promise.all([
+      const [mysqlBacklog, postgresBacklog, dlq, mysqlParked, postgresParked, mysqlSnapshots, postgresSnapshots] = await Promise.all([
         stores.mysql.outbox.backlog(),
         stores.postgres.outbox.backlog(),
         metrics.dlqSize.get(),
         stores.mysql.deadLetters.count(),
         stores.postgres.deadLetters.count(),
+        stores.mysql.outbox.snapshotRuns(),
+        stores.postgres.outbox.snapshotRuns(),
       ]);
       const parked = (list: typeof mysqlParked, stage: string) => list.find((p) => p.stage === stage)?.parked ?? 0;
       return {
@@ -228,6 +273,10 @@ builder.queryFields((t) => ({
         dlqMessages: dlq.values[0]?.value ?? 0,
         metricsSince: new Date(performance.timeOrigin).toISOString(),
         drift: await ctx.app.drift(),
+        snapshots: [
+          ...mysqlSnapshots.map((r) => ({ ...r, source: 'mysql' as const })),
+          ...postgresSnapshots.map((r) => ({ ...r, source: 'postgres' as const })),
+        ],
       };
     },
   }),

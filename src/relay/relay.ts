@@ -59,6 +59,8 @@ export interface RelayOptions {
 }
 
 const defaultSendBytes = 512 * 1024;
+/** How often the leader reads the store's snapshot runs for new requests. */
+const snapshotCheckIntervalMs = 1000;
 
 export class Relay {
   readonly #options: RelayOptions;
@@ -69,6 +71,8 @@ export class Relay {
   #active = false;
   /** When the log's identity was last checked (0: check before the next publish). */
   #logCheckedAt = 0;
+  /** When the store's snapshot runs were last read. */
+  #snapshotsCheckedAt = 0;
   /** The snapshots running beside the publishing loop, by run. */
   readonly #snapshots = new Map<string, Promise<void>>();
   /** Aborted when this leadership term ends (lease lost, stop): snapshots stop publishing. */
@@ -133,6 +137,7 @@ export class Relay {
     let lost = false;
     void lease.lost.then(() => (lost = true));
     this.#logCheckedAt = 0;
+    this.#snapshotsCheckedAt = 0;
     void lease.lost.then(() => this.#term.abort());
     // A snapshot requested in this process starts at once; one requested elsewhere at the next log check.
     const stopListening = store.outbox.onSnapshotRequested(() => {
@@ -161,6 +166,11 @@ export class Relay {
           await pause(backoff(++failures), signal);
           continue;
         }
+      }
+      // Snapshots requested by another process (empsync backfill, an API's resync) start within a second.
+      if (Date.now() - this.#snapshotsCheckedAt >= snapshotCheckIntervalMs) {
+        this.#snapshotsCheckedAt = Date.now();
+        await this.#startSnapshots().catch((error: unknown) => this.#log.warn({ err: describeError(error) }, 'cannot read the snapshot runs'));
       }
       let rows: CarriedChange[];
       try {
@@ -210,7 +220,9 @@ export class Relay {
       }
       failures = 0;
       metrics.publishBatchSize.observe({ store: store.name }, rows.length);
-      for (const row of rows) metrics.published.inc({ store: store.name, op: row.change.op });
+      const byOp = new Map<string, number>();
+      for (const row of rows) byOp.set(row.change.op, (byOp.get(row.change.op) ?? 0) + 1);
+      for (const [op, count] of byOp) metrics.published.inc({ store: store.name, op }, count);
     }
     return failures;
   }
@@ -325,7 +337,6 @@ export class Relay {
       await store.outbox.adoptLog(topic, logId, { run: logResetRun(table.name), table: table.name });
     }
     this.#logCheckedAt = Date.now();
-    await this.#startSnapshots().catch((error: unknown) => this.#log.warn({ err: describeError(error) }, 'cannot read the snapshot runs'));
   }
 
   /**
@@ -344,6 +355,9 @@ export class Relay {
     const snapshot = (async () => {
       let current = run;
       let failures = 0;
+      const timings = { readWait: 0, publish: 0, record: 0 };
+      const started = performance.now();
+      const publishedBefore = run.published;
       metrics.snapshotRunning.set(labels, 1);
       while (!term.aborted && !current.done) {
         try {
@@ -356,6 +370,7 @@ export class Relay {
             chunkBytes: this.#options.backfillChunkBytes ?? 4 * 1024 * 1024,
             publish: (rows) => this.#publishSnapshotRows(rows),
             signal: term,
+            timings,
             onChunk: (progress, rows) => {
               metrics.snapshotPublished.inc(labels, rows);
               metrics.snapshotProgress.set({ ...labels, state: 'published' }, progress.published);
@@ -369,7 +384,14 @@ export class Relay {
           current = recorded?.find((r) => r.run === current.run) ?? current;
         }
       }
-      if (current.done) this.#log.info({ run: current.run, table: current.table, published: current.published }, 'snapshot published');
+      if (!current.done) return;
+      const seconds = (performance.now() - started) / 1000;
+      const rows = current.published - publishedBefore;
+      const round = (n: number) => Math.round(n * 1000) / 1000;
+      this.#log.info(
+        { run: current.run, table: current.table, published: current.published, seconds: round(seconds), rowsPerSecond: Math.round(rows / seconds), waitingForReads: round(timings.readWait), publishing: round(timings.publish), recording: round(timings.record) },
+        'snapshot published',
+      );
     })()
       .catch((error: unknown) => this.#log.warn({ err: describeError(error), run: run.run }, 'snapshot stopped'))
       .finally(() => {
@@ -384,6 +406,7 @@ export class Relay {
     const rows = await this.#parkUnportable(await this.#carry(captured));
     // Distinct rows, every one a re-publish: their order does not matter, the sends may overlap.
     await this.#publish(rows, { ordered: false });
+    this.#options.metrics.published.inc({ store: this.#options.store.name, op: 'r' }, rows.length);
   }
 
   #getProducer(): Producer {

@@ -28,6 +28,14 @@ export interface SnapshotOptions {
   signal: AbortSignal;
   /** After each chunk is published and recorded. */
   onChunk?: (run: SnapshotRun, rows: number) => void;
+  /** Where the time went, added up across calls (seconds): waiting for reads, publishing, recording. */
+  timings?: SnapshotTimings;
+}
+
+export interface SnapshotTimings {
+  readWait: number;
+  publish: number;
+  record: number;
 }
 
 /**
@@ -42,8 +50,12 @@ export async function continueSnapshot(start: SnapshotRun, options: SnapshotOpti
   let limit = Math.min(options.chunkRows, 100);
   const read = (after: number | null, rows: number) => outbox.readSnapshotChunk(schemas.schema(run.table), after, rows);
   let next = read(run.lastId, limit);
+  const timings = options.timings ?? { readWait: 0, publish: 0, record: 0 };
+  const since = (start: number) => (performance.now() - start) / 1000;
   while (!signal.aborted) {
+    let started = performance.now();
     const chunk = await next;
+    timings.readWait += since(started);
     const last = chunk.length < limit;
     if (chunk.length > 0) {
       // Size the next chunk on this one's bytes (each row's values, roughly as they travel).
@@ -53,9 +65,13 @@ export async function continueSnapshot(start: SnapshotRun, options: SnapshotOpti
     const lastId = chunk.length ? chunk[chunk.length - 1]!.id : run.lastId;
     next = last ? Promise.resolve([]) : read(lastId, limit);
     next.catch(() => undefined); // awaited on the next turn; a stop in between must not leave it unhandled
+    started = performance.now();
     if (chunk.length) await options.publish(chunk);
+    timings.publish += since(started);
     run = { ...run, lastId, published: run.published + chunk.length, done: last };
+    started = performance.now();
     await outbox.recordSnapshotProgress(run.run, run);
+    timings.record += since(started);
     options.onChunk?.(run, chunk.length);
     if (last) break;
     failpoint('backfill.after-chunk');

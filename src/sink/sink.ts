@@ -537,8 +537,8 @@ export class Sink {
     const logId = this.#logId;
     const topic = this.#topic;
     // Decoding needs no lock: done before the transaction.
+    metrics.kafkaMessagesReceived.inc({ topic }, batch.length);
     const decoded = batch.map((message) => {
-      metrics.kafkaMessagesReceived.inc({ topic: message.topic });
       const result = decodeMessage(message, this.#options.table);
       if (forcePoison) {
         return { message, result: { kind: 'poison' as const, ...forcePoison }, event: result.kind === 'event' ? result.event : null };
@@ -607,13 +607,20 @@ export class Sink {
       ...plan.upserts.map((r) => [r.id, `${r.version}/${r.origin}`] as const),
       ...plan.deletes.map((d) => [d.id, `${d.version}/${d.origin}`] as const),
     ]);
+    const appliedByOp = new Map<string, number>();
+    const lag = metrics.endToEndLag.labels({ store: store.name });
+    const lagSeconds = new Map<string, number>();
     for (const { event } of events) {
       // Counted once per written row: the event whose version was written.
       if (written.get(event.row.id) !== `${event.row.version}/${event.row.origin}`) continue;
       written.delete(event.row.id);
-      metrics.applied.inc({ store: store.name, op: event.op });
-      metrics.endToEndLag.observe({ store: store.name }, Math.max(0, now - Date.parse(event.committedAt)) / 1000);
+      appliedByOp.set(event.op, (appliedByOp.get(event.op) ?? 0) + 1);
+      // Events of one transaction (or one snapshot chunk) share their commit time: parsed once.
+      let committed = lagSeconds.get(event.committedAt);
+      if (committed === undefined) lagSeconds.set(event.committedAt, (committed = Date.parse(event.committedAt)));
+      lag.observe(Math.max(0, now - committed) / 1000);
     }
+    for (const [op, count] of appliedByOp) metrics.applied.inc({ store: store.name, op }, count);
     for (const conflict of plan.conflicts) {
       metrics.conflicts.inc({ store: store.name, kind: conflict.kind, outcome: conflict.outcome });
     }

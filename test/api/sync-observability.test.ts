@@ -52,13 +52,18 @@ describe('sync as the API shows it', () => {
       assert.equal(syncState.mysqlVersion, syncState.version);
       assert.equal(syncState.postgresVersion, syncState.version, 'the mutation answered after the apply');
       assert.equal(syncState.inSync, true);
-      const read = await api.gql<{ employeParId: { id: number } | null }>(`query ($id: Int!) { employeParId(id: $id) { id } }`, { id });
+      const read = await api.gql<{ employeParId: { id: number } | null }>(
+        `query ($id: Int!) { employeParId(id: $id) { id } }`,
+        { id },
+      );
       assert.deepEqual(read.data, { employeParId: { id } }, 'readable at once, no polling');
     }
   });
 
   it('updateEmploye and deleteEmploye wait the same way', async () => {
-    const { data } = await api.gql<{ employes: { id: number; email: string }[] }>(`{ employes { id email } }`);
+    const { data } = await api.gql<{ employes: { id: number; email: string }[] }>(
+      `{ employes { id email } }`,
+    );
     const { id, email } = data!.employes[0]!;
     const updated = await api.gql<{ updateEmploye: { syncState: SyncState } }>(
       `mutation ($id: Int!, $input: EmployeInput!) { updateEmploye(id: $id, input: $input, waitForSync: true) { ${syncStateFields} } }`,
@@ -67,15 +72,24 @@ describe('sync as the API shows it', () => {
     assert.equal(updated.errors, undefined);
     assert.equal(updated.data!.updateEmploye.syncState.inSync, true);
     assert.equal((await api.running.stores.postgres.employees.find(id))?.poste, 'Architecte');
-    const deleted = await api.gql(`mutation ($id: Int!) { deleteEmploye(id: $id, waitForSync: true) }`, { id });
+    const deleted = await api.gql(`mutation ($id: Int!) { deleteEmploye(id: $id, waitForSync: true) }`, {
+      id,
+    });
     assert.deepEqual(deleted.data, { deleteEmploye: true });
-    assert.equal(await api.running.stores.postgres.employees.find(id), null, 'gone from the read model at once');
+    assert.equal(
+      await api.running.stores.postgres.employees.find(id),
+      null,
+      'gone from the read model at once',
+    );
   });
 
   it('syncState compares the versions of both stores until a change without waitForSync arrives', async () => {
     const { data } = await api.gql<{ employes: { id: number }[] }>(`{ employes { id } }`);
     const id = data!.employes[0]!.id;
-    const before = await api.gql<{ employeParId: { syncState: SyncState } }>(`query ($id: Int!) { employeParId(id: $id) { ${syncStateFields} } }`, { id });
+    const before = await api.gql<{ employeParId: { syncState: SyncState } }>(
+      `query ($id: Int!) { employeParId(id: $id) { ${syncStateFields} } }`,
+      { id },
+    );
     assert.equal(before.data!.employeParId.syncState.inSync, true);
     // Without waiting, the answer of a write may come before the apply: syncState says which side has what.
     const { data: written } = await api.gql<{ updateEmploye: { syncState: SyncState } }>(
@@ -90,7 +104,9 @@ describe('sync as the API shows it', () => {
         `query ($id: Int!) { employeParId(id: $id) { ${syncStateFields} } }`,
         { id },
       );
-      return now?.employeParId.syncState.inSync && now.employeParId.syncState.postgresVersion === state.version;
+      return (
+        now?.employeParId.syncState.inSync && now.employeParId.syncState.postgresVersion === state.version
+      );
     });
   });
 
@@ -98,7 +114,9 @@ describe('sync as the API shows it', () => {
     const query = `{ syncStatus { dlqMessages metricsSince directions { direction source target outboxBacklog consumerLag lastAppliedAt endToEndLagP50Seconds endToEndLagP99Seconds endToEndLagSamples } } }`;
     // The sinks report their lag every 5 s: wait for the first report.
     const status = await waitFor('a consumer lag report', async () => {
-      const { data, errors } = await api.gql<{ syncStatus: { dlqMessages: number; metricsSince: string; directions: Direction[] } }>(query);
+      const { data, errors } = await api.gql<{
+        syncStatus: { dlqMessages: number; metricsSince: string; directions: Direction[] };
+      }>(query);
       assert.equal(errors, undefined, JSON.stringify(errors));
       return data!.syncStatus.directions.every((d) => d.consumerLag !== null) ? data!.syncStatus : null;
     });
@@ -164,13 +182,46 @@ describe('sync as the API shows it', () => {
       incomingOrigin: 'mysql',
       detectedAt: '2026-01-01T11:00:00.000000Z',
     });
-    const two = await api.gql<{ syncConflicts: { employeId: number }[] }>(`{ syncConflicts(limit: 2) { employeId } }`);
+    const two = await api.gql<{ syncConflicts: { employeId: number }[] }>(
+      `{ syncConflicts(limit: 2) { employeId } }`,
+    );
     assert.deepEqual(
       two.data!.syncConflicts.map((c) => c.employeId),
       [3, 2],
     );
     const tooMany = await api.gql(`{ syncConflicts(limit: 501) { employeId } }`);
     assert.equal(tooMany.errors?.[0]?.extensions?.field, 'limit');
+  });
+
+  it('syncStatus.snapshots follows a full resync from its request to its end', async () => {
+    const { data: count } = await api.gql<{ employes: unknown[] }>(`{ employes { id } }`);
+    const rows = count!.employes.length;
+    const started = await api.gql<{ syncEmployes: string }>(`mutation { syncEmployes }`);
+    assert.equal(started.errors, undefined, JSON.stringify(started.errors));
+    const query = `{ syncStatus { snapshots { source run table done published total lastId startedAt updatedAt rowsPerSecond etaSeconds } } }`;
+    interface Snapshot {
+      source: string;
+      run: string;
+      table: string;
+      done: boolean;
+      published: number;
+      total: number | null;
+      lastId: number | null;
+      startedAt: string;
+      etaSeconds: number | null;
+    }
+    const finished = await waitFor('the resync snapshot to end', async () => {
+      const { data, errors } = await api.gql<{ syncStatus: { snapshots: Snapshot[] } }>(query);
+      assert.equal(errors, undefined, JSON.stringify(errors));
+      const run = data!.syncStatus.snapshots.find((s) => s.run === 'resync:employes');
+      return run?.done ? run : null;
+    });
+    assert.equal(finished.source, 'mysql');
+    assert.equal(finished.table, 'employes');
+    assert.equal(finished.total, rows);
+    assert.equal(finished.published, rows, 'every row read and published once');
+    assert.equal(finished.etaSeconds, 0);
+    assert.ok(Date.parse(finished.startedAt) > 0);
   });
 });
 
@@ -185,7 +236,20 @@ describe('histogramQuantile', () => {
     assert.equal(histogramQuantile(0.5, buckets), 0.1);
     assert.ok(Math.abs(histogramQuantile(0.7, buckets)! - 0.3) < 1e-9);
     assert.ok(Math.abs(histogramQuantile(0.99, buckets)! - 0.95) < 1e-9);
-    assert.equal(histogramQuantile(0.5, [{ le: 0.1, count: 0 }, { le: Infinity, count: 0 }]), null);
-    assert.equal(histogramQuantile(0.99, [{ le: 0.1, count: 1 }, { le: Infinity, count: 10 }]), 0.1, '+Inf answers the highest bound');
+    assert.equal(
+      histogramQuantile(0.5, [
+        { le: 0.1, count: 0 },
+        { le: Infinity, count: 0 },
+      ]),
+      null,
+    );
+    assert.equal(
+      histogramQuantile(0.99, [
+        { le: 0.1, count: 1 },
+        { le: Infinity, count: 10 },
+      ]),
+      0.1,
+      '+Inf answers the highest bound',
+    );
   });
 });
