@@ -101,7 +101,7 @@ export const configSchema = z.object({
   RELAY_MAX_SEND_BYTES: positiveInt.min(16_384).default(512 * 1024),
   CONFLICT_POLICY: z.enum(['newer-wins', 'mysql-wins', 'postgres-wins']).default('newer-wins'),
   BACKFILL_ON_START: booleanFlag.default(true),
-  BACKFILL_CHUNK_SIZE: positiveInt.default(5000),
+  BACKFILL_CHUNK_SIZE: positiveInt.default(1000),
   // A snapshot chunk's rows bounded in bytes too (wide rows make smaller chunks).
   BACKFILL_CHUNK_BYTES: positiveInt.min(65_536).default(4 * 1024 * 1024),
   METRICS_REFRESH_MS: positiveInt.default(5000),

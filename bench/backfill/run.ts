@@ -13,7 +13,8 @@
 //    holds every row (`reverseSnapshotSeconds`, ≤ 30 s); PostgreSQL's writes counted from its statistics.
 // Peak RSS of every role process (`peakRssMiB`, ceiling 200 MiB each).
 //
-// Environment: ROWS (default 1,000,000; QUICK=1: 100,000), ROLE_NODE_OPTIONS (V8 flags for the roles), and
+// Environment: ROWS (default 1,000,000; QUICK=1: 100,000), ROLE_NODE_OPTIONS (V8 flags for the roles),
+// WORKER_SETTINGS=compose (the workers' heap bounds and sink batch bytes from docker-compose.yml), and
 // SINK_MAX_BATCH, SINK_MAX_BATCH_BYTES, SINK_CONCURRENCY, SINK_FETCH_MAX_BYTES, RELAY_BATCH_SIZE, BACKFILL_CHUNK_SIZE,
 // KAFKA_PARTITIONS passed to the roles.
 // Prints one JSON object on stdout, progress on stderr, and writes bench/results/backfill-<time>.json.
@@ -24,6 +25,7 @@ import { sql } from 'kysely';
 import { loadConfig } from '../../src/config.ts';
 import { requestBackfill } from '../../src/relay/backfill.ts';
 import { startRole, type RunningRole } from '../../src/roles/roles.ts';
+import { loadCompose } from '../../test/deploy/deploy-files.ts';
 import { quietLogger } from '../../test/support/test-env.ts';
 import { readGauge } from '../pipeline/prometheus-text.ts';
 import { cpuSeconds, servicePids } from '../process-stats.ts';
@@ -57,6 +59,14 @@ const env: Record<string, string> = {
       .map((name) => [name, process.env[name]!]),
   ),
 };
+// WORKER_SETTINGS=compose: the relays and sinks as docker-compose.yml runs them (heap bounds, sink batch bytes).
+const composeWorkers = process.env.WORKER_SETTINGS === 'compose';
+if (composeWorkers) {
+  const services = loadCompose().services as Record<string, { environment?: Record<string, unknown> }>;
+  const sink = services.sink?.environment ?? {};
+  if (sink.SINK_MAX_BATCH_BYTES !== undefined) env.SINK_MAX_BATCH_BYTES = String(sink.SINK_MAX_BATCH_BYTES);
+  if (!process.env.ROLE_NODE_OPTIONS) process.env.ROLE_NODE_OPTIONS = String(sink.NODE_OPTIONS ?? '');
+}
 const nodeArgs = (process.env.ROLE_NODE_OPTIONS ?? '').split(' ').filter(Boolean);
 
 async function count(running: RunningRole, store: 'mysql' | 'postgres'): Promise<number> {
@@ -247,6 +257,7 @@ async function main(): Promise<void> {
       startedAt: started.toISOString(),
       loadAverage: loadavg(),
       rows,
+      settings: { workers: composeWorkers ? 'compose' : 'defaults', roleNodeOptions: nodeArgs.join(' '), sinkMaxBatchBytes: env.SINK_MAX_BATCH_BYTES ?? 'default' },
       snapshotSeconds,
       snapshotRowsPerSecond: rows / snapshotSeconds,
       snapshotPublishSeconds: publishSeconds,

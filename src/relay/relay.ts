@@ -50,7 +50,7 @@ export interface RelayOptions {
   standbyIntervalMs?: number;
   /** How often the identity of the log is checked (ms). Default 5000. */
   logCheckIntervalMs?: number;
-  /** Rows per chunk of a snapshot (backfill, re-publish into a new log). Default 5000. */
+  /** Rows per chunk of a snapshot (backfill, re-publish into a new log). Default 1000. */
   backfillChunk?: number;
   /** Bytes per chunk of a snapshot, roughly. Default 4 MiB. */
   backfillChunkBytes?: number;
@@ -366,7 +366,7 @@ export class Relay {
           current = await continueSnapshot(current, {
             outbox: store.outbox,
             schemas,
-            chunkRows: this.#options.backfillChunk ?? 5000,
+            chunkRows: this.#options.backfillChunk ?? 1000,
             chunkBytes: this.#options.backfillChunkBytes ?? 4 * 1024 * 1024,
             publish: (rows) => this.#publishSnapshotRows(rows),
             signal: term,

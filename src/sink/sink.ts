@@ -343,34 +343,48 @@ export class Sink {
     };
     stream.once('close', end);
     stream.once('error', end);
+    // Up to `concurrency` transactions at once, each on its own slot of partitions (partition % slots):
+    // one slot's events are decoded and planned while another's transaction runs in the database.
+    const slots = Math.max(1, this.#options.concurrency ?? 1);
+    const running = new Map<number, Promise<void>>();
     while (!signal.aborted && !ended && !this.#restart) {
-      const batch = this.#takeBatch(maxBatch, maxBytes);
-      if (batch.length === 0) {
-        await new Promise<void>((resolve) => {
-          this.#wake = resolve;
-          const nextRetry = Math.min(...[...this.#held.values()].map((h) => h.until));
-          if (Number.isFinite(nextRetry)) setTimeout(resolve, Math.max(1, nextRetry - Date.now())).unref();
-        });
-        this.#wake = null;
-        continue;
+      let started = false;
+      for (let slot = 0; slot < slots && !this.#restart; slot++) {
+        if (running.has(slot)) continue;
+        const batch = this.#takeBatch(maxBatch, maxBytes, (partition) => partition % slots === slot);
+        if (batch.length === 0) continue;
+        started = true;
+        const applying = this.#applyWithRetry(batch)
+          .then((held) => {
+            // Messages of held partitions go back in front, in their order, for the next attempt (no
+            // other message of the slot's partitions was taken meanwhile).
+            if (held.length) this.#setPending([...held, ...this.#pending]);
+          })
+          .catch((error: unknown) => {
+            if (isRestart(error)) {
+              this.#requestRestart((error as EmpsyncError).code, (error as Error).message);
+              return;
+            }
+            // Never reached in normal operation (#applyWithRetry handles every failure); a bug must not stop the sink silently.
+            this.#log.error({ err: describeError(error) }, 'unexpected sink failure: starting again from the stored offsets');
+            this.#restart ??= { code: ErrorCodes.INTERNAL, reason: describeError(error) };
+          })
+          .finally(() => {
+            running.delete(slot);
+            this.#wake?.();
+          });
+        running.set(slot, applying);
       }
       if (stream.isPaused() && this.#pending.length < maxBatch && this.#pendingBytes < maxBytes) stream.resume();
-      try {
-        // Partitions are independent (key = id): disjoint groups of them apply in parallel transactions.
-        const held = await Promise.all(this.#groupByPartition(batch).map((group) => this.#applyWithRetry(group)));
-        // Messages of held partitions go back in front, in their order, for the next attempt.
-        this.#setPending([...held.flat(), ...this.#pending]);
-      } catch (error) {
-        if (isRestart(error)) {
-          this.#requestRestart((error as EmpsyncError).code, (error as Error).message);
-          break;
-        }
-        // Never reached in normal operation (#applyWithRetry handles every failure); a bug must not stop the sink silently.
-        this.#log.error({ err: describeError(error) }, 'unexpected sink failure: starting again from the stored offsets');
-        this.#restart = { code: ErrorCodes.INTERNAL, reason: describeError(error) };
-        break;
-      }
+      if (started) continue;
+      await new Promise<void>((resolve) => {
+        this.#wake = resolve;
+        const nextRetry = Math.min(...[...this.#held.values()].map((h) => h.until));
+        if (Number.isFinite(nextRetry)) setTimeout(resolve, Math.max(1, nextRetry - Date.now())).unref();
+      });
+      this.#wake = null;
     }
+    await Promise.all(running.values());
     // What was received and not applied is read again by the next stream, from the database's offsets.
     this.#setPending([]);
   }
@@ -379,7 +393,7 @@ export class Sink {
    * Up to `max` pending messages (and `maxBytes`, at least one message) of partitions that are not held,
    * in order; the rest stay pending.
    */
-  #takeBatch(max: number, maxBytes: number): Message[] {
+  #takeBatch(max: number, maxBytes: number, ofSlot: (partition: number) => boolean): Message[] {
     const now = Date.now();
     for (const [partition, hold] of this.#held) if (hold.until <= now) this.#held.delete(partition);
     this.#options.metrics.heldPartitions.set({ store: this.#options.store.name, topic: this.#topic }, this.#held.size);
@@ -389,7 +403,7 @@ export class Sink {
     for (const message of this.#pending) {
       const size = messageBytes(message);
       const fits = batch.length < max && (batch.length === 0 || bytes + size <= maxBytes);
-      if (fits && !this.#held.has(message.partition)) {
+      if (fits && ofSlot(message.partition) && !this.#held.has(message.partition)) {
         batch.push(message);
         bytes += size;
       } else rest.push(message);
@@ -401,19 +415,6 @@ export class Sink {
   #setPending(messages: Message[]): void {
     this.#pending = messages;
     this.#pendingBytes = messages.reduce((sum, m) => sum + messageBytes(m), 0);
-  }
-
-  #groupByPartition(batch: Message[]): Message[][] {
-    const groups = Math.max(1, this.#options.concurrency ?? 1);
-    if (groups === 1) return [batch];
-    const byGroup = new Map<number, Message[]>();
-    for (const message of batch) {
-      const group = message.partition % groups;
-      const list = byGroup.get(group);
-      if (list) list.push(message);
-      else byGroup.set(group, [message]);
-    }
-    return [...byGroup.values()];
   }
 
   /** Applies a batch, retrying transient errors; returns the messages of partitions held by a failed DLQ publish. */

@@ -155,10 +155,23 @@ describe('docker-compose.yml', () => {
       ]) {
         assert.ok(keys.includes(required), `${name} sets ${required}`);
       }
-      const unknown = keys.filter((key) => !known.has(key));
+      // NODE_OPTIONS is Node's own (the workers' heap bounds), not empsync's config.
+      const unknown = keys.filter((key) => !known.has(key) && key !== 'NODE_OPTIONS');
       assert.deepEqual(unknown, [], `${name} sets variables that configSchema does not declare`);
     }
     assert.equal(known.has('KAFKA_BROKER'), false, 'a misspelt variable would be caught');
+  });
+
+  it('runs the relays and sinks under a bounded heap, with sink batches bounded in bytes', () => {
+    const services = compose.services as Record<string, { command?: string[]; environment?: Record<string, unknown> }>;
+    const workers = Object.entries(services).filter(([, service]) => ['relay', 'sink'].includes(service.command?.[0] ?? ''));
+    assert.ok(workers.length >= 4, 'two relays and two sinks');
+    for (const [name, service] of workers) {
+      const options = String(service.environment?.NODE_OPTIONS ?? '');
+      assert.match(options, /--max-old-space-size=\d+/, `${name} bounds its heap`);
+      assert.match(options, /--max-semi-space-size=\d+/, `${name} bounds its young generation`);
+      if (service.command?.[0] === 'sink') assert.ok(Number(service.environment?.SINK_MAX_BATCH_BYTES) > 0, `${name} bounds its batches in bytes`);
+    }
   });
 
   it('gives each empsync variable a value that configSchema accepts', () => {

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import fc from 'fast-check';
 import { isEmpsyncError } from '../../src/errors.ts';
 import { decodeEnvelope, encodeEnvelope, legacyEnvelopeSchemaName } from '../../src/transport/envelope.ts';
 
@@ -79,5 +80,60 @@ describe('event envelope', () => {
     assert.deepEqual(decoded.row, { ...change.row, values });
     assert.equal(decoded.table, 'employes');
     assert.equal(decoded.schemaVersion, '');
+  });
+
+  it('the fast path of well-formed events decides exactly as the schema does (property)', () => {
+    const base = JSON.parse(
+      encodeEnvelope(
+        {
+          seq: 1n,
+          eventId: '0b6f3e43-7d1e-4b8e-9a4f-1c2d3e4f5a6b',
+          table: 'employes',
+          op: 'u',
+          baseVersion: 1n,
+          capturedAt: '2026-01-02T03:04:05.123456Z',
+          row: { id: 7, version: 2n, origin: 'mysql', values: { nom: 'N', salaire: '1.50', poste: null } },
+        },
+        'v1abc',
+      ).toString(),
+    ) as Record<string, unknown>;
+    const field = fc.constantFrom('schema', 'table', 'schemaVersion', 'eventId', 'op', 'origin', 'version', 'baseVersion', 'committedAt', 'row', 'row.id', 'row.values', 'row.values.nom');
+    const value = fc.oneof(
+      fc.string(),
+      fc.constantFrom('', 'r', 'd', 'postgres', 'MYSQL', '-1', '12345678901234567890', '2026-02-30T00:00:00Z', '2026-01-02 03:04:05', '0B6F3E43-7D1E-4B8E-9A4F-1C2D3E4F5A6B', 'Employes', 'x'.repeat(65)),
+      fc.integer(),
+      fc.double(),
+      fc.boolean(),
+      fc.constant(null),
+      fc.constant(undefined),
+      fc.array(fc.string(), { maxLength: 2 }),
+      fc.dictionary(fc.string({ maxLength: 3 }), fc.oneof(fc.string(), fc.integer(), fc.constant(null)), { maxKeys: 3 }),
+    );
+    fc.assert(
+      fc.property(fc.array(fc.tuple(field, value), { maxLength: 3 }), (mutations) => {
+        const event = structuredClone(base) as Record<string, unknown>;
+        for (const [path, v] of mutations) {
+          const keys = path.split('.');
+          let target = event as Record<string, unknown>;
+          for (const key of keys.slice(0, -1)) {
+            if (target[key] === null || typeof target[key] !== 'object') target[key] = {};
+            target = target[key] as Record<string, unknown>;
+          }
+          if (v === undefined) Reflect.deleteProperty(target, keys.at(-1)!);
+          else target[keys.at(-1)!] = v;
+        }
+        const text = JSON.stringify(event);
+        const outcome = (schemaOnly: boolean) => {
+          try {
+            return decodeEnvelope(text, { schemaOnly });
+          } catch (error) {
+            assert.ok(isEmpsyncError(error));
+            return 'refused';
+          }
+        };
+        assert.deepEqual(outcome(false), outcome(true));
+      }),
+      { numRuns: 2000 },
+    );
   });
 });
