@@ -8,7 +8,8 @@ import { sql } from 'kysely';
 import { startRole, type RunningRole } from '../../src/roles/roles.ts';
 import { assertNoDoubleApply, waitForConvergence } from '../support/assertions.ts';
 import { installApplyLog } from '../support/fault-apply-log.ts';
-import { RoleProcesses } from '../support/role-processes.ts';
+import { spawnSync } from 'node:child_process';
+import { configEnv, RoleProcesses } from '../support/role-processes.ts';
 import { dropTestDatabases, quietLogger, testConfig } from '../support/test-env.ts';
 
 const config = testConfig('backfill', { BACKFILL_CHUNK_SIZE: '100', LOG_CHECK_INTERVAL_MS: '500' });
@@ -109,6 +110,19 @@ describe('backfill', () => {
     } finally {
       await running.stop();
     }
+  });
+
+  it('shows a progress bar with rate and ETA on a terminal', () => {
+    // `script` gives the command a pseudo-terminal, as a person's shell would.
+    const result = spawnSync('script', ['-qec', 'node_modules/.bin/node src/main.ts backfill', '/dev/null'], {
+      env: { ...process.env, ...configEnv(config), HTTP_PORT: '0', LOG_LEVEL: 'error' },
+      encoding: 'utf8',
+      timeout: 120_000,
+    });
+    assert.equal(result.status, 0, result.stderr);
+    const output = result.stdout.replace(/\r/g, '\n');
+    assert.match(output, /\[#+\.*\] \d+\/450 rows {2}\d+ rows\/s {2}ETA (\d+ s|--)/, 'a bar, rows, rate and ETA');
+    assert.match(output, /\[#{30}\] 450\/450 rows/, 'ends full');
   });
 
   it('refuses an unknown source with a usage line', async () => {
