@@ -97,6 +97,8 @@ export const configSchema = z.object({
   SINK_CONCURRENCY: positiveInt.default(1),
   RELAY_BATCH_SIZE: positiveInt.default(2000),
   RELAY_POLL_INTERVAL_MS: positiveInt.default(250),
+  // The relay's outbox reads bounded in bytes too (wide rows make smaller batches).
+  RELAY_MAX_BATCH_BYTES: positiveInt.min(65_536).default(4 * 1024 * 1024),
   // One produce request's bytes: Kafka refuses a record batch above the broker's message.max.bytes (1 MiB by default).
   RELAY_MAX_SEND_BYTES: positiveInt.min(16_384).default(512 * 1024),
   CONFLICT_POLICY: z.enum(['newer-wins', 'mysql-wins', 'postgres-wins']).default('newer-wins'),

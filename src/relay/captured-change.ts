@@ -53,3 +53,17 @@ function checkValue(column: SchemaColumn, value: string | null, unique: boolean)
   }
   return null;
 }
+
+/** A captured row's weight in memory, roughly: its values' characters and a little for each key. */
+function capturedBytes(row: CapturedChange): number {
+  let bytes = 64;
+  for (const value of Object.values(row.raw ?? {})) bytes += 16 + (typeof value === 'string' ? value.length : 8);
+  return bytes;
+}
+
+/** How many rows like these (their average weight) fit in `maxBytes`: at least 1, at most `maxRows`. */
+export function rowsWithin(rows: readonly CapturedChange[], maxRows: number, maxBytes: number): number {
+  if (rows.length === 0) return maxRows;
+  const average = rows.reduce((sum, row) => sum + capturedBytes(row), 0) / rows.length;
+  return Math.max(1, Math.min(maxRows, Math.floor(maxBytes / Math.max(1, average))));
+}

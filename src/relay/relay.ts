@@ -28,7 +28,7 @@ import {
   tombstoneHeaders,
   type KafkaConfig,
 } from '../transport/kafka.ts';
-import { carryChange, type CarriedChange } from './captured-change.ts';
+import { carryChange, rowsWithin, type CarriedChange } from './captured-change.ts';
 import { continueSnapshot } from './snapshot.ts';
 
 /** The backfill run that re-publishes a table into a new log. */
@@ -54,11 +54,14 @@ export interface RelayOptions {
   backfillChunk?: number;
   /** Bytes per chunk of a snapshot, roughly. Default 4 MiB. */
   backfillChunkBytes?: number;
+  /** Bytes of captured rows read from the outbox at once, roughly (besides `batchSize` rows). Default 4 MiB. */
+  maxBatchBytes?: number;
   /** Bytes per produce request (Kafka refuses a record batch above the broker's message.max.bytes, 1 MiB by default). Default 512 KiB. */
   maxSendBytes?: number;
 }
 
 const defaultSendBytes = 512 * 1024;
+const defaultBatchBytes = 4 * 1024 * 1024;
 /** How often the leader reads the store's snapshot runs for new requests. */
 const snapshotCheckIntervalMs = 1000;
 
@@ -154,6 +157,7 @@ export class Relay {
     const { store, batchSize, pollIntervalMs, metrics } = this.#options;
     const signal = this.#stopping.signal;
     let idleWait = 1;
+    let readLimit = Math.min(batchSize, 100);
     while (!signal.aborted && !lost()) {
       if (Date.now() - this.#logCheckedAt >= (this.#options.logCheckIntervalMs ?? 5000)) {
         try {
@@ -174,7 +178,10 @@ export class Relay {
       }
       let rows: CarriedChange[];
       try {
-        rows = await this.#carry(await store.outbox.read(batchSize));
+        const captured = await store.outbox.read(readLimit);
+        // The next read is sized on this one's rows: wide rows make smaller batches (bounded in bytes).
+        readLimit = rowsWithin(captured, batchSize, this.#options.maxBatchBytes ?? defaultBatchBytes);
+        rows = await this.#carry(captured);
       } catch (error) {
         this.#log.warn({ err: describeError(error) }, 'outbox read failed');
         await pause(backoff(++failures), signal);

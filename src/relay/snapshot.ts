@@ -14,6 +14,7 @@ import { failpoint } from '../failpoints.ts';
 import type { OutboxPort, SnapshotRun } from '../store/ports.ts';
 import type { CapturedChange } from '../store/types.ts';
 import type { SchemaSource } from '../tables/table-schema.ts';
+import { rowsWithin } from './captured-change.ts';
 
 export interface SnapshotOptions {
   outbox: OutboxPort;
@@ -59,8 +60,7 @@ export async function continueSnapshot(start: SnapshotRun, options: SnapshotOpti
     const last = chunk.length < limit;
     if (chunk.length > 0) {
       // Size the next chunk on this one's bytes (each row's values, roughly as they travel).
-      const bytes = chunk.reduce((sum, row) => sum + approximateBytes(row), 0);
-      limit = Math.max(1, Math.min(options.chunkRows, Math.floor(options.chunkBytes / Math.max(1, bytes / chunk.length))));
+      limit = rowsWithin(chunk, options.chunkRows, options.chunkBytes);
     }
     const lastId = chunk.length ? chunk[chunk.length - 1]!.id : run.lastId;
     next = last ? Promise.resolve([]) : read(lastId, limit);
@@ -79,9 +79,3 @@ export async function continueSnapshot(start: SnapshotRun, options: SnapshotOpti
   return run;
 }
 
-/** A captured row's weight: its values' characters and a little for each key. */
-function approximateBytes(row: CapturedChange): number {
-  let bytes = 64;
-  for (const value of Object.values(row.raw ?? {})) bytes += 16 + (typeof value === 'string' ? value.length : 8);
-  return bytes;
-}

@@ -364,6 +364,7 @@ function createRelay(config: Config, store: Stores[StoreName], schemas: SchemaKe
     logCheckIntervalMs: config.LOG_CHECK_INTERVAL_MS,
     backfillChunk: config.BACKFILL_CHUNK_SIZE,
     backfillChunkBytes: config.BACKFILL_CHUNK_BYTES,
+    maxBatchBytes: config.RELAY_MAX_BATCH_BYTES,
     maxSendBytes: config.RELAY_MAX_SEND_BYTES,
   });
 }
