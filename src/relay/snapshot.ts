@@ -40,8 +40,8 @@ export interface SnapshotTimings {
 }
 
 /**
- * Reads and publishes the rest of `run`, from the row after its recorded position; the next chunk is read
- * while the current one is published. Resolves with the run as recorded last (done, or stopped by `signal`).
+ * Reads and publishes the rest of `run`, from the row after its recorded position; the next chunk is read,
+ * and the last one's position recorded, while the current one is published. Resolves with the run as recorded last (done, or stopped by `signal`).
  */
 export async function continueSnapshot(start: SnapshotRun, options: SnapshotOptions): Promise<SnapshotRun> {
   const { outbox, schemas, signal } = options;
@@ -52,6 +52,7 @@ export async function continueSnapshot(start: SnapshotRun, options: SnapshotOpti
   const read = (after: number | null, rows: number) => outbox.readSnapshotChunk(schemas.schema(run.table), after, rows);
   let next = read(run.lastId, limit);
   const timings = options.timings ?? { readWait: 0, publish: 0, record: 0 };
+  let recording: Promise<void> = Promise.resolve();
   const since = (start: number) => (performance.now() - start) / 1000;
   while (!signal.aborted) {
     let started = performance.now();
@@ -69,13 +70,20 @@ export async function continueSnapshot(start: SnapshotRun, options: SnapshotOpti
     if (chunk.length) await options.publish(chunk);
     timings.publish += since(started);
     run = { ...run, lastId, published: run.published + chunk.length, done: last };
-    started = performance.now();
-    await outbox.recordSnapshotProgress(run.run, run);
-    timings.record += since(started);
-    options.onChunk?.(run, chunk.length);
+    // The position is recorded while the next chunk is published (each record after the one before: a
+    // failed one stops the run, which resumes from the last recorded chunk).
+    await recording;
+    const recorded = run;
+    const recordStarted = performance.now();
+    recording = outbox.recordSnapshotProgress(recorded.run, recorded).then(() => {
+      timings.record += since(recordStarted);
+      options.onChunk?.(recorded, chunk.length);
+      if (!recorded.done) failpoint('backfill.after-chunk');
+    });
+    recording.catch(() => undefined); // awaited on the next turn or at the end
     if (last) break;
-    failpoint('backfill.after-chunk');
   }
+  await recording;
   return run;
 }
 
