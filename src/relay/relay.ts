@@ -351,8 +351,12 @@ export class Relay {
    * start-up backfill, a resync), queued by a new log, or interrupted by a crash (resumed where it stopped).
    */
   async #startSnapshots(): Promise<void> {
-    const runs = await this.#options.store.outbox.snapshotRuns();
-    for (const run of runs) if (!run.done && !this.#snapshots.has(run.run)) this.#startSnapshot(run);
+    const { store, schemas } = this.#options;
+    const synced = new Set(schemas.schemas.map((s) => s.table.name));
+    // A run of a table no longer synced waits (kept, not done) until the table is declared again.
+    for (const run of await store.outbox.snapshotRuns()) {
+      if (!run.done && synced.has(run.table) && !this.#snapshots.has(run.run)) this.#startSnapshot(run);
+    }
   }
 
   #startSnapshot(run: SnapshotRun): void {
@@ -368,7 +372,6 @@ export class Relay {
       metrics.snapshotRunning.set(labels, 1);
       while (!term.aborted && !current.done) {
         try {
-          if (!schemas.schemas.some((s) => s.table.name === current.table)) throw new Error(`table ${current.table} is not synced`);
           metrics.snapshotProgress.set({ ...labels, state: 'total' }, current.total ?? 0);
           current = await continueSnapshot(current, {
             outbox: store.outbox,
