@@ -439,13 +439,23 @@ const statements006 = [
 
 // ---- 007: snapshots that read the table (not copy it into the outbox): what each run covers and its progress ----
 
-const statements007 = [
-  `ALTER TABLE sync_backfill
-     ADD COLUMN table_name VARCHAR(64) NULL,
-     ADD COLUMN published BIGINT NOT NULL DEFAULT 0,
-     ADD COLUMN total BIGINT NULL,
-     ADD COLUMN started_at DATETIME(6) NULL`,
+const snapshotColumns007: [string, string][] = [
+  ['table_name', 'VARCHAR(64) NULL'],
+  ['published', 'BIGINT NOT NULL DEFAULT 0'],
+  ['total', 'BIGINT NULL'],
+  ['started_at', 'DATETIME(6) NULL'],
 ];
+
+async function migrate007(db: Kysely<unknown>): Promise<void> {
+  // The columns it lacks only: MySQL DDL is not transactional, so a half-run migration re-runs.
+  const columns = await existing(
+    db,
+    'SELECT COLUMN_NAME AS name FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ?',
+    'sync_backfill',
+  );
+  const missing = snapshotColumns007.filter(([name]) => !columns.has(name));
+  if (missing.length) await run(db, [`ALTER TABLE sync_backfill ${missing.map(([name, type]) => `ADD COLUMN ${name} ${type}`).join(', ')}`]);
+}
 
 export const mysqlMigrations: Record<string, Migration> = {
   '001_employes_sync': { up: (db) => run(db, statements001) },
@@ -454,5 +464,5 @@ export const mysqlMigrations: Record<string, Migration> = {
   '004_seen_versions': { up: migrate004 },
   '005_shared_outbox_generated_capture': { up: migrate005 },
   '006_drift_status': { up: (db) => run(db, statements006) },
-  '007_snapshot_progress': { up: (db) => run(db, statements007) },
+  '007_snapshot_progress': { up: migrate007 },
 };
