@@ -106,6 +106,8 @@ export const configSchema = z.object({
   BACKFILL_CHUNK_SIZE: positiveInt.default(1000),
   // A snapshot chunk's rows bounded in bytes too (wide rows make smaller chunks).
   BACKFILL_CHUNK_BYTES: positiveInt.min(65_536).default(4 * 1024 * 1024),
+  // A long-running role idle for this long after a burst gives the burst's memory back (0: never).
+  IDLE_MEMORY_TRIM_MS: z.coerce.number().int().min(0).default(5000),
   METRICS_REFRESH_MS: positiveInt.default(5000),
   LOG_CHECK_INTERVAL_MS: positiveInt.default(5000),
   // Synced tables beyond `employes`: a JSON file of declarations (docs/tables.md).

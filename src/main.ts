@@ -3,6 +3,7 @@
 import { loadConfig } from './config.ts';
 import { describeError, isEmpsyncError } from './errors.ts';
 import { createLogger } from './logger.ts';
+import { startIdleMemoryTrim } from './roles/idle-memory.ts';
 import { roles, startRole, type Role } from './roles/roles.ts';
 import { bigintJson } from './store/kysely/conflicts.ts';
 
@@ -68,6 +69,7 @@ async function main(argv: string[]): Promise<number> {
   }
   const base = `http://${config.HTTP_HOST === '0.0.0.0' ? 'localhost' : config.HTTP_HOST}:${config.HTTP_PORT}`;
   logger.info({ graphql: `${base}/graphql`, metrics: `${base}/metrics`, readyz: `${base}/readyz` }, `empsync ${role} running`);
+  const trim = startIdleMemoryTrim(config.IDLE_MEMORY_TRIM_MS, logger);
   await new Promise<void>((resolve) => {
     const onSignal = (signal: string) => {
       logger.info({ signal }, 'stopping');
@@ -81,6 +83,7 @@ async function main(argv: string[]): Promise<number> {
     process.exit(1);
   }, 15_000);
   forced.unref();
+  trim.stop();
   await running.stop();
   return 0;
 }

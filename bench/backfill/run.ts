@@ -7,7 +7,7 @@
 //    outbox's AUTO_INCREMENT and the table's checksum before and after (target: none).
 // 2. bulk update: `UPDATE employes SET salaire = salaire + 1` over every row in one MySQL transaction,
 //    timed from its commit until PostgreSQL holds every new value (`bulkUpdateSeconds`, ≤ 30 s).
-// 3. idle: the relay's and sink's resident memory once the work is done (`idleRssMiB`), beside their
+// 3. idle: the relay's and sink's resident memory after 15 s without work (`idleRssMiB`), beside their
 //    footprint before it (`startRssMiB`).
 // 4. snapshot PostgreSQL → MySQL: MySQL emptied; `relay postgres` and `sink mysql`; timed until MySQL
 //    holds every row (`reverseSnapshotSeconds`, ≤ 30 s); PostgreSQL's writes counted from its statistics.
@@ -16,7 +16,7 @@
 // Environment: ROWS (default 1,000,000; QUICK=1: 100,000), ROLE_NODE_OPTIONS (V8 flags for the roles),
 // WORKER_SETTINGS=compose (the workers' heap bounds and sink batch bytes from docker-compose.yml), and
 // SINK_MAX_BATCH, SINK_MAX_BATCH_BYTES, SINK_CONCURRENCY, SINK_FETCH_MAX_BYTES, RELAY_BATCH_SIZE, BACKFILL_CHUNK_SIZE,
-// KAFKA_PARTITIONS passed to the roles.
+// KAFKA_PARTITIONS, IDLE_MEMORY_TRIM_MS and glibc's MALLOC_* tunables passed to the roles.
 // Prints one JSON object on stdout, progress on stderr, and writes bench/results/backfill-<time>.json.
 import { loadavg } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -54,7 +54,7 @@ const env: Record<string, string> = {
   LOG_CHECK_INTERVAL_MS: '1000',
   // Settings to compare, passed through to the roles.
   ...Object.fromEntries(
-    ['LOG_LEVEL', 'SINK_MAX_BATCH', 'SINK_MAX_BATCH_BYTES', 'SINK_CONCURRENCY', 'SINK_FETCH_MAX_BYTES', 'RELAY_BATCH_SIZE', 'BACKFILL_CHUNK_SIZE', 'KAFKA_PARTITIONS']
+    ['LOG_LEVEL', 'SINK_MAX_BATCH', 'SINK_MAX_BATCH_BYTES', 'SINK_CONCURRENCY', 'SINK_FETCH_MAX_BYTES', 'RELAY_BATCH_SIZE', 'BACKFILL_CHUNK_SIZE', 'KAFKA_PARTITIONS', 'IDLE_MEMORY_TRIM_MS', 'MALLOC_ARENA_MAX', 'MALLOC_MMAP_THRESHOLD_', 'MALLOC_TRIM_THRESHOLD_']
       .filter((name) => process.env[name])
       .map((name) => [name, process.env[name]!]),
   ),
@@ -155,16 +155,13 @@ async function startPair(relayStore: 'mysql' | 'postgres', sinkStore: 'mysql' | 
   return [relay, sink];
 }
 
-/** Resident memory once a process has been idle a while (sampled until it stops dropping, at most 30 s). */
+/**
+ * Resident memory after 15 s of idleness: a role gives a burst's memory back after one idle interval
+ * (IDLE_MEMORY_TRIM_MS, 5 s by default) seen whole by its 5-second check, so within 10 s.
+ */
 async function settledRss(role: RoleProcess): Promise<number> {
-  let last = role.memory().rssMiB;
-  for (let i = 0; i < 15; i++) {
-    await sleep(2000);
-    const now = role.memory().rssMiB;
-    if (now >= last - 1) return now;
-    last = now;
-  }
-  return last;
+  await sleep(15_000);
+  return role.memory().rssMiB;
 }
 
 async function main(): Promise<void> {
@@ -225,8 +222,7 @@ async function main(): Promise<void> {
     log(`  applied ${bulkUpdateSeconds.toFixed(2)} s after the commit`);
 
     // 3. Idle again.
-    idleRssMiB[relay.name] = await settledRss(relay);
-    idleRssMiB[sink.name] = await settledRss(sink);
+    [idleRssMiB[relay.name], idleRssMiB[sink.name]] = await Promise.all([settledRss(relay), settledRss(sink)]);
     keepPeak(relay);
     keepPeak(sink);
     await Promise.all([relay.stop(), sink.stop()]);
