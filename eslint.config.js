@@ -1,5 +1,6 @@
 // Lint rules: strict TypeScript without `any` escape hatches, type-only imports kept explicit.
 import js from '@eslint/js';
+import globals from 'globals';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
@@ -15,4 +16,6 @@ export default tseslint.config(
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_' }],
     },
   },
+  // The operator console's script runs in the browser.
+  { files: ['src/api/console/*.js'], languageOptions: { globals: globals.browser } },
 );

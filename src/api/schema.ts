@@ -7,6 +7,7 @@ import './employees-connection.ts';
 import './sync-status.ts';
 import './mutations.ts';
 import './dead-letters.ts';
+import './operator.ts';
 import './subscriptions.ts';
 
 let schema: GraphQLSchema | undefined;

@@ -23,6 +23,10 @@ interface DirectionStatus {
   consumerLag: number | null;
   lastAppliedAt: string | null;
   lag: { p50: number | null; p99: number | null; samples: number };
+  /** Events this process's sink applied to the target since it started. */
+  applied: number;
+  relayActiveHere: boolean;
+  sinkRunningHere: boolean;
 }
 
 interface SyncStatus {
@@ -72,10 +76,13 @@ async function directionStatus(
   outboxBacklog: number,
   parked: { relay: number; sink: number },
 ): Promise<DirectionStatus> {
-  const [lag, lastApplied, endToEnd] = await Promise.all([
+  const [lag, lastApplied, endToEnd, applied, relayActive, sinkUp] = await Promise.all([
     metrics.consumerLag.get(),
     metrics.lastAppliedTimestamp.get(),
     metrics.endToEndLag.get(),
+    metrics.applied.get(),
+    metrics.relayActive.get(),
+    metrics.sinkUp.get(),
   ]);
   const lagValues = lag.values.filter((v) => v.labels.store === target);
   const lastAppliedSeconds = lastApplied.values.find((v) => v.labels.store === target)?.value ?? 0;
@@ -99,6 +106,9 @@ async function directionStatus(
       p99: histogramQuantile(0.99, buckets),
       samples: buckets.reduce((max, b) => Math.max(max, b.count), 0),
     },
+    applied: applied.values.filter((v) => v.labels.store === target).reduce((sum, v) => sum + v.value, 0),
+    relayActiveHere: relayActive.values.some((v) => v.labels.store === source && v.value === 1),
+    sinkRunningHere: sinkUp.values.some((v) => v.labels.store === target && v.value === 1),
   };
 }
 
@@ -144,6 +154,18 @@ const DirectionStatusType = builder.objectRef<DirectionStatus>('SyncDirectionSta
     endToEndLagSamples: t.int({
       description: 'Events behind the two percentiles.',
       resolve: (s) => s.lag.samples,
+    }),
+    appliedEvents: t.float({
+      description: "Events this process's sink applied to the target since it started (a counter: its rate is the throughput).",
+      resolve: (s) => s.applied,
+    }),
+    relayActiveHere: t.boolean({
+      description: "Whether this process holds the source's relay lease (one relay per store publishes; the others wait).",
+      resolve: (s) => s.relayActiveHere,
+    }),
+    sinkRunningHere: t.boolean({
+      description: 'Whether a sink of this process is consuming for the target (a member of its consumer group).',
+      resolve: (s) => s.sinkRunningHere,
     }),
   }),
 });
@@ -232,7 +254,7 @@ const SyncStatusType = builder.objectRef<SyncStatus>('SyncStatus').implement({
   }),
 });
 
-const SyncConflictType = builder.objectRef<StoredConflict>('SyncConflict').implement({
+export const SyncConflictType = builder.objectRef<StoredConflict>('SyncConflict').implement({
   description: 'A concurrent change of one row on both sides, as recorded by the store it was applied to.',
   fields: (t) => ({
     store: t.exposeString('store', { description: 'The store whose sink met the conflict.' }),

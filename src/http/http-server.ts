@@ -1,6 +1,7 @@
 // The HTTP front of every role: /healthz (alive), /readyz (dependencies), /metrics (Prometheus),
-// and /graphql when the role serves the API.
+// and /graphql with the operator console (/console) when the role serves the API.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { isConsolePath, serveConsole } from '../api/console/serve-console.ts';
 import type { Logger } from '../logger.ts';
 import type { Metrics } from '../metrics/metrics.ts';
 import type { ReadinessProbe } from './readiness.ts';
@@ -33,14 +34,14 @@ function requestHeaders(req: IncomingMessage): Headers {
   return headers;
 }
 
-const knownEndpoints = new Set(['/graphql', '/healthz', '/readyz', '/metrics']);
+const knownEndpoints = new Set(['/graphql', '/healthz', '/readyz', '/metrics', '/console']);
 
 export async function startHttpServer(options: HttpServerOptions): Promise<Server> {
   const { metrics, readiness, graphql, logger } = options;
   const server = createServer((req, res) => {
     const started = performance.now();
     const path = (req.url ?? '/').split('?')[0]!;
-    const endpoint = knownEndpoints.has(path) ? path : path.startsWith('/graphql') ? '/graphql' : 'other';
+    const endpoint = knownEndpoints.has(path) ? path : path.startsWith('/graphql') ? '/graphql' : isConsolePath(path) ? '/console' : 'other';
     res.once('finish', () => {
       metrics.apiResponseTime.observe(
         { endpoint, method: req.method ?? 'GET' },
@@ -75,6 +76,8 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Serve
           }, fail);
       } else if (graphql && endpoint === '/graphql') {
         Promise.resolve(graphql(req, res)).catch(fail);
+      } else if (graphql && isConsolePath(path)) {
+        serveConsole(req, res, path).catch(fail);
       } else {
         res.writeHead(404, { 'content-type': 'application/json' }).end('{"error":"NOT_FOUND"}');
       }

@@ -11,6 +11,7 @@ import type { Database } from './schema.ts';
 import type {
   ApplyPlan,
   CapturedChange,
+  ConflictRecord,
   DeadLetterRecord,
   DeadLetterStage,
   DeadLetterStatus,
@@ -254,6 +255,8 @@ export interface StoredConflict {
 export interface ConflictPort {
   /** The newest rows of sync_conflicts first. */
   list(limit: number): Promise<StoredConflict[]>;
+  /** Appends one conflict record (an operator's override of a conflict's outcome). */
+  record(conflict: ConflictRecord): Promise<void>;
 }
 
 export interface EmployeeListQuery {

@@ -176,7 +176,8 @@ export interface StoredDeadLetter extends DeadLetterRecord {
 
 /** `update`, `delete`, or the unique column two rows wanted (`email`). */
 export type ConflictKind = string;
-export type ConflictOutcome = 'incoming-applied' | 'local-kept' | 'local-displaced';
+/** The sink's outcomes, and `operator-override`: an admin chose the side that wins (GraphQL resolveConflict). */
+export type ConflictOutcome = 'incoming-applied' | 'local-kept' | 'local-displaced' | 'operator-override';
 
 export interface ConflictRecord {
   table: string;

@@ -48,6 +48,10 @@ export class KyselyConflicts implements ConflictPort {
       detectedAt: toIsoTimestamp(r.detected_at),
     }));
   }
+
+  record(conflict: ConflictRecord): Promise<void> {
+    return insertConflicts(this.#db, [conflict]);
+  }
 }
 
 /** Appends the batch's conflicts to sync_conflicts (same builder query in both dialects). */
