@@ -48,16 +48,55 @@ builder.subscriptionType({
         const changes = ctx.changeFeed.pubSub.subscribe('employeChanged');
         const department = args.department;
         const stream = department == null ? changes : pipe(changes, filter((change) => change.row.department === department));
-        // A stream opened with a token ends when the token expires: the client must come back with a new one.
-        const expiresAt = ctx.principal.expiresAt;
-        // The client left (the HTTP layer aborts the request): the slot is free at once.
-        (ctx as unknown as { request?: Request }).request?.signal.addEventListener('abort', release, { once: true });
-        return releasing(expiresAt === undefined ? stream : endAt(stream, expiresAt), release);
+        return boundedStream(ctx, stream, release);
       },
       resolve: (change) => change,
     }),
   }),
 });
+
+/**
+ * A subscription's stream under the limits every stream has: counted against SSE_MAX_STREAMS (total and
+ * per caller) from now until it ends or the client leaves, and ended when the caller's token expires.
+ */
+export function boundedStream<T>(ctx: ApiContext, stream: AsyncIterable<T>, admitted?: () => void): AsyncIterableIterator<T> {
+  const release = admitted ?? admitStream(ctx);
+  // A stream opened with a token ends when the token expires: the client must come back with a new one.
+  const expiresAt = ctx.principal.expiresAt;
+  // The client left (the HTTP layer aborts the request): the slot is free at once.
+  (ctx as unknown as { request?: Request }).request?.signal.addEventListener('abort', release, { once: true });
+  return releasing(expiresAt === undefined ? stream : endAt(stream, expiresAt), release);
+}
+
+/** Now, then every `intervalMs`, until returned (at once: no tick is waited for). */
+export function ticks(intervalMs: number): AsyncIterableIterator<number> {
+  let timer: NodeJS.Timeout | undefined;
+  let pending: ((result: IteratorResult<number>) => void) | null = null;
+  let first = true;
+  let done = false;
+  return {
+    next() {
+      if (done) return Promise.resolve({ done: true, value: undefined });
+      return new Promise((resolve) => {
+        pending = resolve;
+        timer = setTimeout(() => {
+          pending = null;
+          resolve({ done: false, value: Date.now() });
+        }, first ? 0 : intervalMs);
+        first = false;
+      });
+    },
+    async return() {
+      done = true;
+      clearTimeout(timer);
+      pending?.({ done: true, value: undefined });
+      return { done: true, value: undefined };
+    },
+    [Symbol.asyncIterator]() {
+      return this;
+    },
+  };
+}
 
 /**
  * The items of `source` until the moment `at` (ms since the epoch), then the end of the stream. An

@@ -6,11 +6,13 @@ import type { DriftStatus } from '../reconcile/drift-check.ts';
 import type { SnapshotRun, StoredConflict } from '../store/ports.ts';
 import type { StoreName } from '../store/types.ts';
 import { requireRole } from './authentication.ts';
-import { builder } from './builder.ts';
+import { builder, type ApiContext } from './builder.ts';
 import { badUserInput } from './employee-input.ts';
+import { boundedStream, ticks } from './subscriptions.ts';
 import './date-time-scalar.ts';
 
 export const maxConflicts = 500;
+const minStatusInterval = 0.5;
 
 interface DirectionStatus {
   source: StoreName;
@@ -270,36 +272,42 @@ export const SyncConflictType = builder.objectRef<StoredConflict>('SyncConflict'
   }),
 });
 
+
+/** Backlogs and parked events counted now, lags from this process's metrics, drift and snapshots. */
+async function readSyncStatus(ctx: ApiContext): Promise<SyncStatus> {
+  const { stores, metrics } = ctx.app;
+  const [mysqlBacklog, postgresBacklog, dlq, mysqlParked, postgresParked, mysqlSnapshots, postgresSnapshots] = await Promise.all([
+    stores.mysql.outbox.backlog(),
+    stores.postgres.outbox.backlog(),
+    metrics.dlqSize.get(),
+    stores.mysql.deadLetters.count(),
+    stores.postgres.deadLetters.count(),
+    stores.mysql.outbox.snapshotRuns(),
+    stores.postgres.outbox.snapshotRuns(),
+  ]);
+  const parked = (list: typeof mysqlParked, stage: string) => list.find((p) => p.stage === stage)?.parked ?? 0;
+  return {
+    directions: await Promise.all([
+      directionStatus(metrics, 'mysql', 'postgres', mysqlBacklog, { relay: parked(mysqlParked, 'relay'), sink: parked(postgresParked, 'sink') }),
+      directionStatus(metrics, 'postgres', 'mysql', postgresBacklog, { relay: parked(postgresParked, 'relay'), sink: parked(mysqlParked, 'sink') }),
+    ]),
+    dlqMessages: dlq.values[0]?.value ?? 0,
+    metricsSince: new Date(performance.timeOrigin).toISOString(),
+    drift: await ctx.app.drift(),
+    snapshots: [
+      ...mysqlSnapshots.map((r) => ({ ...r, source: 'mysql' as const })),
+      ...postgresSnapshots.map((r) => ({ ...r, source: 'postgres' as const })),
+    ],
+  };
+}
+
 builder.queryFields((t) => ({
   syncStatus: t.field({
     type: SyncStatusType,
     description: 'Backlog, lag and DLQ of both sync directions. Needs the role reader.',
     resolve: async (_root, _args, ctx) => {
       requireRole(ctx.principal, 'reader', 'syncStatus');
-      const { stores, metrics } = ctx.app;
-      const [mysqlBacklog, postgresBacklog, dlq, mysqlParked, postgresParked, mysqlSnapshots, postgresSnapshots] = await Promise.all([
-        stores.mysql.outbox.backlog(),
-        stores.postgres.outbox.backlog(),
-        metrics.dlqSize.get(),
-        stores.mysql.deadLetters.count(),
-        stores.postgres.deadLetters.count(),
-        stores.mysql.outbox.snapshotRuns(),
-        stores.postgres.outbox.snapshotRuns(),
-      ]);
-      const parked = (list: typeof mysqlParked, stage: string) => list.find((p) => p.stage === stage)?.parked ?? 0;
-      return {
-        directions: await Promise.all([
-          directionStatus(metrics, 'mysql', 'postgres', mysqlBacklog, { relay: parked(mysqlParked, 'relay'), sink: parked(postgresParked, 'sink') }),
-          directionStatus(metrics, 'postgres', 'mysql', postgresBacklog, { relay: parked(postgresParked, 'relay'), sink: parked(mysqlParked, 'sink') }),
-        ]),
-        dlqMessages: dlq.values[0]?.value ?? 0,
-        metricsSince: new Date(performance.timeOrigin).toISOString(),
-        drift: await ctx.app.drift(),
-        snapshots: [
-          ...mysqlSnapshots.map((r) => ({ ...r, source: 'mysql' as const })),
-          ...postgresSnapshots.map((r) => ({ ...r, source: 'postgres' as const })),
-        ],
-      };
+      return readSyncStatus(ctx);
     },
   }),
   syncConflicts: t.field({
@@ -318,5 +326,20 @@ builder.queryFields((t) => ({
         .sort((a, b) => (a.detectedAt < b.detectedAt ? 1 : a.detectedAt > b.detectedAt ? -1 : 0))
         .slice(0, limit);
     },
+  }),
+}));
+
+builder.subscriptionFields((t) => ({
+  syncStatusUpdates: t.field({
+    type: SyncStatusType,
+    description: `syncStatus now and then every intervalSeconds (${minStatusInterval}–60 s, default 2) over SSE: what the console's overview shows live. Needs the role reader; counts as an open subscription.`,
+    args: { intervalSeconds: t.arg.float({ required: false, defaultValue: 2 }) },
+    subscribe: (_root, args, ctx) => {
+      requireRole(ctx.principal, 'reader', 'syncStatusUpdates');
+      const interval = args.intervalSeconds ?? 2;
+      if (!(interval >= minStatusInterval && interval <= 60)) throw badUserInput('intervalSeconds', `intervalSeconds must be between ${minStatusInterval} and 60.`);
+      return boundedStream(ctx, ticks(interval * 1000));
+    },
+    resolve: (_tick, _args, ctx) => readSyncStatus(ctx),
   }),
 }));

@@ -112,6 +112,10 @@ describe('the operator console in a headless browser', () => {
 
   it('overview: a reader sees a change counted, live', async () => {
     const page = await browser.newPage({ viewport: { width: 1280, height: 900 }, bypassCSP: true });
+    const streams: string[] = [];
+    page.on('request', (request) => {
+      if (request.headers()['accept'] === 'text/event-stream') streams.push(request.postData() ?? '');
+    });
     await open(page, 'overview', 'reader');
     const applied = page.locator('section', { hasText: 'mysql → postgres' }).locator('dt:text-is("applied (this process)") + dd');
     await applied.waitFor();
@@ -120,6 +124,9 @@ describe('the operator console in a headless browser', () => {
     await waitFor('PostgreSQL holds the new row', () => running.stores.postgres.employees.find(row.id));
     await waitFor('the console counts the applied change', async () => Number((await applied.innerText()).replace(/,/g, '')) > before, 20_000);
     assert.equal(await page.locator('.chart canvas').count() >= 2, true, 'a chart per direction');
+    // Live over one SSE subscription, not by polling.
+    assert.ok(streams.some((body) => body.includes('syncStatusUpdates')), 'the overview subscribes to syncStatusUpdates');
+    assert.match(await page.getByRole('status').innerText(), /^Live/);
     await assertAccessible(page, 'overview');
     await snap(page, 'overview');
     // A reader cannot act: the dead letters need admin.

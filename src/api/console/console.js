@@ -36,13 +36,14 @@ class ApiError extends Error {
   }
 }
 
-async function gql(query, variables = {}) {
-  const headers = { 'content-type': 'application/json', accept: 'application/json' };
+function credentialHeaders() {
   const credential = sessionStorage.getItem('empsync.credential');
-  if (credential) {
-    if ((sessionStorage.getItem('empsync.credential.kind') ?? 'api-key') === 'bearer') headers.authorization = `Bearer ${credential}`;
-    else headers['x-api-key'] = credential;
-  }
+  if (!credential) return {};
+  return (sessionStorage.getItem('empsync.credential.kind') ?? 'api-key') === 'bearer' ? { authorization: `Bearer ${credential}` } : { 'x-api-key': credential };
+}
+
+async function gql(query, variables = {}) {
+  const headers = { ...credentialHeaders(), 'content-type': 'application/json', accept: 'application/json' };
   const response = await fetch('/graphql', { method: 'POST', headers, body: JSON.stringify({ query, variables }) });
   const body = await response.json().catch(() => ({ errors: [{ message: `HTTP ${response.status}` }] }));
   if (body.errors?.length) {
@@ -76,15 +77,45 @@ function table(caption, headings, rows) {
 
 // ---------------------------------------------------------------- overview
 
-const overviewQuery = `query ConsoleOverview {
-  syncStatus {
+const overviewFields = `
     metricsSince dlqMessages
     directions { direction source target outboxBacklog parkedAtRelay parkedAtSink consumerLag lastAppliedAt
                  endToEndLagP50Seconds endToEndLagP99Seconds endToEndLagSamples appliedEvents relayActiveHere sinkRunningHere }
     drift { rows lastCompletePassAt lastError }
-    snapshots { source table done published total rowsPerSecond etaSeconds }
+    snapshots { source table done published total rowsPerSecond etaSeconds }`;
+const overviewSubscription = `subscription ConsoleOverview { syncStatusUpdates(intervalSeconds: 2) { ${overviewFields} } }`;
+
+/**
+ * A GraphQL subscription over SSE (POST, `accept: text/event-stream`): calls `onData` with each result's
+ * data until the stream ends (resolves) or fails (throws the first GraphQL error). Stops on `signal`.
+ */
+async function subscribe(query, onData, signal) {
+  const response = await fetch('/graphql', { method: 'POST', headers: { ...credentialHeaders(), 'content-type': 'application/json', accept: 'text/event-stream' }, body: JSON.stringify({ query }), signal });
+  if (!(response.headers.get('content-type') ?? '').includes('text/event-stream')) {
+    const body = await response.json().catch(() => ({ errors: [{ message: `HTTP ${response.status}` }] }));
+    const [error] = body.errors ?? [{ message: `HTTP ${response.status}` }];
+    throw new ApiError(error.message, error.extensions?.code ?? `HTTP_${response.status}`);
   }
-}`;
+  const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
+  let buffer = '';
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) return;
+    buffer += value;
+    let end;
+    while ((end = buffer.indexOf('\n\n')) >= 0) {
+      const message = buffer.slice(0, end);
+      buffer = buffer.slice(end + 2);
+      const event = /^event: (.*)$/m.exec(message)?.[1];
+      const data = message.split('\n').filter((line) => line.startsWith('data:')).map((line) => line.slice(5).trimStart()).join('\n');
+      if (event === 'complete') return;
+      if (!data) continue;
+      const result = JSON.parse(data);
+      if (result.errors?.length) throw new ApiError(result.errors[0].message, result.errors[0].extensions?.code);
+      onData(result.data);
+    }
+  }
+}
 
 const history = new Map(); // direction → { times, throughput, backlog, last }
 const historyLength = 300;
@@ -120,10 +151,21 @@ function chart(container, series) {
 
 const charts = new Map();
 
+/** The overview, live: one syncStatus per SSE message; the stream is opened again if it ends. */
 async function renderOverview(signal) {
-  const data = await gql(overviewQuery);
-  if (signal.aborted) return;
-  const status = data.syncStatus;
+  while (!signal.aborted) {
+    try {
+      await subscribe(overviewSubscription, (data) => drawOverview(data.syncStatusUpdates), signal);
+    } catch (error) {
+      if (signal.aborted) return;
+      if (error instanceof ApiError && error.code !== 'TOO_MANY_STREAMS' && !error.code?.startsWith('HTTP_5')) throw error;
+      say(`Live updates interrupted (${error.message}); reconnecting…`, 'error');
+    }
+    await new Promise((resolve) => setTimeout(resolve, 3000));
+  }
+}
+
+function drawOverview(status) {
   const now = Date.now() / 1000;
   const cards = status.directions.map((d) => {
     const { series, rate } = record(d, now);
@@ -171,7 +213,7 @@ async function renderOverview(signal) {
     charts.get(c.direction)?.destroy();
     charts.set(c.direction, chart(c.chartBox, c.series));
   }
-  say(`Updated ${new Date().toLocaleTimeString()}`);
+  say(`Live — updated ${new Date().toLocaleTimeString()}`);
 }
 
 // ---------------------------------------------------------------- dead letters
@@ -400,7 +442,7 @@ async function renderSchema(signal) {
 // ---------------------------------------------------------------- routing
 
 const views = {
-  overview: { render: renderOverview, refreshMs: 2000 },
+  overview: { render: renderOverview, refreshMs: 0 },
   'dead-letters': { render: renderDeadLetters, refreshMs: 0 },
   conflicts: { render: renderConflicts, refreshMs: 0 },
   drift: { render: renderDrift, refreshMs: 0 },
