@@ -9,6 +9,9 @@ import { requireRole } from './authentication.ts';
 import { builder, type ApiContext } from './builder.ts';
 import { badUserInput } from './employee-input.ts';
 import { boundedStream, ticks } from './subscriptions.ts';
+import { syncedTables } from '../tables/tables.ts';
+import { GroupMembers, type GroupMember } from '../transport/group-members.ts';
+import { sinkGroup } from '../transport/kafka.ts';
 import './date-time-scalar.ts';
 
 export const maxConflicts = 500;
@@ -29,6 +32,10 @@ interface DirectionStatus {
   applied: number;
   relayActiveHere: boolean;
   sinkRunningHere: boolean;
+  /** Who holds the source's relay lease (null: no relay runs for it). */
+  leaseHolder: string | null;
+  /** The members of the target's sink groups (null: the broker could not say). */
+  sinkMembers: GroupMember[] | null;
 }
 
 interface SyncStatus {
@@ -77,6 +84,7 @@ async function directionStatus(
   target: StoreName,
   outboxBacklog: number,
   parked: { relay: number; sink: number },
+  holders: { leaseHolder: string | null; sinkMembers: GroupMember[] | null },
 ): Promise<DirectionStatus> {
   const [lag, lastApplied, endToEnd, applied, relayActive, sinkUp] = await Promise.all([
     metrics.consumerLag.get(),
@@ -111,8 +119,18 @@ async function directionStatus(
     applied: applied.values.filter((v) => v.labels.store === target).reduce((sum, v) => sum + v.value, 0),
     relayActiveHere: relayActive.values.some((v) => v.labels.store === source && v.value === 1),
     sinkRunningHere: sinkUp.values.some((v) => v.labels.store === target && v.value === 1),
+    ...holders,
   };
 }
+
+const GroupMemberType = builder.objectRef<GroupMember>('SyncGroupMember').implement({
+  description: 'A consumer of a sink group.',
+  fields: (t) => ({
+    clientId: t.exposeString('clientId'),
+    host: t.exposeString('host'),
+    partitions: t.exposeStringList('partitions', { description: 'Assigned partitions, as topic:partition.' }),
+  }),
+});
 
 const DirectionStatusType = builder.objectRef<DirectionStatus>('SyncDirectionStatus').implement({
   description: 'One direction of two-way sync: changes captured in `source`, applied to `target`.',
@@ -168,6 +186,17 @@ const DirectionStatusType = builder.objectRef<DirectionStatus>('SyncDirectionSta
     sinkRunningHere: t.boolean({
       description: 'Whether a sink of this process is consuming for the target (a member of its consumer group).',
       resolve: (s) => s.sinkRunningHere,
+    }),
+    relayLeaseHolder: t.string({
+      nullable: true,
+      description: "Who holds the source's relay lease, as the source database tells it (session, and the relay's host and pid where visible); null: no relay runs for the source.",
+      resolve: (s) => s.leaseHolder,
+    }),
+    sinkGroupMembers: t.field({
+      type: [GroupMemberType],
+      nullable: true,
+      description: "The members of the target's sink consumer groups, as the broker tells them (null: it could not say).",
+      resolve: (s) => s.sinkMembers,
     }),
   }),
 });
@@ -273,6 +302,22 @@ export const SyncConflictType = builder.objectRef<StoredConflict>('SyncConflict'
 });
 
 
+/** One broker view of the sink groups per API process (closed when it stops). */
+const groupMembers = new WeakMap<object, GroupMembers>();
+
+async function holders(ctx: ApiContext, source: StoreName, target: StoreName): Promise<{ leaseHolder: string | null; sinkMembers: GroupMember[] | null }> {
+  const { config, stores } = ctx.app;
+  let members = groupMembers.get(ctx.app);
+  if (!members) {
+    const created = new GroupMembers(config);
+    groupMembers.set(ctx.app, (members = created));
+    ctx.app.onStop(() => created.close());
+  }
+  const groups = syncedTables(config).map((table) => sinkGroup(config, target, table.topic, table.name));
+  const [leaseHolder, sinkMembers] = await Promise.all([stores[source].outbox.leaseHolder().catch(() => null), members.of(groups)]);
+  return { leaseHolder, sinkMembers };
+}
+
 /** Backlogs and parked events counted now, lags from this process's metrics, drift and snapshots. */
 async function readSyncStatus(ctx: ApiContext): Promise<SyncStatus> {
   const { stores, metrics } = ctx.app;
@@ -288,8 +333,8 @@ async function readSyncStatus(ctx: ApiContext): Promise<SyncStatus> {
   const parked = (list: typeof mysqlParked, stage: string) => list.find((p) => p.stage === stage)?.parked ?? 0;
   return {
     directions: await Promise.all([
-      directionStatus(metrics, 'mysql', 'postgres', mysqlBacklog, { relay: parked(mysqlParked, 'relay'), sink: parked(postgresParked, 'sink') }),
-      directionStatus(metrics, 'postgres', 'mysql', postgresBacklog, { relay: parked(postgresParked, 'relay'), sink: parked(mysqlParked, 'sink') }),
+      directionStatus(metrics, 'mysql', 'postgres', mysqlBacklog, { relay: parked(mysqlParked, 'relay'), sink: parked(postgresParked, 'sink') }, await holders(ctx, 'mysql', 'postgres')),
+      directionStatus(metrics, 'postgres', 'mysql', postgresBacklog, { relay: parked(postgresParked, 'relay'), sink: parked(mysqlParked, 'sink') }, await holders(ctx, 'postgres', 'mysql')),
     ]),
     dlqMessages: dlq.values[0]?.value ?? 0,
     metricsSince: new Date(performance.timeOrigin).toISOString(),

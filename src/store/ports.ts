@@ -64,6 +64,11 @@ export interface OutboxPort {
    */
   park(parked: { seq: bigint | null; deadLetter: DeadLetterRecord }[]): Promise<void>;
   acquireLease(): Promise<RelayLease | null>;
+  /**
+   * Who holds this store's relay lease now, as the database tells it to this session (its session id,
+   * and the client's name and address where this user may see them), or null when no relay holds it.
+   */
+  leaseHolder(): Promise<string | null>;
   /** The log (`clusterId/topicId`) this store's relay last published `topic` to, or null. */
   readPublishedLog(topic: string): Promise<string | null>;
   /**

@@ -5,6 +5,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Admin } from '@platformatic/kafka';
 import type { Config } from '../config.ts';
 import { EmpsyncError, ErrorCodes } from '../errors.ts';
+import type { StoreName } from '../tables/declaration.ts';
 
 export type KafkaConfig = Pick<
   Config,
@@ -30,6 +31,11 @@ export function baseClientOptions(config: KafkaConfig, suffix: string) {
       : {}),
     ...(config.KAFKA_TLS ? { tls: ca ? { ca: caFiles.get(ca)! } : {} } : {}),
   };
+}
+
+/** The consumer group of a store's sink of a table: `<prefix>-<store>` for the first table, as before. */
+export function sinkGroup(config: Pick<Config, 'SINK_GROUP_PREFIX' | 'KAFKA_TOPIC'>, store: StoreName, topic: string, table: string): string {
+  return topic === config.KAFKA_TOPIC ? `${config.SINK_GROUP_PREFIX}-${store}` : `${config.SINK_GROUP_PREFIX}-${store}-${table}`;
 }
 
 /** Creates the change topic (compacted: the latest event per id is kept, tombstones clear deletes) and the DLQ. */

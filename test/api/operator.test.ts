@@ -17,7 +17,14 @@ const as = (role: keyof typeof keys) => ({ 'x-api-key': keys[role] });
 let api: RunningApi;
 
 interface StatusUpdate {
-  directions: { direction: string; appliedEvents: number; relayActiveHere: boolean; sinkRunningHere: boolean }[];
+  directions: {
+    direction: string;
+    appliedEvents: number;
+    relayActiveHere: boolean;
+    sinkRunningHere: boolean;
+    relayLeaseHolder: string | null;
+    sinkGroupMembers: { clientId: string; host: string; partitions: string[] }[] | null;
+  }[];
 }
 
 /** Opens syncStatusUpdates over SSE; `updates()` reads the next `count` payloads (or throws at the deadline). */
@@ -26,7 +33,7 @@ async function openStatusStream(headers: Record<string, string>, interval = 0.5)
   const response = await fetch(api.url, {
     method: 'POST',
     headers: { ...headers, 'content-type': 'application/json', accept: 'text/event-stream' },
-    body: JSON.stringify({ query: `subscription { syncStatusUpdates(intervalSeconds: ${interval}) { directions { direction appliedEvents relayActiveHere sinkRunningHere } } }` }),
+    body: JSON.stringify({ query: `subscription { syncStatusUpdates(intervalSeconds: ${interval}) { directions { direction appliedEvents relayActiveHere sinkRunningHere relayLeaseHolder sinkGroupMembers { clientId host partitions } } } }` }),
     signal: controller.signal,
   });
   const reader = response.body!.pipeThrough(new TextDecoderStream()).getReader();
@@ -92,6 +99,13 @@ describe('operator fields (the console API)', () => {
     const forward = () => first.directions.find((d) => d.direction === 'mysql->postgres')!;
     assert.equal(forward().relayActiveHere, true);
     assert.equal(forward().sinkRunningHere, true);
+    // Who holds the lease and who consumes, as MySQL and the broker tell it.
+    assert.match(forward().relayLeaseHolder ?? '', /^connection \d+/);
+    const reverse = first.directions.find((d) => d.direction === 'postgres->mysql')!;
+    assert.match(reverse.relayLeaseHolder ?? '', /^empsync relay .+ pid \d+ \(pid \d+/);
+    const consumers = forward().sinkGroupMembers ?? [];
+    assert.equal(consumers.length, 1, 'the one sink of PostgreSQL in its group');
+    assert.equal(consumers[0]!.partitions.length, 3, 'holding the three partitions');
     const created = await api.gql('mutation ($input: EmployeInput!) { createEmploye(input: $input) { id } }', { input: employeInput({ email: 'live@example.fr' }) }, as('writer'));
     assert.equal(created.errors, undefined);
     const later = await waitFor(

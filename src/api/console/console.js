@@ -62,6 +62,12 @@ const number = (value, digits = 0) => (value === null || value === undefined ? '
 const seconds = (value) => (value === null || value === undefined ? '—' : value < 1 ? `${Math.round(value * 1000)} ms` : `${number(value, 2)} s`);
 const when = (iso) => (iso ? new Date(iso).toLocaleString() : '—');
 
+function members(list) {
+  if (list === null) return 'unknown (the broker did not answer)';
+  if (list.length === 0) return 'none: no sink consumes';
+  return list.map((m) => `${m.clientId} on ${m.host} (${m.partitions.length} partition${m.partitions.length === 1 ? '' : 's'})`).join(', ');
+}
+
 function figures(pairs) {
   return h('dl', { class: 'figures' }, pairs.flatMap(([label, value, cls]) => [h('dt', {}, label), h('dd', cls ? { class: cls } : {}, value)]));
 }
@@ -80,7 +86,8 @@ function table(caption, headings, rows) {
 const overviewFields = `
     metricsSince dlqMessages
     directions { direction source target outboxBacklog parkedAtRelay parkedAtSink consumerLag lastAppliedAt
-                 endToEndLagP50Seconds endToEndLagP99Seconds endToEndLagSamples appliedEvents relayActiveHere sinkRunningHere }
+                 endToEndLagP50Seconds endToEndLagP99Seconds endToEndLagSamples appliedEvents relayActiveHere sinkRunningHere
+                 relayLeaseHolder sinkGroupMembers { clientId host partitions } }
     drift { rows lastCompletePassAt lastError }
     snapshots { source table done published total rowsPerSecond etaSeconds }`;
 const overviewSubscription = `subscription ConsoleOverview { syncStatusUpdates(intervalSeconds: 2) { ${overviewFields} } }`;
@@ -182,8 +189,8 @@ function drawOverview(status) {
         ['outbox backlog', number(d.outboxBacklog), d.outboxBacklog > 1000 ? 'warn' : null],
         ['consumer lag', number(d.consumerLag)],
         ['last applied', when(d.lastAppliedAt)],
-        ['relay lease', d.relayActiveHere ? 'held here' : 'not here'],
-        ['sink', d.sinkRunningHere ? 'consuming here' : 'not here'],
+        ['relay lease holder', d.relayLeaseHolder ? `${d.relayLeaseHolder}${d.relayActiveHere ? ' (this process)' : ''}` : 'no relay running', d.relayLeaseHolder ? null : 'bad'],
+        ['sink group members', members(d.sinkGroupMembers), d.sinkGroupMembers?.length === 0 ? 'bad' : null],
         ['parked at relay', number(d.parkedAtRelay), d.parkedAtRelay ? 'bad' : null],
         ['parked at sink', number(d.parkedAtSink), d.parkedAtSink ? 'bad' : null],
       ]),

@@ -27,6 +27,8 @@ export abstract class KyselyOutbox implements OutboxPort {
   }
 
   abstract acquireLease(): Promise<RelayLease | null>;
+
+  abstract leaseHolder(): Promise<string | null>;
   /** The dialect's expression for a new random event id (a UUID). */
   protected abstract readonly newEventId: RawBuilder<string>;
   /** The dialect's expression of a row of `schema`'s table (aliased `t`) as JSON, with the schema's columns. */

@@ -40,6 +40,14 @@ export class MysqlOutbox extends KyselyOutbox {
     return upsertDeadLetters(trx, records);
   }
 
+  async leaseHolder(): Promise<string | null> {
+    const [lock] = (await sql<{ holder: number | null }>`SELECT IS_USED_LOCK(${this.#lockName}) AS holder`.execute(this.db)).rows;
+    if (lock?.holder == null) return null;
+    // The client's address shows only to a user that may see that connection (PROCESS, or the same user).
+    const [session] = (await sql<{ host: string | null }>`SELECT HOST AS host FROM information_schema.PROCESSLIST WHERE ID = ${lock.holder}`.execute(this.db)).rows;
+    return `connection ${lock.holder}${session?.host ? ` from ${session.host}` : ''}`;
+  }
+
   async acquireLease(): Promise<RelayLease | null> {
     const connection = createConnection({ uri: this.#url, ...(this.#tls ? { ssl: this.#tls } : {}) });
     const query = <T>(text: string, values: unknown[] = []) =>

@@ -2,6 +2,7 @@
 // ids, parking, and the relay lease — an advisory lock held on a dedicated session, which also LISTENs
 // for writers' NOTIFY while the relay sleeps.
 import { EventEmitter } from 'node:events';
+import { hostname } from 'node:os';
 import { sql, type Kysely, type RawBuilder } from 'kysely';
 import pg from 'pg';
 import type { TableSchema } from '../../tables/table-schema.ts';
@@ -57,8 +58,28 @@ export class PostgresOutbox extends KyselyOutbox {
     });
   }
 
+  async leaseHolder(): Promise<string | null> {
+    // A bigint advisory key shows as classid (high 32 bits) and objid (low 32 bits), objsubid 1.
+    const { rows } = await sql<{ pid: number; application_name: string | null; client_addr: string | null }>`
+      SELECT l.pid, a.application_name, host(a.client_addr) AS client_addr
+        FROM pg_locks l LEFT JOIN pg_stat_activity a ON a.pid = l.pid
+       WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1
+         AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+         AND l.classid = ${Math.floor(relayLockKey / 2 ** 32)} AND l.objid = ${relayLockKey % 2 ** 32}`.execute(this.db);
+    const holder = rows[0];
+    if (!holder) return null;
+    return [holder.application_name || 'a session', `(pid ${holder.pid}${holder.client_addr ? ` from ${holder.client_addr}` : ''})`].join(' ');
+  }
+
   async acquireLease(): Promise<RelayLease | null> {
-    const client = new pg.Client({ connectionString: this.#url, types: clientTypes, options: '-c TimeZone=UTC', ...(this.#tls ? { ssl: this.#tls } : {}) });
+    const client = new pg.Client({
+      connectionString: this.#url,
+      types: clientTypes,
+      options: '-c TimeZone=UTC',
+      // What leaseHolder() (and pg_stat_activity) shows of the relay holding the lease.
+      application_name: `empsync relay ${hostname()} pid ${process.pid}`.slice(0, 63),
+      ...(this.#tls ? { ssl: this.#tls } : {}),
+    });
     client.on('error', () => undefined);
     try {
       await client.connect();
