@@ -12,7 +12,8 @@ import { requireRole } from './authentication.ts';
 import { builder } from './builder.ts';
 import { badUserInput } from './employee-input.ts';
 import { EmployeType } from './employee-type.ts';
-import { SyncConflictType } from './sync-status.ts';
+import { DriftStatusType, SyncConflictType } from './sync-status.ts';
+import type { DriftStatus } from '../reconcile/drift-check.ts';
 
 interface ColumnView {
   name: string;
@@ -101,6 +102,14 @@ const OverrideResultType = builder.objectRef<OverrideResult>('SyncConflictOverri
     version: t.exposeString('version', { description: 'The new version of the kept row, re-published through the pipeline.' }),
   }),
 });
+
+builder.objectFields(DriftStatusType, (t) => ({
+  divergences: t.field({
+    type: [DivergenceType],
+    description: 'The divergent rows of the last complete pass, with their columns (at most 100; none after a repair that left none).',
+    resolve: (d: DriftStatus) => d.divergences,
+  }),
+}));
 
 builder.objectFields(SyncConflictType, (t) => ({
   mysqlRow: t.field({

@@ -208,7 +208,7 @@ const DriftTableType = builder.objectRef<{ table: string; rows: number }>('SyncD
   }),
 });
 
-const DriftStatusType = builder.objectRef<DriftStatus>('SyncDrift').implement({
+export const DriftStatusType = builder.objectRef<DriftStatus>('SyncDrift').implement({
   description: 'The content drift check: both stores compared row by row and column by column, on a schedule.',
   fields: (t) => ({
     rows: t.int({

@@ -8,7 +8,7 @@ import { ErrorCodes } from '../errors.ts';
 import type { Metrics } from '../metrics/metrics.ts';
 import type { DriftRecord } from '../store/ports.ts';
 import type { TableSchema } from '../tables/table-schema.ts';
-import { reconcile, type DivergenceKind, type ReconcileReport, type ReconcileStores } from './reconcile.ts';
+import { reconcile, type Divergence, type DivergenceKind, type ReconcileReport, type ReconcileStores } from './reconcile.ts';
 
 export interface DriftStatus {
   /** Whether this process runs the check. */
@@ -19,6 +19,8 @@ export interface DriftStatus {
   lastCompletePassAt: string | null;
   lastPassSeconds: number | null;
   tables: { table: string; rows: number }[];
+  /** The divergent rows of the last complete pass (at most 100; none after a repair that left none). */
+  divergences: Divergence[];
   /** The last pass's failure, when the last pass failed. */
   lastError: string | null;
 }
@@ -32,6 +34,7 @@ export function driftStatusOf(record: DriftRecord): DriftStatus {
     lastCompletePassAt: record.lastPassAt,
     lastPassSeconds: record.passSeconds,
     tables: record.tables,
+    divergences: record.divergences ?? [],
     lastError: null,
   };
 }
@@ -69,6 +72,7 @@ export class DriftCheck {
       lastCompletePassAt: null,
       lastPassSeconds: null,
       tables: [],
+      divergences: [],
       lastError: null,
     };
   }
@@ -139,11 +143,18 @@ export class DriftCheck {
       tables,
       lastCompletePassAt: new Date().toISOString(),
       lastPassSeconds: report.seconds,
+      divergences: repair && report.unrepaired === 0 ? [] : report.sample,
       lastError: null,
     };
     // Every process reads it from PostgreSQL (the API's syncStatus.drift), whichever runs the check.
     void stores.postgres.reconcile
-      .recordDrift({ tables, lastPassAt: this.#status.lastCompletePassAt!, passSeconds: report.seconds, intervalMs: this.#options.intervalMs })
+      .recordDrift({
+        tables,
+        divergences: this.#status.divergences,
+        lastPassAt: this.#status.lastCompletePassAt!,
+        passSeconds: report.seconds,
+        intervalMs: this.#options.intervalMs,
+      })
       .catch((error: unknown) => this.#log.warn({ err: error }, 'could not record the drift check pass in PostgreSQL'));
     if (report.divergent > 0) {
       this.#log.warn(

@@ -9,6 +9,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { OutboxPort, ReconcilePort } from '../store/ports.ts';
 import type { StoreName, SyncedRow } from '../store/types.ts';
 import type { TableSchema } from '../tables/table-schema.ts';
+import type { Divergence, RepairAction } from '../store/types.ts';
 
 /**
  * - `missing`: a row on one side, neither row nor a newer tombstone on the other (the row is re-published);
@@ -17,22 +18,8 @@ import type { TableSchema } from '../tables/table-schema.ts';
  * - `content`: both rows at one version, different values (the row's origin store is authoritative: its
  *   row gets a new version and is re-published).
  */
-export type DivergenceKind = 'missing' | 'deleted' | 'version' | 'content';
-export type RepairAction = 'republish' | 'restamp' | 'delete';
-
-export interface Divergence {
-  table: string;
-  id: number;
-  kind: DivergenceKind;
-  mysqlVersion: string | null;
-  postgresVersion: string | null;
-  /** The columns whose values differ (both rows exist). */
-  columns: string[];
-  /** The side whose state wins. */
-  source: StoreName;
-  /** What a repair does: re-publish or re-stamp the source's row, or delete the other side's row. */
-  repair: RepairAction;
-}
+// The shape of a divergence belongs to the store too (the drift check records its last pass's).
+export type { Divergence, DivergenceKind, RepairAction } from '../store/types.ts';
 
 export interface ReconcileCounts {
   compared: number;

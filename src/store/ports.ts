@@ -10,6 +10,7 @@ import type { RoleUser } from './privileges.ts';
 import type { Database } from './schema.ts';
 import type {
   ApplyPlan,
+  Divergence,
   CapturedChange,
   ConflictRecord,
   DeadLetterRecord,
@@ -213,6 +214,8 @@ export interface ReconcilePort {
 /** A complete drift check pass: rows still differing per table, when it ended, how long it took. */
 export interface DriftRecord {
   tables: { table: string; rows: number }[];
+  /** The divergent rows the pass found (at most 100 in all), as the reconcile report's sample (none: not recorded). */
+  divergences?: Divergence[];
   lastPassAt: string;
   passSeconds: number;
   intervalMs: number;

@@ -234,3 +234,21 @@ export interface DatabaseTls {
   ca?: string;
   rejectUnauthorized: true;
 }
+
+/** A row whose content differs between the stores, as the reconcile finds it (src/reconcile). */
+export type DivergenceKind = 'missing' | 'deleted' | 'version' | 'content';
+export type RepairAction = 'republish' | 'restamp' | 'delete';
+
+export interface Divergence {
+  table: string;
+  id: number;
+  kind: DivergenceKind;
+  mysqlVersion: string | null;
+  postgresVersion: string | null;
+  /** The columns whose values differ (both rows exist). */
+  columns: string[];
+  /** The side whose state wins. */
+  source: StoreName;
+  /** What a repair does: re-publish or re-stamp the source's row, or delete the other side's row. */
+  repair: RepairAction;
+}

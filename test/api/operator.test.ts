@@ -11,6 +11,7 @@ const keys = { reader: 'operator-reader-key-000000001', writer: 'operator-writer
 const config = testConfig('api_operator', {
   AUTH_API_KEYS: `${keys.reader}:reader,${keys.writer}:writer,${keys.admin}:admin`,
   DRIFT_SETTLE_MS: '200',
+  DRIFT_CHECK_INTERVAL_MS: '1000',
   SSE_MAX_STREAMS_PER_CALLER: '2',
 });
 const as = (role: keyof typeof keys) => ({ 'x-api-key': keys[role] });
@@ -145,6 +146,17 @@ describe('operator fields (the console API)', () => {
       await sql`SELECT set_config('app.sync_origin', 'sink', true)`.execute(trx);
       await sql`UPDATE employes SET poste = 'Behind', department = 'Elsewhere' WHERE id = ${row.id}`.execute(trx);
     });
+    // The scheduled pass (every second here) records the row and its columns for every reader.
+    const scheduled = await waitFor('a scheduled pass naming the drifted row', async () => {
+      const { data } = await api.gql<{ syncStatus: { drift: { divergences: { id: number; kind: string; columns: string[] }[] } | null } }>(
+        '{ syncStatus { drift { divergences { id kind columns } } } }',
+        {},
+        as('reader'),
+      );
+      return data?.syncStatus.drift?.divergences.find((d) => d.id === row.id);
+    });
+    assert.deepEqual([scheduled.kind, [...scheduled.columns].sort()], ['content', ['department', 'poste']]);
+    assert.deepEqual((await postgres.reconcile.readDrift())?.divergences?.map((d) => d.id), [row.id], 'recorded in PostgreSQL for an api-only process');
     const { data, errors } = await api.gql<{ checkDrift: { divergent: number; divergences: { id: number; kind: string; columns: string[]; repair: string }[] } }>(
       'mutation { checkDrift { divergent divergences { id kind columns repair source } } }',
       {},

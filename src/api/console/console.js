@@ -353,11 +353,12 @@ async function renderConflicts(signal) {
 
 // ---------------------------------------------------------------- drift
 
-const driftQuery = `query ConsoleDrift { syncStatus { drift { rows lastCompletePassAt lastPassSeconds intervalSeconds lastError tables { table rows } } } }`;
+const divergenceFields = 'table id kind columns source repair mysqlVersion postgresVersion';
+const driftQuery = `query ConsoleDrift { syncStatus { drift { rows lastCompletePassAt lastPassSeconds intervalSeconds lastError tables { table rows } divergences { ${divergenceFields} } } } }`;
 const checkMutation = `mutation ConsoleCheckDrift($repair: Boolean) {
   checkDrift(repair: $repair) {
     compared divergent inFlight repaired unrepaired seconds startedAt notes
-    divergences { table id kind columns source repair mysqlVersion postgresVersion }
+    divergences { ${divergenceFields} }
   }
 }`;
 let lastReport = null;
@@ -374,6 +375,16 @@ async function check(repair, button) {
     failed(error);
     button.disabled = false;
   }
+}
+
+function divergenceTable(caption, divergences) {
+  return table(
+    caption,
+    ['table', 'id', 'kind', 'columns', 'MySQL version', 'PostgreSQL version', 'repair'],
+    divergences.map((d) =>
+      h('tr', {}, h('td', {}, d.table), h('td', { class: 'num' }, d.id), h('td', {}, d.kind), h('td', {}, d.columns.join(', ') || '—'), h('td', {}, d.mysqlVersion ?? '—'), h('td', {}, d.postgresVersion ?? '—'), h('td', {}, `${d.repair} from ${d.source}`)),
+    ),
+  );
 }
 
 async function renderDrift(signal) {
@@ -397,6 +408,7 @@ async function renderDrift(signal) {
             ...drift.tables.map((t) => [`table ${t.table}`, number(t.rows)]),
           ])
         : h('p', {}, 'No drift check pass recorded yet.'),
+      drift?.divergences.length ? divergenceTable(`${drift.divergences.length} divergent row(s) at that pass`, drift.divergences) : null,
     ),
     h(
       'div',
@@ -410,13 +422,7 @@ async function renderDrift(signal) {
           { 'aria-labelledby': 'drift-report' },
           h('h3', { id: 'drift-report' }, `Pass of ${when(report.startedAt)}: ${report.divergent} divergent, ${report.repaired} repaired, ${report.unrepaired} unrepaired, ${report.inFlight} in flight (${seconds(report.seconds)})`),
           report.notes.map((note) => h('p', {}, note)),
-          table(
-            `${report.divergences.length} divergent row(s) shown`,
-            ['table', 'id', 'kind', 'columns', 'MySQL version', 'PostgreSQL version', 'repair'],
-            report.divergences.map((d) =>
-              h('tr', {}, h('td', {}, d.table), h('td', { class: 'num' }, d.id), h('td', {}, d.kind), h('td', {}, d.columns.join(', ') || '—'), h('td', {}, d.mysqlVersion ?? '—'), h('td', {}, d.postgresVersion ?? '—'), h('td', {}, `${d.repair} from ${d.source}`)),
-            ),
-          ),
+          divergenceTable(`${report.divergences.length} divergent row(s) shown`, report.divergences),
         )
       : null,
   );

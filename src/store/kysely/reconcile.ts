@@ -7,7 +7,7 @@ import type { TableSchema } from '../../tables/table-schema.ts';
 import { canonicalInstant, canonicalValue } from '../../tables/values.ts';
 import type { ChunkChecksum, DriftRecord, ReconcilePort } from '../ports.ts';
 import type { Database } from '../schema.ts';
-import type { StoreName, SyncedRow } from '../types.ts';
+import type { Divergence, StoreName, SyncedRow } from '../types.ts';
 
 export abstract class KyselyReconcile implements ReconcilePort {
   readonly name: StoreName;
@@ -75,20 +75,22 @@ export abstract class KyselyReconcile implements ReconcilePort {
       await sql`DELETE FROM sync_drift`.execute(trx);
       if (record.tables.length === 0) return;
       const at = record.lastPassAt.replace('T', ' ').replace('Z', ''); // UTC: both stores' sessions are
-      await sql`INSERT INTO sync_drift (table_name, drift_rows, last_pass_at, pass_seconds, interval_ms) VALUES ${sql.join(
-        record.tables.map((t) => sql`(${t.table}, ${t.rows}, ${at}, ${record.passSeconds}, ${record.intervalMs})`),
+      const divergences = (table: string) => JSON.stringify((record.divergences ?? []).filter((d) => d.table === table));
+      await sql`INSERT INTO sync_drift (table_name, drift_rows, last_pass_at, pass_seconds, interval_ms, divergences) VALUES ${sql.join(
+        record.tables.map((t) => sql`(${t.table}, ${t.rows}, ${at}, ${record.passSeconds}, ${record.intervalMs}, ${divergences(t.table)})`),
       )}`.execute(trx);
     });
   }
 
   async readDrift(): Promise<DriftRecord | null> {
-    const { rows } = await sql<{ table_name: string; drift_rows: number; last_pass_at: Date | string; pass_seconds: number; interval_ms: number }>`
-      SELECT table_name, drift_rows, last_pass_at, pass_seconds, interval_ms FROM sync_drift ORDER BY table_name`.execute(this.db);
+    const { rows } = await sql<{ table_name: string; drift_rows: number; last_pass_at: Date | string; pass_seconds: number; interval_ms: number; divergences: string | null }>`
+      SELECT table_name, drift_rows, last_pass_at, pass_seconds, interval_ms, divergences FROM sync_drift ORDER BY table_name`.execute(this.db);
     const first = rows[0];
     if (!first) return null;
     const at = first.last_pass_at instanceof Date ? first.last_pass_at.toISOString() : first.last_pass_at;
     return {
       tables: rows.map((r) => ({ table: r.table_name, rows: Number(r.drift_rows) })),
+      divergences: rows.flatMap((r) => (r.divergences ? (JSON.parse(r.divergences) as Divergence[]) : [])),
       lastPassAt: canonicalInstant(at),
       passSeconds: Number(first.pass_seconds),
       intervalMs: Number(first.interval_ms),

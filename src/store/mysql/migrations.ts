@@ -457,6 +457,17 @@ async function migrate007(db: Kysely<unknown>): Promise<void> {
   if (missing.length) await run(db, [`ALTER TABLE sync_backfill ${missing.map(([name, type]) => `ADD COLUMN ${name} ${type}`).join(', ')}`]);
 }
 
+// ---- 008: the divergent rows of the drift check's last pass (the console shows them) ----
+
+async function migrate008(db: Kysely<unknown>): Promise<void> {
+  const columns = await existing(
+    db,
+    'SELECT COLUMN_NAME AS name FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ?',
+    'sync_drift',
+  );
+  if (!columns.has('divergences')) await run(db, ['ALTER TABLE sync_drift ADD COLUMN divergences LONGTEXT NULL']);
+}
+
 export const mysqlMigrations: Record<string, Migration> = {
   '001_employes_sync': { up: (db) => run(db, statements001) },
   '002_offsets_log_dead_letters_portable_values': { up: migrate002 },
@@ -465,4 +476,5 @@ export const mysqlMigrations: Record<string, Migration> = {
   '005_shared_outbox_generated_capture': { up: migrate005 },
   '006_drift_status': { up: (db) => run(db, statements006) },
   '007_snapshot_progress': { up: migrate007 },
+  '008_drift_divergences': { up: migrate008 },
 };

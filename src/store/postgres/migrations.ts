@@ -354,6 +354,10 @@ const statements008 = [
      ADD COLUMN IF NOT EXISTS started_at timestamptz(6)`,
 ];
 
+// ---- 009: the divergent rows of the drift check's last pass (the console shows them) ----
+
+const statements009 = [`ALTER TABLE sync_drift ADD COLUMN IF NOT EXISTS divergences text`];
+
 export const postgresMigrations: Record<string, Migration> = {
   '001_employes_sync': { up: (db) => run(db, statements001) },
   '002_department_id_index': { up: (db) => run(db, statements002) },
@@ -363,4 +367,5 @@ export const postgresMigrations: Record<string, Migration> = {
   '006_shared_outbox_generated_capture': { up: (db) => run(db, statements006) },
   '007_drift_status': { up: (db) => run(db, statements007) },
   '008_snapshot_progress': { up: (db) => run(db, statements008) },
+  '009_drift_divergences': { up: (db) => run(db, statements009) },
 };
