@@ -16,6 +16,7 @@ import type { ApiContext } from './builder.ts';
 import { createDirectPost } from './direct-post.ts';
 import { EmployeeChangeFeed } from './employee-change-feed.ts';
 import { extraFields, withExtraFields, type ExtraField } from './extra-fields.ts';
+import { graphiqlOptions } from './graphiql-example.ts';
 import { requestEmployeeLoader, sharedEmployeeLoader } from './employee-loaders.ts';
 import { useAuthentication } from './plugins/use-authentication.ts';
 import { useCompiledExecution } from './plugins/use-compiled-execution.ts';
@@ -92,7 +93,8 @@ export function createGraphqlHandler(
     const yoga = createYoga<ServerContext, Omit<ApiContext, 'principal'>>({
       schema,
       graphqlEndpoint: '/graphql',
-      graphiql: !production,
+      // Opens on a runnable example of the published queries and writes (graphiql-example.ts).
+      graphiql: production ? false : graphiqlOptions,
       // GraphiQL's page with its scripts and styles inlined (no CDN: the API may have no internet),
       // loaded on the first browser visit only, so production never loads the 9 MB bundle.
       renderGraphiQL: async (options) =>
