@@ -57,6 +57,8 @@ const rolePasswords = commaList(
 export const configSchema = z.object({
   NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  // auto: human-readable lines when stdout is a terminal, JSON lines otherwise (src/logger.ts).
+  LOG_FORMAT: z.enum(['auto', 'json', 'pretty']).default('auto'),
   HTTP_HOST: z.string().min(1).default('127.0.0.1'),
   HTTP_PORT: port.default(8000),
   MYSQL_URL: url(['mysql:']).default('mysql://root@127.0.0.1:3306/entreprise'),
@@ -148,6 +150,9 @@ export const configSchema = z.object({
   AUTH_JWT_MAX_TTL_SECONDS: positiveInt.default(86_400),
   AUTH_JWT_ISSUER: z.string().min(1).optional(),
   AUTH_JWT_AUDIENCE: z.string().min(1).optional(),
+  // The credential `empsync status` sends to the API: an API key or a bearer JWT with the role reader
+  // (unset: the lowest-role key of AUTH_API_KEYS, if any).
+  EMPSYNC_TOKEN: z.string().min(1).optional(),
 });
 
 export type Config = Readonly<z.infer<typeof configSchema>>;

@@ -1,10 +1,12 @@
 // Command line entry: `empsync <role> [store]`. Parses the config once, starts the role, prints where
-// it listens, and stops every stage cleanly on SIGINT/SIGTERM.
-import { loadConfig } from './config.ts';
+// it listens (a banner on a terminal, a log line always), and stops every stage cleanly on SIGINT/SIGTERM.
+import { loadConfig, type Config } from './config.ts';
 import { describeError, isEmpsyncError } from './errors.ts';
 import { createLogger } from './logger.ts';
+import { formatBanner, roleUrls } from './roles/banner.ts';
 import { startIdleMemoryTrim } from './roles/idle-memory.ts';
-import { roles, startRole, type Role } from './roles/roles.ts';
+import type { Role } from './roles/roles.ts';
+import { runStatus } from './roles/status.ts';
 import { bigintJson } from './store/kysely/conflicts.ts';
 
 const usage = `usage: empsync <role> [store]
@@ -23,22 +25,41 @@ const usage = `usage: empsync <role> [store]
   dlq replay --all | --id <store>:<id>[,…]
                       re-inject parked events through their stage (exit 3 when one still fails)
   schema drop-column <table> <column>
-                      drop a column a DBA added, on both databases, capture first`;
+                      drop a column a DBA added, on both databases, capture first
+  status [--url <graphql url>] [--json]
+                      ask a running API for the sync overview (directions, DLQ, drift, snapshots) and
+                      print it as text (--json: the raw GraphQL answer); --url defaults to
+                      http://127.0.0.1:$HTTP_PORT/graphql, the credential is EMPSYNC_TOKEN (else a key of
+                      AUTH_API_KEYS); exit 0 healthy, 1 unhealthy (API unreachable, not ready or degraded, a
+                      GraphQL error, parked events, drift rows or a failed drift check; reasons printed),
+                      2 bad usage`;
+
+/** The config, or null after one line on stderr naming the bad variable. */
+function loadConfigOrExplain(): Config | null {
+  try {
+    return loadConfig();
+  } catch (error) {
+    process.stderr.write(`empsync: ${describeError(error)}\n`);
+    return null;
+  }
+}
 
 async function main(argv: string[]): Promise<number> {
   const [roleArgument = 'all', ...roleArguments] = argv;
+  // `status` is a client of a running API: it loads none of the stages (Kafka, both database drivers,
+  // Kysely: a second or more of start-up on a busy machine).
+  if (roleArgument === 'status') {
+    const config = loadConfigOrExplain();
+    return config ? runStatus(config, roleArguments) : 2;
+  }
+  const { roles, startRole } = await import('./roles/roles.ts');
   if (roleArgument === '--help' || roleArgument === '-h' || !(roles as readonly string[]).includes(roleArgument)) {
     process.stderr.write(`${usage}\n`);
     return roleArgument === '--help' || roleArgument === '-h' ? 0 : 2;
   }
   const role = roleArgument as Role;
-  let config;
-  try {
-    config = loadConfig();
-  } catch (error) {
-    process.stderr.write(`empsync: ${describeError(error)}\n`);
-    return 2;
-  }
+  const config = loadConfigOrExplain();
+  if (!config) return 2;
   const logger = createLogger(config, role);
   // Only the roles that serve the API load it (GraphQL, Yoga, Pothos: tens of MiB a relay or a sink never uses).
   const createGraphqlHandler = role === 'all' || role === 'api' ? (await import('./api/graphql-handler.ts')).createGraphqlHandler : undefined;
@@ -67,8 +88,10 @@ async function main(argv: string[]): Promise<number> {
     const repaired = roleArguments.includes('--repair');
     return (repaired ? report.unrepaired : report.divergent) > 0 || report.columnsLeftOut.length > 0 ? 3 : 0;
   }
-  const base = `http://${config.HTTP_HOST === '0.0.0.0' ? 'localhost' : config.HTTP_HOST}:${config.HTTP_PORT}`;
-  logger.info({ graphql: `${base}/graphql`, metrics: `${base}/metrics`, readyz: `${base}/readyz` }, `empsync ${role} running`);
+  const urls = roleUrls(role, config, running);
+  logger.info(urls, `empsync ${role} running`);
+  // On a terminal a person reads the URLs once; elsewhere the log line above carries them.
+  if (process.stdout.isTTY) process.stdout.write(formatBanner(role, urls, config.NODE_ENV === 'production'));
   const trim = startIdleMemoryTrim(config.IDLE_MEMORY_TRIM_MS, logger);
   await new Promise<void>((resolve) => {
     const onSignal = (signal: string) => {

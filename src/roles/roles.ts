@@ -7,6 +7,7 @@
 //   reconcile  compare both stores row by row (--repair re-publishes what differs), then exit
 //   dlq      list or replay parked events (dead letters of both stores), then exit
 //   schema   drop a column a DBA added, from both engines (capture first), then exit
+//   status   asks a running API for the sync overview and exits 0 (healthy) or 1 (src/roles/status.ts); starts no stage
 import type { Server } from 'node:http';
 import { SchemaKeeper } from '../capture/schema-keeper.ts';
 import type { Config } from '../config.ts';
@@ -28,7 +29,7 @@ import { storeNames, type ReplayResult, type StoreName, type StoredDeadLetter } 
 import { syncedTables } from '../tables/tables.ts';
 import { ensureTopics } from '../transport/kafka.ts';
 
-export const roles = ['all', 'api', 'relay', 'sink', 'migrate', 'backfill', 'reconcile', 'dlq', 'schema'] as const;
+export const roles = ['all', 'api', 'relay', 'sink', 'migrate', 'backfill', 'reconcile', 'dlq', 'schema', 'status'] as const;
 export type Role = (typeof roles)[number];
 
 export interface RunningRole {
@@ -161,6 +162,8 @@ function parseDlqArguments(args: readonly string[]): { list: { includeReplayed: 
 }
 
 export async function startRole(role: Role, deps: RoleDependencies, args: readonly string[] = []): Promise<RunningRole> {
+  // A client of the API (runStatus): it touches no database and no topic.
+  if (role === 'status') throw new EmpsyncError(ErrorCodes.CONFIG_INVALID, 'status starts no stage: run it with runStatus (src/roles/status.ts)');
   const argument = args[0];
   const { config, logger } = deps;
   const metrics = createMetrics();
