@@ -7,12 +7,15 @@
 // when a compiled run is refused that way, the errors are replaced with graphql-js's own for the same
 // variables, so callers read the same messages on either engine.
 import { useGraphQlJit } from '@envelop/graphql-jit';
-import { getOperationAST, type ExecutionResult } from 'graphql';
+import { getOperationAST, Kind, type ExecutionResult } from 'graphql';
 import { getVariableValues } from 'graphql/execution/values.js';
 import type { Plugin } from 'graphql-yoga';
 
 export function useCompiledExecution(): Plugin {
-  const { onExecute: compile } = useGraphQlJit();
+  // The plugin keeps one compiled form per document, compiled for the first operationName it met: a
+  // document of several operations (GraphiQL's tabs, a client's saved queries) would then run that one
+  // whatever operationName asks. Only one-operation documents are compiled; the others run on graphql-js.
+  const { onExecute: compile } = useGraphQlJit({}, { enableIf: ({ document }) => document.definitions.filter((d) => d.kind === Kind.OPERATION_DEFINITION).length === 1 });
   return {
     onExecute(payload) {
       void compile?.(payload as never);
