@@ -30,7 +30,8 @@ if [ -x scripts/ensure-prometheus.sh ] || [ -f scripts/ensure-prometheus.sh ]; t
   fi
 fi
 
+# empsync prints where it listens once it does: a banner on a terminal (console, GraphiQL, metrics,
+# readiness), the same URLs in its "empsync all running" log line otherwise.
 node_modules/.bin/node src/main.ts "${1:-all}" &
 children+=($!)
-printf '[empsync] GraphQL: http://localhost:%s/graphql  metrics: /metrics  ready: /readyz\n' "${HTTP_PORT:-8000}" >&2
 wait "${children[-1]}"

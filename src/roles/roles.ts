@@ -27,7 +27,7 @@ import { Sink } from '../sink/sink.ts';
 import { closeStores, createStores, ensureDatabases, type Stores } from '../store/create-stores.ts';
 import { storeNames, type ReplayResult, type StoreName, type StoredDeadLetter } from '../store/types.ts';
 import { syncedTables } from '../tables/tables.ts';
-import { ensureTopics } from '../transport/kafka.ts';
+import { ensureTopics, sinkGroup } from '../transport/kafka.ts';
 
 export const roles = ['all', 'api', 'relay', 'sink', 'migrate', 'backfill', 'reconcile', 'dlq', 'schema', 'status'] as const;
 export type Role = (typeof roles)[number];
@@ -122,10 +122,7 @@ export async function prepare(config: Config, stores: Stores, logger: Logger, me
   return keeper;
 }
 
-/** The consumer group of a store's sink of a table: `<prefix>-<store>` for the first table, as before. */
-export function sinkGroup(config: Pick<Config, 'SINK_GROUP_PREFIX' | 'KAFKA_TOPIC'>, store: StoreName, topic: string, table: string): string {
-  return topic === config.KAFKA_TOPIC ? `${config.SINK_GROUP_PREFIX}-${store}` : `${config.SINK_GROUP_PREFIX}-${store}-${table}`;
-}
+export { sinkGroup } from '../transport/kafka.ts';
 
 function parseStores(argument: string | undefined): StoreName[] {
   if (argument === undefined || argument === 'both') return [...storeNames];

@@ -13,7 +13,8 @@ export const StatusExit = { healthy: 0, unhealthy: 1, usage: 2 } as const;
 /** The console's first view: both directions, the DLQ topic, the drift check and the snapshots. */
 export const syncStatusQuery = `query EmpsyncStatus {
   syncStatus {
-    directions { direction outboxBacklog parkedAtRelay parkedAtSink consumerLag lastAppliedAt endToEndLagP50Seconds endToEndLagP99Seconds endToEndLagSamples }
+    directions { direction outboxBacklog parkedAtRelay parkedAtSink consumerLag lastAppliedAt endToEndLagP50Seconds endToEndLagP99Seconds endToEndLagSamples
+                 relayLeaseHolder sinkGroupMembers { clientId host partitions } }
     dlqMessages
     drift { rows lastCompletePassAt lastError tables { table rows } }
     snapshots { source table done published total etaSeconds }
@@ -30,6 +31,10 @@ export interface DirectionOverview {
   endToEndLagP50Seconds: number | null;
   endToEndLagP99Seconds: number | null;
   endToEndLagSamples: number;
+  /** Who holds the source's relay lease (null: no relay runs for it). */
+  relayLeaseHolder: string | null;
+  /** The target's sink group members (null: the broker could not say). */
+  sinkGroupMembers: { clientId: string; host: string; partitions: string[] }[] | null;
 }
 
 export interface SyncOverview {
@@ -165,6 +170,11 @@ export function unhealthyReasons(readiness: Readiness | null, body: GraphqlBody 
         `${d.direction}: ${plural(d.parkedAtSink, 'event')} parked at the ${target} sink (empsync dlq list)`,
       );
   }
+  for (const d of status.directions) {
+    const [source, target] = d.direction.split('->');
+    if (d.relayLeaseHolder === null) reasons.push(`${d.direction}: no relay runs for ${source} (its captured changes wait in its outbox)`);
+    if (d.sinkGroupMembers?.length === 0) reasons.push(`${d.direction}: no sink consumes for ${target} (its consumer group has no member)`);
+  }
   if (status.drift?.rows) {
     const tables = status.drift.tables.filter((t) => t.rows > 0).map((t) => `${t.table}: ${t.rows}`);
     reasons.push(
@@ -256,6 +266,13 @@ export function formatStatus(report: StatusReport): string {
           ['parked at relay', String(d.parkedAtRelay)],
           ['parked at sink', String(d.parkedAtSink)],
           ['consumer lag', count(d.consumerLag)],
+          ['relay lease', d.relayLeaseHolder ?? 'nobody'],
+          [
+            'sink members',
+            d.sinkGroupMembers === null
+              ? 'unknown (the broker did not answer)'
+              : d.sinkGroupMembers.map((m) => `${m.clientId}@${m.host} (${plural(m.partitions.length, 'partition')})`).join(', ') || 'none',
+          ],
           ['last applied', d.lastAppliedAt ?? dash],
           [
             'end-to-end lag',

@@ -18,7 +18,7 @@ import {
   type SyncOverview,
 } from '../../src/roles/status.ts';
 import { freePort } from '../support/role-processes.ts';
-import { dropTestDatabases, quietLogger, testConfig } from '../support/test-env.ts';
+import { dropTestDatabases, quietLogger, testConfig, waitFor } from '../support/test-env.ts';
 
 const readerKey = 'status-reader-key-0123';
 const adminKey = 'status-admin-key-01234';
@@ -42,11 +42,17 @@ async function status(args: string[], env: Record<string, string> = {}) {
   return { code, stdout, stderr };
 }
 
+/**
+ * The whole pipeline (`all`: relays and sinks, since a sync without them is not healthy), without the
+ * start-up backfill or a drift check of its own (the drift passes below are recorded by hand), once both
+ * relays hold their lease and both sinks consume.
+ */
 async function startApi(roleConfig: Config): Promise<{ running: RunningRole; url: string }> {
-  const running = await startRole('api', {
-    config: roleConfig,
-    logger: quietLogger(roleConfig),
-    createGraphqlHandler,
+  const config = { ...roleConfig, BACKFILL_ON_START: false, DRIFT_CHECK_INTERVAL_MS: 0 };
+  const running = await startRole('all', { config, logger: quietLogger(config), createGraphqlHandler });
+  await waitFor('both relays and both sinks running', async () => {
+    const [relays, sinks] = await Promise.all([running.metrics.relayActive.get(), running.metrics.sinkUp.get()]);
+    return relays.values.filter((v) => v.value === 1).length === 2 && sinks.values.filter((v) => v.value === 1).length >= 2;
   });
   return { running, url: `http://127.0.0.1:${(running.server!.address() as AddressInfo).port}/graphql` };
 }
@@ -111,6 +117,8 @@ describe('empsync status', () => {
             endToEndLagP50Seconds: 0.012,
             endToEndLagP99Seconds: 0.3,
             endToEndLagSamples: 40,
+            relayLeaseHolder: 'connection 12',
+            sinkGroupMembers: [],
           },
           {
             direction: 'postgres->mysql',
@@ -122,6 +130,8 @@ describe('empsync status', () => {
             endToEndLagP50Seconds: null,
             endToEndLagP99Seconds: null,
             endToEndLagSamples: 0,
+            relayLeaseHolder: null,
+            sinkGroupMembers: null,
           },
         ],
         dlqMessages: 1,
@@ -152,6 +162,8 @@ describe('empsync status', () => {
         'API not ready: mysql down (ECONNREFUSED)',
         'mysql->postgres: 2 changes parked at the mysql relay (empsync dlq list)',
         'postgres->mysql: 1 event parked at the mysql sink (empsync dlq list)',
+        'mysql->postgres: no sink consumes for postgres (its consumer group has no member)',
+        'postgres->mysql: no relay runs for postgres (its captured changes wait in its outbox)',
         'drift: 3 rows differ between the stores at the last pass (employes: 3; empsync reconcile)',
         'drift check failed: EMPSYNC_DEPENDENCY_UNAVAILABLE: MySQL is down',
       ]);
@@ -288,6 +300,19 @@ describe('empsync status', () => {
         intervalMs: 300_000,
       });
       assert.equal((await status(['--url', api!.url])).code, 0, 'healthy again once both are gone');
+    });
+
+    it('shows who holds each relay lease and who consumes; with the relays stopped, exits 1 naming both', async () => {
+      const running = await status(['--url', api!.url]);
+      assert.match(running.stdout, /^mysql -> postgres\n(?: {2}.*\n)*? {2}relay lease {9}connection \d+/m);
+      assert.match(running.stdout, /^postgres -> mysql\n(?: {2}.*\n)*? {2}relay lease {9}empsync relay .* pid \d+/m);
+      assert.match(running.stdout, /^ {2}sink members {8}\S+@\S+ \(3 partitions\)$/m);
+      await Promise.all(api!.running.relays.map((relay) => relay.stop()));
+      const stopped = await status(['--url', api!.url]);
+      assert.equal(stopped.code, 1, stopped.stdout);
+      assert.match(stopped.stdout, /^ {2}relay lease {9}nobody$/m);
+      assert.match(stopped.stdout, /- mysql->postgres: no relay runs for mysql \(its captured changes wait in its outbox\)/);
+      assert.match(stopped.stdout, /- postgres->mysql: no relay runs for postgres/);
     });
 
     it('with authentication on: sends the reader key of AUTH_API_KEYS or EMPSYNC_TOKEN; without one, exits 1 naming UNAUTHENTICATED', async () => {
