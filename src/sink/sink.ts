@@ -308,7 +308,10 @@ export class Sink {
     const consumer = this.#consumer;
     if (!consumer || this.#restart) return;
     try {
-      const problem = offsetProblem(this.#logId, this.#applied, await store.apply.readOffsets(consumerGroup, this.#topic));
+      // A copy taken before the read: batches committed while it runs raise #applied past what it read
+      // (stored offsets only grow, so what was applied before the read is never above what it finds).
+      const applied = new Map(this.#applied);
+      const problem = offsetProblem(this.#logId, applied, await store.apply.readOffsets(consumerGroup, this.#topic));
       if (problem) return this.#requestRestart(problem.code, problem.reason);
       // Fresh metadata: a changed topic id shows in the consumer's 'client:metadata' handler.
       await consumer.metadata({ topics: [this.#topic], forceUpdate: true });
