@@ -147,6 +147,9 @@ export const configSchema = z.object({
   AUTH_API_KEYS: apiKeys.optional(),
   AUTH_JWT_SECRET: z.string().min(32, 'must be at least 32 characters (HS256 needs a 256-bit secret)').optional(),
   AUTH_JWKS_URL: url(['https:', 'http:']).optional(),
+  // Where the API reads the pipeline's figures (throughput, end-to-end lag, consumer lag, last apply) when
+  // its own process runs no sink: the Prometheus that scrapes every role (Compose: http://prometheus:9090).
+  PROMETHEUS_URL: url(['http:', 'https:']).optional(),
   AUTH_JWT_MAX_TTL_SECONDS: positiveInt.default(86_400),
   AUTH_JWT_ISSUER: z.string().min(1).optional(),
   AUTH_JWT_AUDIENCE: z.string().min(1).optional(),

@@ -32,6 +32,10 @@ interface DirectionStatus {
   applied: number;
   relayActiveHere: boolean;
   sinkRunningHere: boolean;
+  /** Events applied per second over the last minute, when Prometheus says (null: take the rate of `applied`). */
+  throughput: number | null;
+  /** Where throughput, lags and the last apply come from: Prometheus (every sink) or this process. */
+  figuresFrom: 'prometheus' | 'process';
   /** Who holds the source's relay lease (null: no relay runs for it). */
   leaseHolder: string | null;
   /** The members of the target's sink groups (null: the broker could not say). */
@@ -85,6 +89,7 @@ async function directionStatus(
   outboxBacklog: number,
   parked: { relay: number; sink: number },
   holders: { leaseHolder: string | null; sinkMembers: GroupMember[] | null },
+  remote: RemoteFigures | null,
 ): Promise<DirectionStatus> {
   const [lag, lastApplied, endToEnd, applied, relayActive, sinkUp] = await Promise.all([
     metrics.consumerLag.get(),
@@ -120,6 +125,16 @@ async function directionStatus(
     relayActiveHere: relayActive.values.some((v) => v.labels.store === source && v.value === 1),
     sinkRunningHere: sinkUp.values.some((v) => v.labels.store === target && v.value === 1),
     ...holders,
+    throughput: null,
+    figuresFrom: 'process' as const,
+    // The sinks' own figures, from the Prometheus that scrapes them all, when there is one.
+    ...(remote && {
+      throughput: remote.throughput,
+      consumerLag: remote.consumerLag,
+      lastAppliedAt: remote.lastApplied ? new Date(remote.lastApplied * 1000).toISOString() : null,
+      lag: { p50: remote.p50, p99: remote.p99, samples: remote.samples ?? 0 },
+      figuresFrom: 'prometheus' as const,
+    }),
   };
 }
 
@@ -174,6 +189,16 @@ const DirectionStatusType = builder.objectRef<DirectionStatus>('SyncDirectionSta
     endToEndLagSamples: t.int({
       description: 'Events behind the two percentiles.',
       resolve: (s) => s.lag.samples,
+    }),
+    throughputPerSecond: t.float({
+      nullable: true,
+      description: 'Events applied to the target per second over the last minute, by every sink (from Prometheus; null when the figures are this process\'s: take the rate of appliedEvents).',
+      resolve: (s) => s.throughput,
+    }),
+    figuresFrom: t.string({
+      description:
+        '"prometheus": throughput, end-to-end lag (last 5 minutes), consumer lag and last apply cover every sink, read from PROMETHEUS_URL; "process": this process\'s own sinks since it started (empty in an api-only process without PROMETHEUS_URL).',
+      resolve: (s) => s.figuresFrom,
     }),
     appliedEvents: t.float({
       description: "Events this process's sink applied to the target since it started (a counter: its rate is the throughput).",
@@ -302,6 +327,54 @@ export const SyncConflictType = builder.objectRef<StoredConflict>('SyncConflict'
 });
 
 
+interface RemoteFigures {
+  throughput: number | null;
+  p50: number | null;
+  p99: number | null;
+  samples: number | null;
+  lastApplied: number | null;
+  consumerLag: number | null;
+}
+
+const remoteAnswers = new Map<string, { at: number; figures: Promise<RemoteFigures | null> }>();
+
+/**
+ * The target's sink figures over every process that runs one, from Prometheus (PROMETHEUS_URL): applied
+ * events per second over the last minute, end-to-end lag percentiles and observations over the last 5
+ * minutes, the last apply, the consumer lag. Null when Prometheus does not answer (the caller falls back
+ * on this process's metrics). One set of queries per second per target, however many ask.
+ */
+function prometheusFigures(url: string, target: StoreName): Promise<RemoteFigures | null> {
+  const key = `${url}|${target}`;
+  const cached = remoteAnswers.get(key);
+  if (cached && Date.now() - cached.at < 1000) return cached.figures;
+  const selector = `{store="${target}"}`;
+  const queries: Record<keyof RemoteFigures, string> = {
+    throughput: `sum(rate(empsync_events_applied_total${selector}[1m]))`,
+    p50: `histogram_quantile(0.5, sum by (le) (rate(empsync_end_to_end_lag_seconds_bucket${selector}[5m])))`,
+    p99: `histogram_quantile(0.99, sum by (le) (rate(empsync_end_to_end_lag_seconds_bucket${selector}[5m])))`,
+    samples: `sum(increase(empsync_end_to_end_lag_seconds_count${selector}[5m]))`,
+    lastApplied: `max(empsync_last_applied_timestamp_seconds${selector})`,
+    consumerLag: `sum(empsync_consumer_lag${selector})`,
+  };
+  const one = async (query: string): Promise<number | null> => {
+    const response = await fetch(new URL(`/api/v1/query?query=${encodeURIComponent(query)}`, url), { signal: AbortSignal.timeout(2000) });
+    if (!response.ok) throw new Error(`Prometheus answered HTTP ${response.status}`);
+    const body = (await response.json()) as { data?: { result?: { value?: [number, string] }[] } };
+    const value = Number(body.data?.result?.[0]?.value?.[1]);
+    return Number.isFinite(value) ? value : null;
+  };
+  const figures = Promise.all(Object.entries(queries).map(async ([name, query]) => [name, await one(query)] as const)).then(
+    (pairs) => {
+      const found = Object.fromEntries(pairs) as unknown as RemoteFigures;
+      return { ...found, samples: found.samples === null ? null : Math.round(found.samples) };
+    },
+    () => null,
+  );
+  remoteAnswers.set(key, { at: Date.now(), figures });
+  return figures;
+}
+
 /** One broker view of the sink groups per API process (closed when it stops). */
 const groupMembers = new WeakMap<object, GroupMembers>();
 
@@ -320,6 +393,8 @@ async function holders(ctx: ApiContext, source: StoreName, target: StoreName): P
 
 /** Backlogs and parked events counted now, lags from this process's metrics, drift and snapshots. */
 async function readSyncStatus(ctx: ApiContext): Promise<SyncStatus> {
+  const url = ctx.app.config.PROMETHEUS_URL;
+  const remote = (target: StoreName) => (url ? prometheusFigures(url, target) : Promise.resolve(null));
   const { stores, metrics } = ctx.app;
   const [mysqlBacklog, postgresBacklog, dlq, mysqlParked, postgresParked, mysqlSnapshots, postgresSnapshots] = await Promise.all([
     stores.mysql.outbox.backlog(),
@@ -333,8 +408,8 @@ async function readSyncStatus(ctx: ApiContext): Promise<SyncStatus> {
   const parked = (list: typeof mysqlParked, stage: string) => list.find((p) => p.stage === stage)?.parked ?? 0;
   return {
     directions: await Promise.all([
-      directionStatus(metrics, 'mysql', 'postgres', mysqlBacklog, { relay: parked(mysqlParked, 'relay'), sink: parked(postgresParked, 'sink') }, await holders(ctx, 'mysql', 'postgres')),
-      directionStatus(metrics, 'postgres', 'mysql', postgresBacklog, { relay: parked(postgresParked, 'relay'), sink: parked(mysqlParked, 'sink') }, await holders(ctx, 'postgres', 'mysql')),
+      directionStatus(metrics, 'mysql', 'postgres', mysqlBacklog, { relay: parked(mysqlParked, 'relay'), sink: parked(postgresParked, 'sink') }, await holders(ctx, 'mysql', 'postgres'), await remote('postgres')),
+      directionStatus(metrics, 'postgres', 'mysql', postgresBacklog, { relay: parked(postgresParked, 'relay'), sink: parked(mysqlParked, 'sink') }, await holders(ctx, 'postgres', 'mysql'), await remote('mysql')),
     ]),
     dlqMessages: dlq.values[0]?.value ?? 0,
     metricsSince: new Date(performance.timeOrigin).toISOString(),

@@ -14,7 +14,7 @@ export const StatusExit = { healthy: 0, unhealthy: 1, usage: 2 } as const;
 export const syncStatusQuery = `query EmpsyncStatus {
   syncStatus {
     directions { direction outboxBacklog parkedAtRelay parkedAtSink consumerLag lastAppliedAt endToEndLagP50Seconds endToEndLagP99Seconds endToEndLagSamples
-                 relayLeaseHolder sinkGroupMembers { clientId host partitions } }
+                 relayLeaseHolder sinkGroupMembers { clientId host partitions } throughputPerSecond figuresFrom }
     dlqMessages
     drift { rows lastCompletePassAt lastError tables { table rows } }
     snapshots { source table done published total etaSeconds }
@@ -31,6 +31,10 @@ export interface DirectionOverview {
   endToEndLagP50Seconds: number | null;
   endToEndLagP99Seconds: number | null;
   endToEndLagSamples: number;
+  /** Every sink's applied events per second (from Prometheus; null: not known here). */
+  throughputPerSecond?: number | null;
+  /** 'prometheus' (every sink) or 'process' (the API process's own sinks). */
+  figuresFrom?: string;
   /** Who holds the source's relay lease (null: no relay runs for it). */
   relayLeaseHolder: string | null;
   /** The target's sink group members (null: the broker could not say). */
@@ -266,6 +270,8 @@ export function formatStatus(report: StatusReport): string {
           ['parked at relay', String(d.parkedAtRelay)],
           ['parked at sink', String(d.parkedAtSink)],
           ['consumer lag', count(d.consumerLag)],
+          ['throughput', d.throughputPerSecond == null ? dash : `${d.throughputPerSecond.toFixed(1)} events/s`],
+          ['figures from', d.figuresFrom === 'prometheus' ? 'Prometheus (every sink)' : 'the API process'],
           ['relay lease', d.relayLeaseHolder ?? 'nobody'],
           [
             'sink members',

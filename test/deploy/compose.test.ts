@@ -174,6 +174,14 @@ describe('docker-compose.yml', () => {
     }
   });
 
+  it('lets the api read the sinks\' figures from Prometheus, on a network they share', () => {
+    const services = compose.services as Record<string, { environment?: Record<string, unknown>; networks?: string[] }>;
+    const url = new URL(String(services['api']?.environment?.['PROMETHEUS_URL']));
+    assert.equal(url.hostname, 'prometheus', 'the prometheus service');
+    const shared = (services['api']?.networks ?? []).filter((n) => (services['prometheus']?.networks ?? []).includes(n));
+    assert.ok(shared.length > 0, 'api and prometheus share a network');
+  });
+
   it('gives each empsync variable a value that configSchema accepts', () => {
     const composeEnvExample = new Map(
       [...readRepoFile('deploy', 'compose.env.example').matchAll(/^([A-Z0-9_]+)=(.*)$/gm)].map((m) => [m[1]!, m[2]!.trim()]),

@@ -87,6 +87,7 @@ const overviewFields = `
     metricsSince dlqMessages
     directions { direction source target outboxBacklog parkedAtRelay parkedAtSink consumerLag lastAppliedAt
                  endToEndLagP50Seconds endToEndLagP99Seconds endToEndLagSamples appliedEvents relayActiveHere sinkRunningHere
+                 throughputPerSecond figuresFrom
                  relayLeaseHolder sinkGroupMembers { clientId host partitions } }
     drift { rows lastCompletePassAt lastError }
     snapshots { source table done published total rowsPerSecond etaSeconds }`;
@@ -131,7 +132,8 @@ function record(direction, now) {
   let series = history.get(direction.direction);
   if (!series) history.set(direction.direction, (series = { times: [], throughput: [], backlog: [], last: null }));
   const last = series.last;
-  const rate = last && now > last.at ? Math.max(0, (direction.appliedEvents - last.applied) / (now - last.at)) : null;
+  // Every sink's rate when Prometheus says it, else this process's counter's rate between two updates.
+  const rate = direction.throughputPerSecond ?? (last && now > last.at ? Math.max(0, (direction.appliedEvents - last.applied) / (now - last.at)) : null);
   series.last = { at: now, applied: direction.appliedEvents };
   series.times.push(now);
   series.throughput.push(rate);
@@ -184,6 +186,7 @@ function drawOverview(status) {
       figures([
         ['throughput', rate === null ? '—' : `${number(rate, 1)} /s`],
         ['applied (this process)', number(d.appliedEvents)],
+        ['figures from', d.figuresFrom === 'prometheus' ? 'Prometheus (every sink, last minutes)' : 'this process (since it started)'],
         ['end-to-end lag p50', seconds(d.endToEndLagP50Seconds)],
         ['end-to-end lag p99', seconds(d.endToEndLagP99Seconds)],
         ['outbox backlog', number(d.outboxBacklog), d.outboxBacklog > 1000 ? 'warn' : null],
