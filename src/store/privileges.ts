@@ -5,7 +5,9 @@
 // metrics, the migration check); it writes only the tables listed for it, and no role has DDL.
 //
 //   api        mutations into the synced tables (MySQL; a dead letter replayed by an admin applies in the
-//              store that parked it, through the version guard), a resync queued in the outbox.
+//              store that parked it, through the version guard), a resync queued in the outbox, and what an
+//              admin asks from the console: a conflict override (a row re-stamped, recorded in
+//              sync_conflicts) and a drift repair (re-stamped or re-published rows, captured deletes).
 //   relay      the outbox it publishes and trims (and its wake-up flag, PostgreSQL), its backfill runs, the rows it parks, its log identity.
 //   sink       the synced tables it applies to, tombstones, offsets, conflicts, dead letters, log identity.
 //   reconcile  repairs (a row re-stamped, a captured delete, a re-publication) and the drift status.
