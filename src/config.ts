@@ -110,6 +110,9 @@ export const configSchema = z.object({
   BACKFILL_CHUNK_BYTES: positiveInt.min(65_536).default(4 * 1024 * 1024),
   // A long-running role idle for this long after a burst gives the burst's memory back (0: never).
   IDLE_MEMORY_TRIM_MS: z.coerce.number().int().min(0).default(5000),
+  // How far V8 lets the old generation grow past its live data before a full collection, in percent
+  // (0: V8's own, up to 4×). Node refuses this flag in NODE_OPTIONS, so the role sets it at start.
+  HEAP_GROWING_PERCENT: z.coerce.number().int().min(0).max(300).default(0),
   METRICS_REFRESH_MS: positiveInt.default(5000),
   LOG_CHECK_INTERVAL_MS: positiveInt.default(5000),
   // Synced tables beyond `employes`: a JSON file of declarations (docs/tables.md).

@@ -4,7 +4,7 @@ import { loadConfig, type Config } from './config.ts';
 import { describeError, isEmpsyncError } from './errors.ts';
 import { createLogger } from './logger.ts';
 import { formatBanner, roleUrls } from './roles/banner.ts';
-import { startIdleMemoryTrim } from './roles/idle-memory.ts';
+import { limitHeapGrowth, startIdleMemoryTrim } from './roles/idle-memory.ts';
 import type { Role } from './roles/roles.ts';
 import { runStatus } from './roles/status.ts';
 import { bigintJson } from './store/kysely/conflicts.ts';
@@ -60,6 +60,7 @@ async function main(argv: string[]): Promise<number> {
   const role = roleArgument as Role;
   const config = loadConfigOrExplain();
   if (!config) return 2;
+  limitHeapGrowth(config.HEAP_GROWING_PERCENT);
   const logger = createLogger(config, role);
   // Only the roles that serve the API load it (GraphQL, Yoga, Pothos: tens of MiB a relay or a sink never uses).
   const createGraphqlHandler = role === 'all' || role === 'api' ? (await import('./api/graphql-handler.ts')).createGraphqlHandler : undefined;

@@ -16,7 +16,7 @@
 // Environment: ROWS (default 1,000,000; QUICK=1: 100,000), ROLE_NODE_OPTIONS (V8 flags for the roles),
 // WORKER_SETTINGS=compose (the workers' heap bounds and sink batch bytes from docker-compose.yml), and
 // SINK_MAX_BATCH, SINK_MAX_BATCH_BYTES, SINK_CONCURRENCY, SINK_FETCH_MAX_BYTES, RELAY_BATCH_SIZE, BACKFILL_CHUNK_SIZE,
-// KAFKA_PARTITIONS, IDLE_MEMORY_TRIM_MS and glibc's MALLOC_* tunables passed to the roles.
+// KAFKA_PARTITIONS, IDLE_MEMORY_TRIM_MS, HEAP_GROWING_PERCENT and glibc's MALLOC_* tunables passed to the roles.
 // Prints one JSON object on stdout, progress on stderr, and writes bench/results/backfill-<time>.json.
 import { loadavg } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -54,7 +54,7 @@ const env: Record<string, string> = {
   LOG_CHECK_INTERVAL_MS: '1000',
   // Settings to compare, passed through to the roles.
   ...Object.fromEntries(
-    ['LOG_LEVEL', 'SINK_MAX_BATCH', 'SINK_MAX_BATCH_BYTES', 'SINK_CONCURRENCY', 'SINK_FETCH_MAX_BYTES', 'RELAY_BATCH_SIZE', 'BACKFILL_CHUNK_SIZE', 'KAFKA_PARTITIONS', 'IDLE_MEMORY_TRIM_MS', 'MALLOC_ARENA_MAX', 'MALLOC_MMAP_THRESHOLD_', 'MALLOC_TRIM_THRESHOLD_']
+    ['LOG_LEVEL', 'SINK_MAX_BATCH', 'SINK_MAX_BATCH_BYTES', 'SINK_CONCURRENCY', 'SINK_FETCH_MAX_BYTES', 'RELAY_BATCH_SIZE', 'BACKFILL_CHUNK_SIZE', 'KAFKA_PARTITIONS', 'IDLE_MEMORY_TRIM_MS', 'HEAP_GROWING_PERCENT', 'MALLOC_ARENA_MAX', 'MALLOC_MMAP_THRESHOLD_', 'MALLOC_TRIM_THRESHOLD_']
       .filter((name) => process.env[name])
       .map((name) => [name, process.env[name]!]),
   ),
@@ -65,6 +65,7 @@ if (composeWorkers) {
   const services = loadCompose().services as Record<string, { environment?: Record<string, unknown> }>;
   const sink = services.sink?.environment ?? {};
   if (sink.SINK_MAX_BATCH_BYTES !== undefined) env.SINK_MAX_BATCH_BYTES = String(sink.SINK_MAX_BATCH_BYTES);
+  if (sink.HEAP_GROWING_PERCENT !== undefined) env.HEAP_GROWING_PERCENT = String(sink.HEAP_GROWING_PERCENT);
   if (!process.env.ROLE_NODE_OPTIONS) process.env.ROLE_NODE_OPTIONS = String(sink.NODE_OPTIONS ?? '');
 }
 const nodeArgs = (process.env.ROLE_NODE_OPTIONS ?? '').split(' ').filter(Boolean);

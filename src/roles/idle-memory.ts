@@ -27,6 +27,15 @@ export interface IdleMemoryTrim {
   stop(): void;
 }
 
+/**
+ * Bounds how far the old generation grows past its live data between full collections (V8's
+ * --heap-growing-percent, read at every collection, so setting it at start works; Node refuses it in
+ * NODE_OPTIONS). 0 leaves V8's own factor. A bulk job then peaks lower for a few more collections.
+ */
+export function limitHeapGrowth(percent: number): void {
+  if (percent > 0) setFlagsFromString(`--heap-growing-percent=${percent}`);
+}
+
 export function startIdleMemoryTrim(intervalMs: number, logger: Logger, growthMiB = 32): IdleMemoryTrim {
   let trims = 0;
   if (intervalMs <= 0) return { trims, stop: () => undefined };

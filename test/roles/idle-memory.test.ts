@@ -1,5 +1,7 @@
 // A long-running role gives a burst's memory back once idle, and never collects while it is busy.
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { setImmediate as yieldToLoop, setTimeout as sleep } from 'node:timers/promises';
 import { test } from 'node:test';
 import { loadConfig } from '../../src/config.ts';
@@ -52,4 +54,29 @@ test('a busy process is not collected, however much it grew', async () => {
   }
   assert.equal(trim.trims, 0, 'no collection while the event loop was busy');
   trim.stop();
+});
+
+/** The largest heap a churn over a 30 MiB live set reaches in a fresh process with HEAP_GROWING_PERCENT=`percent`. */
+async function peakHeapMiB(percent: number): Promise<number> {
+  const script = `
+    const { limitHeapGrowth } = await import(${JSON.stringify(new URL('../../src/roles/idle-memory.ts', import.meta.url).href)});
+    limitHeapGrowth(${percent});
+    const live = [];
+    for (let i = 0; i < 200_000; i++) live.push({ i, s: 'x'.repeat(100) + i });
+    let peak = 0;
+    for (let round = 0; round < 200; round++) {
+      const garbage = [];
+      for (let i = 0; i < 20_000; i++) garbage.push({ i, s: 'y'.repeat(50) + i, a: [i, i + 1] });
+      peak = Math.max(peak, process.memoryUsage().heapTotal);
+    }
+    console.log(Math.round(peak / 1048576), live.length);`;
+  const { stdout } = await promisify(execFile)(process.execPath, ['--max-semi-space-size=16', '--input-type=module', '-e', script]);
+  return Number(stdout.split(' ')[0]);
+}
+
+test('HEAP_GROWING_PERCENT keeps the old generation near its live data (V8 refuses the flag in NODE_OPTIONS)', async () => {
+  assert.equal(loadConfig({ NODE_ENV: 'test' }).HEAP_GROWING_PERCENT, 0);
+  assert.throws(() => loadConfig({ NODE_ENV: 'test', HEAP_GROWING_PERCENT: '-1' }), /HEAP_GROWING_PERCENT/);
+  const [free, bounded] = [await peakHeapMiB(0), await peakHeapMiB(20)];
+  assert.ok(bounded < free * 0.7, `peak heap ${bounded} MiB with 20 %, ${free} MiB with V8's own growth`);
 });
