@@ -118,6 +118,9 @@ export const configSchema = z.object({
   // Synced tables beyond `employes`: a JSON file of declarations (docs/tables.md).
   SYNC_TABLES_FILE: z.string().min(1).optional(),
   SCHEMA_CHECK_INTERVAL_MS: positiveInt.default(2000),
+  // A synced column dropped from one engine stays out of the sync this long before it is added back there
+  // from the other: the time to drop it from both (docs/tables.md).
+  SCHEMA_DROP_GRACE_MS: z.coerce.number().int().min(0).default(60_000),
   // Content drift check (docs/guarantees.md, "Drift and repairs"): a full content comparison every
   // interval in the `all` role and `reconcile --watch` (0: off in `all`).
   DRIFT_CHECK_INTERVAL_MS: z.coerce.number().int().min(0).default(300_000),

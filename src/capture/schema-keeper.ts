@@ -21,6 +21,11 @@ export interface SchemaKeeperOptions {
   metrics: Metrics;
   /** Change tables (create, add columns, generate capture, fill joining columns); false: only read the catalogs. */
   changes: boolean;
+  /**
+   * How long a synced column dropped from one engine stays out of the sync before it is added back there
+   * from the other (ms): the time a DBA has to drop it from the second engine too. Default 60 s.
+   */
+  dropGraceMs?: number;
 }
 
 /** How long a joining column's fill goes on while rows with a missing value are in flight (ms). */
@@ -45,6 +50,8 @@ export class SchemaKeeper extends EventEmitter<{ change: [schema: TableSchema, p
   #running: Promise<void> | null = null;
   #again = false;
   #waiters: (() => void)[] = [];
+  /** Synced columns found gone from one engine ("table.column"), with when that was first seen. */
+  readonly #vanished = new Map<string, number>();
 
   constructor(options: SchemaKeeperOptions) {
     super();
@@ -205,7 +212,10 @@ export class SchemaKeeper extends EventEmitter<{ change: [schema: TableSchema, p
       }
       // Columns this check adds to a store: empty there, so they join the sync like a new column.
       const added = new Set<string>();
-      const adds = findings.filter((f): f is Extract<SchemaFinding, { kind: 'add' }> => f.kind === 'add');
+      const adds = this.#heldBack(
+        table.name,
+        findings.filter((f): f is Extract<SchemaFinding, { kind: 'add' }> => f.kind === 'add'),
+      );
       for (const add of adds) {
         if (created.has(add.store) && add.reason === 'declared') continue; // the new table has it
         try {
@@ -233,6 +243,40 @@ export class SchemaKeeper extends EventEmitter<{ change: [schema: TableSchema, p
       // Without DDL here, a column only the owner can add stays out of the sync until it does: said, not silent.
       if (!changes) return [{ table: table.name, column: f.column.name, reason: `missing in ${f.store}: waits for the schema's owner (\`empsync migrate --watch\`) to add it` }];
       return [];
+    });
+  }
+
+  /**
+   * The adds to make now. A synced column found on one engine only was dropped from the other: added back
+   * at once, the DBA dropping it from both engines one after the other would see it come back on the
+   * first (and then on the second) whenever a check runs between the two statements. So it leaves the
+   * sync at once, and is added back (empty, then filled from the other side: nothing lost) only when it
+   * is still on one engine after the grace period. A column new on one side, or a declared one, is added
+   * at once.
+   */
+  #heldBack(
+    table: string,
+    adds: Extract<SchemaFinding, { kind: 'add' }>[],
+  ): Extract<SchemaFinding, { kind: 'add' }>[] {
+    const synced = new Set(this.schema(table).columns.map((c) => c.name));
+    const oneSided = new Set(adds.filter((a) => a.reason === 'propagated').map((a) => `${table}.${a.column.name}`));
+    for (const key of this.#vanished.keys()) if (key.startsWith(`${table}.`) && !oneSided.has(key)) this.#vanished.delete(key);
+    const grace = this.#options.dropGraceMs ?? 60_000;
+    return adds.filter((add) => {
+      const key = `${table}.${add.column.name}`;
+      if (add.reason !== 'propagated') return true;
+      const since = this.#vanished.get(key) ?? (synced.has(add.column.name) ? Date.now() : undefined);
+      if (since === undefined) return true;
+      if (!this.#vanished.has(key)) {
+        this.#vanished.set(key, since);
+        this.#log.warn(
+          { table, column: add.column.name, droppedIn: add.store, graceMs: grace },
+          'synced column dropped on one engine: out of the sync, and added back from the other after the grace period unless dropped there too',
+        );
+      }
+      if (Date.now() - since < grace) return false;
+      this.#vanished.delete(key);
+      return true;
     });
   }
 

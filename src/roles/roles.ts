@@ -107,6 +107,7 @@ export async function prepare(config: Config, stores: Stores, logger: Logger, me
     logger,
     metrics,
     changes: owner,
+    dropGraceMs: config.SCHEMA_DROP_GRACE_MS,
   });
   await keeper.check();
   const unprepared = keeper.unprepared;

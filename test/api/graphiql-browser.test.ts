@@ -107,6 +107,12 @@ describe('GraphiQL in a headless browser', () => {
           assert.equal(await shows(), query, String(error));
         },
       );
+      // GraphiQL reads the operation's name from the editor a moment after a change (debounced) and
+      // runs with the name it last read: the tab opened on the example "Employes", and a run before the
+      // read asks for that operation in an anonymous document. The tab's title shows the name read, as
+      // a person sees it: wait until it no longer names the example.
+      const activeTab = page.locator('.graphiql-tab-active').first();
+      await waitFor('GraphiQL to read the pasted operation', async () => !(await activeTab.innerText()).includes('Employes'), 10_000);
       await page
         .getByRole('button', { name: /execute query/i })
         .first()
