@@ -394,8 +394,12 @@ async function holders(ctx: ApiContext, source: StoreName, target: StoreName): P
 /** Backlogs and parked events counted now, lags from this process's metrics, drift and snapshots. */
 async function readSyncStatus(ctx: ApiContext): Promise<SyncStatus> {
   const url = ctx.app.config.PROMETHEUS_URL;
-  const remote = (target: StoreName) => (url ? prometheusFigures(url, target) : Promise.resolve(null));
   const { stores, metrics } = ctx.app;
+  // Started with the counts, not after them: the lease holders, the sink groups and Prometheus answer apart.
+  const elsewhere = {
+    mysql: Promise.all([holders(ctx, 'mysql', 'postgres'), url ? prometheusFigures(url, 'postgres') : null]),
+    postgres: Promise.all([holders(ctx, 'postgres', 'mysql'), url ? prometheusFigures(url, 'mysql') : null]),
+  };
   const [mysqlBacklog, postgresBacklog, dlq, mysqlParked, postgresParked, mysqlSnapshots, postgresSnapshots] = await Promise.all([
     stores.mysql.outbox.backlog(),
     stores.postgres.outbox.backlog(),
@@ -408,8 +412,8 @@ async function readSyncStatus(ctx: ApiContext): Promise<SyncStatus> {
   const parked = (list: typeof mysqlParked, stage: string) => list.find((p) => p.stage === stage)?.parked ?? 0;
   return {
     directions: await Promise.all([
-      directionStatus(metrics, 'mysql', 'postgres', mysqlBacklog, { relay: parked(mysqlParked, 'relay'), sink: parked(postgresParked, 'sink') }, await holders(ctx, 'mysql', 'postgres'), await remote('postgres')),
-      directionStatus(metrics, 'postgres', 'mysql', postgresBacklog, { relay: parked(postgresParked, 'relay'), sink: parked(mysqlParked, 'sink') }, await holders(ctx, 'postgres', 'mysql'), await remote('mysql')),
+      directionStatus(metrics, 'mysql', 'postgres', mysqlBacklog, { relay: parked(mysqlParked, 'relay'), sink: parked(postgresParked, 'sink') }, ...(await elsewhere.mysql)),
+      directionStatus(metrics, 'postgres', 'mysql', postgresBacklog, { relay: parked(postgresParked, 'relay'), sink: parked(mysqlParked, 'sink') }, ...(await elsewhere.postgres)),
     ]),
     dlqMessages: dlq.values[0]?.value ?? 0,
     metricsSince: new Date(performance.timeOrigin).toISOString(),

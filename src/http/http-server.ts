@@ -1,7 +1,6 @@
 // The HTTP front of every role: /healthz (alive), /readyz (dependencies), /metrics (Prometheus),
 // and /graphql with the operator console (/console) when the role serves the API.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { isConsolePath, serveConsole } from '../api/console/serve-console.ts';
 import type { Logger } from '../logger.ts';
 import type { Metrics } from '../metrics/metrics.ts';
 import type { ReadinessProbe } from './readiness.ts';
@@ -18,6 +17,8 @@ export interface HttpServerOptions {
   readinessDetails?: (headers: Headers) => Promise<boolean>;
   /** Serves /graphql (and its sub-paths) when set. */
   graphql?: RequestHandler;
+  /** Serves the operator console, /console and its sub-paths, when set. */
+  console?: RequestHandler;
   /** Called before every /metrics scrape (gauges computed from the databases). */
   beforeScrape?: () => Promise<void>;
   /** What this server answers: everything (default), everything but /metrics, or /metrics and /healthz. */
@@ -35,6 +36,7 @@ function requestHeaders(req: IncomingMessage): Headers {
 }
 
 const knownEndpoints = new Set(['/graphql', '/healthz', '/readyz', '/metrics', '/console']);
+const isConsolePath = (path: string) => path === '/console' || path.startsWith('/console/');
 
 export async function startHttpServer(options: HttpServerOptions): Promise<Server> {
   const { metrics, readiness, graphql, logger } = options;
@@ -76,8 +78,8 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Serve
           }, fail);
       } else if (graphql && endpoint === '/graphql') {
         Promise.resolve(graphql(req, res)).catch(fail);
-      } else if (graphql && isConsolePath(path)) {
-        serveConsole(req, res, path).catch(fail);
+      } else if (options.console && isConsolePath(path)) {
+        Promise.resolve(options.console(req, res)).catch(fail);
       } else {
         res.writeHead(404, { 'content-type': 'application/json' }).end('{"error":"NOT_FOUND"}');
       }

@@ -18,6 +18,7 @@ import { cachedReadiness, createReadinessProbe } from '../http/readiness.ts';
 import { createMetrics, initialiseKnownSeries, type Metrics } from '../metrics/metrics.ts';
 import { createGaugeRefresher } from '../metrics/refresh-gauges.ts';
 import { createAuthenticator, type Authenticator } from '../api/authentication.ts';
+import { serveConsole } from '../api/console/serve-console.ts';
 import { DriftCheck, driftStatusOf, type DriftStatus } from '../reconcile/drift-check.ts';
 import { reconcile, type ReconcileReport } from '../reconcile/reconcile.ts';
 import { listDeadLetters, replayDeadLetters } from './dead-letters.ts';
@@ -123,7 +124,6 @@ export async function prepare(config: Config, stores: Stores, logger: Logger, me
   return keeper;
 }
 
-export { sinkGroup } from '../transport/kafka.ts';
 
 function parseStores(argument: string | undefined): StoreName[] {
   if (argument === undefined || argument === 'both') return [...storeNames];
@@ -328,7 +328,7 @@ export async function startRole(role: Role, deps: RoleDependencies, args: readon
       readiness,
       readinessDetails: readinessDetailsFor(config, authenticator),
       ...(metricsApart ? { serve: 'all-but-metrics' as const } : { beforeScrape }),
-      ...(graphql ? { graphql } : {}),
+      ...(graphql ? { graphql, console: serveConsole } : {}),
     });
     if (metricsApart) {
       const metricsServer = await startHttpServer({ host: config.HTTP_HOST, port: config.METRICS_PORT!, metrics, logger, readiness, beforeScrape, serve: 'metrics' });

@@ -174,6 +174,7 @@ export function unhealthyReasons(readiness: Readiness | null, body: GraphqlBody 
         `${d.direction}: ${plural(d.parkedAtSink, 'event')} parked at the ${target} sink (empsync dlq list)`,
       );
   }
+  // After every parked event: what stops the flow comes second in the list.
   for (const d of status.directions) {
     const [source, target] = d.direction.split('->');
     if (d.relayLeaseHolder === null) reasons.push(`${d.direction}: no relay runs for ${source} (its captured changes wait in its outbox)`);

@@ -16,6 +16,8 @@ export class GroupMembers {
   readonly #config: KafkaConfig;
   readonly #ttlMs: number;
   #admin: Admin | null = null;
+  /** Set by close(): a question asked after it (a status read finishing during the role's stop) opens nothing. */
+  #closed = false;
   readonly #answers = new Map<string, { at: number; members: Promise<GroupMember[] | null> }>();
 
   constructor(config: KafkaConfig, ttlMs = 2000) {
@@ -34,6 +36,7 @@ export class GroupMembers {
   }
 
   async #describe(groups: readonly string[]): Promise<GroupMember[] | null> {
+    if (this.#closed) return null;
     try {
       this.#admin ??= new Admin({ ...baseClientOptions(this.#config, 'console'), retries: 0 });
       const described = await this.#admin.describeGroups({ groups: [...groups] });
@@ -54,7 +57,10 @@ export class GroupMembers {
   }
 
   async close(): Promise<void> {
-    await this.#admin?.close().catch(() => undefined);
+    this.#closed = true;
+    this.#answers.clear();
+    const admin = this.#admin;
     this.#admin = null;
+    await admin?.close().catch(() => undefined);
   }
 }

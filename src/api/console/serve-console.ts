@@ -29,12 +29,9 @@ const securityHeaders = {
   'cache-control': 'no-cache',
 };
 
-export function isConsolePath(path: string): boolean {
-  return path === '/console' || path.startsWith('/console/');
-}
-
-export async function serveConsole(req: IncomingMessage, res: ServerResponse, path: string): Promise<void> {
-  const file = files[path];
+/** Answers /console and /console/* (the HTTP server routes them here when the role serves the API). */
+export async function serveConsole(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const file = files[(req.url ?? '/').split('?')[0]!];
   if (!file || (req.method !== 'GET' && req.method !== 'HEAD')) {
     res.writeHead(file ? 405 : 404, { 'content-type': 'application/json', ...securityHeaders }).end(file ? '{"error":"METHOD_NOT_ALLOWED"}' : '{"error":"NOT_FOUND"}');
     return;
