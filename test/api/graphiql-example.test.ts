@@ -155,7 +155,9 @@ describe('the GraphiQL examples', () => {
         /query Employes \{ employes\(limit: 20\)/,
         'the first tab is open',
       );
-      // GraphiQL keeps its tabs in localStorage: each with the example's document and variables.
+      // GraphiQL keeps its tabs in localStorage (written a moment after the page shows them): each with
+      // the example's document and variables.
+      await page.waitForFunction(() => localStorage.getItem('graphiql:tabState') !== null, undefined, { timeout: 10_000 });
       const stored = JSON.parse(
         (await page.evaluate(() => localStorage.getItem('graphiql:tabState'))) ?? '{}',
       ) as { tabs?: { query: string; variables: string | null }[] };
