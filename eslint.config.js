@@ -4,7 +4,7 @@ import globals from 'globals';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules/', '.cache/', 'coverage/'] },
+  { ignores: ['node_modules/', '.cache/', 'coverage/', 'dist/'] },
   js.configs.recommended,
   ...tseslint.configs.strict,
   {

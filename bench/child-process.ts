@@ -8,6 +8,12 @@ import { fileURLToPath } from 'node:url';
 
 const repositoryRoot = fileURLToPath(new URL('../', import.meta.url));
 
+/**
+ * What `node src/main.ts` runs in a benchmark: the bundle (`npm run build`, built by scripts/bench.sh),
+ * as the Docker image runs it; `BENCH_SOURCES=1` runs the TypeScript sources instead, as `npm start` does.
+ */
+export const empsyncEntry = process.env.BENCH_SOURCES === '1' ? 'src/main.ts' : 'dist/main.mjs';
+
 /** A TCP port free right now on 127.0.0.1 (the child binds it a moment later). */
 export async function freePort(): Promise<number> {
   const server = createServer();
@@ -30,7 +36,8 @@ export interface BenchChild {
  * and copies its stdout and stderr to the bench's stderr as `[name] line` (stdout is the JSON result).
  */
 export function spawnBenchChild(name: string, argv: string[], env: Record<string, string>, nodeArgs: string[] = []): BenchChild {
-  const child = spawn(process.execPath, [...nodeArgs, ...argv], {
+  const program = argv[0] === 'src/main.ts' ? [empsyncEntry, ...argv.slice(1)] : argv;
+  const child = spawn(process.execPath, [...nodeArgs, ...program], {
     cwd: repositoryRoot,
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -9,4 +9,6 @@ name=${1:?usage: scripts/bench.sh <pipeline|api|debezium|reconcile> [arguments]}
 shift
 [ -f "bench/$name/run.ts" ] || { echo "no benchmark bench/$name/run.ts" >&2; exit 2; }
 bash scripts/ensure-services.sh
+# The roles run as the Docker image runs them: bundled (BENCH_SOURCES=1: the TypeScript sources).
+[ "${BENCH_SOURCES:-}" = 1 ] || node_modules/.bin/node scripts/build.mjs
 exec node_modules/.bin/node "bench/$name/run.ts" "$@"

@@ -17,6 +17,7 @@ import { mysqlWriters } from '../pipeline/mysql-writers.ts';
 import { printTable } from '../pipeline/report.ts';
 import { median, round } from '../pipeline/statistics.ts';
 import { publishReport } from '../results-file.ts';
+import { empsyncEntry } from '../child-process.ts';
 import { ConnectWorker, debeziumConnectors } from './connect-worker.ts';
 import {
   latencyRun,
@@ -255,7 +256,7 @@ async function main(): Promise<void> {
     });
     if (process.env.KEEP_DATABASES !== '1') cleanUp.push('drop the databases', () => dropDatabases(names));
     await dropDatabases(names);
-    log('migrating both databases with empsync (node src/main.ts migrate)');
+    log(`migrating both databases with empsync (node ${empsyncEntry} migrate)`);
     await prepareDatabases(names, env);
     cleanUp.push('delete the Kafka topics and groups', () => deleteKafkaState(names));
     const startedWorker = await ensureService(cleanUp, {
@@ -336,7 +337,7 @@ async function main(): Promise<void> {
       pipelines: {
         empsync: {
           processes:
-            'node src/main.ts relay mysql, node src/main.ts sink postgres (child processes, defaults)',
+            `node ${empsyncEntry} relay mysql, node ${empsyncEntry} sink postgres (child processes, defaults)`,
           database: names.empsyncDatabase,
           RELAY_BATCH_SIZE: effective.RELAY_BATCH_SIZE,
           RELAY_POLL_INTERVAL_MS: effective.RELAY_POLL_INTERVAL_MS,

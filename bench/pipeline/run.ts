@@ -54,6 +54,7 @@ import {
 } from './stage-snapshot.ts';
 import { median, round, summarizeLatencies } from './statistics.ts';
 import { publishReport } from '../results-file.ts';
+import { empsyncEntry } from '../child-process.ts';
 
 const log = (line: string) => process.stderr.write(`[bench] ${line}\n`);
 
@@ -280,8 +281,8 @@ async function reversePhases(options: {
     round(median(runs.map((r, i) => r.changesPerSecond / ceiling[i]!)), 3);
   return {
     pipelineConfig: {
-      relay: 'node src/main.ts relay postgres (child process)',
-      sink: 'node src/main.ts sink mysql (child process)',
+      relay: `node ${empsyncEntry} relay postgres (child process)`,
+      sink: `node ${empsyncEntry} sink mysql (child process)`,
     },
     ceilings: {
       medians: {
@@ -582,8 +583,8 @@ async function main(): Promise<void> {
       machine: machineInfo(versions, loadAverageAtStart),
       settings,
       pipelineConfig: {
-        relay: 'node src/main.ts relay mysql (child process)',
-        sink: 'node src/main.ts sink postgres (child process)',
+        relay: `node ${empsyncEntry} relay mysql (child process)`,
+        sink: `node ${empsyncEntry} sink postgres (child process)`,
         RELAY_BATCH_SIZE: effective.RELAY_BATCH_SIZE,
         RELAY_POLL_INTERVAL_MS: effective.RELAY_POLL_INTERVAL_MS,
         SINK_MAX_BATCH: effective.SINK_MAX_BATCH,

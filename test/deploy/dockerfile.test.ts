@@ -140,13 +140,17 @@ describe('Dockerfile', () => {
       );
   });
 
-  it('runs src/main.ts with the `all` role by default, on 0.0.0.0:8000, checking /readyz', () => {
+  it('runs the bundle of src/main.ts, built in a stage of its own, with the `all` role by default, on 0.0.0.0:8000, checking /readyz', () => {
     const instructions = parseDockerfile(dockerfile);
     const last = (keyword: string) =>
       instructions.filter((instruction) => instruction.keyword === keyword).at(-1)?.args;
-    assert.deepEqual(JSON.parse(last('ENTRYPOINT')!), ['node', 'src/main.ts']);
+    assert.deepEqual(JSON.parse(last('ENTRYPOINT')!), ['node', 'dist/main.mjs']);
     assert.deepEqual(JSON.parse(last('CMD')!), ['all']);
     assert.ok(existsSync(repoPath('src', 'main.ts')));
+    // dist/main.mjs is what scripts/build.mjs writes (test/scripts/build.test.ts runs it), in the build stage.
+    assert.ok(instructions.some((i) => i.keyword === 'RUN' && /node scripts\/build\.mjs/.test(i.args)), 'the build stage runs scripts/build.mjs');
+    assert.ok(instructions.some((i) => i.keyword === 'COPY' && /--from=build\b.*\/app\/dist \.\/dist/.test(i.args)), 'the runtime copies dist/ from it');
+    assert.match(readRepoFile('scripts', 'build.mjs'), /entryPoints: \['src\/main\.ts'\]/);
     assert.match(last('HEALTHCHECK')!, /fetch\(.*127\.0\.0\.1.*\/readyz/);
     assert.match(
       instructions
@@ -180,8 +184,9 @@ describe('Dockerfile', () => {
     for (const required of ['node_modules/', '.cache/', '.git/', '.env', 'test/', 'coverage/', '*.log']) {
       assert.ok(patterns.includes(required), `.dockerignore lists ${required}`);
     }
-    for (const needed of ['src', 'src/', 'bin', 'bin/', 'package.json', 'package-lock.json', '.npmrc']) {
+    for (const needed of ['src', 'src/', 'package.json', 'package-lock.json', '.npmrc']) {
       assert.ok(!patterns.includes(needed), `.dockerignore must not exclude ${needed}`);
     }
+    assert.ok(patterns.indexOf('!scripts/build.mjs') > patterns.indexOf('scripts/'), '.dockerignore lets scripts/build.mjs in');
   });
 });
