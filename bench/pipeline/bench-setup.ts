@@ -93,6 +93,13 @@ export function roleEnvironment(target: BenchTarget, settings: BenchSettings): R
     'SINK_CONCURRENCY',
     'MYSQL_POOL_SIZE',
     'POSTGRES_POOL_SIZE',
+    // Memory settings to compare (docs/benchmarks.md, "The bundle"): byte bounds, V8's heap growth, glibc's arenas.
+    'SINK_MAX_BATCH_BYTES',
+    'SINK_FETCH_MAX_BYTES',
+    'RELAY_MAX_BATCH_BYTES',
+    'HEAP_GROWING_PERCENT',
+    'MALLOC_ARENA_MAX',
+    'MALLOC_TRIM_THRESHOLD_',
   ];
   return {
     NODE_ENV: 'production',
