@@ -11,7 +11,7 @@ import { describeError, EmpsyncError, ErrorCodes } from '../errors.ts';
 import type { Logger } from '../logger.ts';
 import type { Metrics } from '../metrics/metrics.ts';
 import type { ColumnValue, SchemaPort } from '../store/ports.ts';
-import { storeNames, type StoreName, type TableDeclaration } from '../tables/declaration.ts';
+import { otherStore, storeNames, type StoreName, type TableDeclaration } from '../tables/declaration.ts';
 import { declaredSchema, reconcileSchema, tableSchema, type SchemaColumn, type SchemaFinding, type TableSchema } from '../tables/table-schema.ts';
 
 export interface SchemaKeeperOptions {
@@ -50,8 +50,8 @@ export class SchemaKeeper extends EventEmitter<{ change: [schema: TableSchema, p
   #running: Promise<void> | null = null;
   #again = false;
   #waiters: (() => void)[] = [];
-  /** Synced columns found gone from one engine ("table.column"), with when that was first seen. */
-  readonly #vanished = new Map<string, number>();
+  /** Synced columns found gone from one engine ("table.column"): since when, and from which engine. */
+  readonly #vanished = new Map<string, { since: number; from: StoreName }>();
 
   constructor(options: SchemaKeeperOptions) {
     super();
@@ -251,32 +251,45 @@ export class SchemaKeeper extends EventEmitter<{ change: [schema: TableSchema, p
    * at once, the DBA dropping it from both engines one after the other would see it come back on the
    * first (and then on the second) whenever a check runs between the two statements. So it leaves the
    * sync at once, and is added back (empty, then filled from the other side: nothing lost) only when it
-   * is still on one engine after the grace period. A column new on one side, or a declared one, is added
-   * at once.
+   * is still on one engine after the grace period. A rename is a column gone and a new one on the same
+   * engine: the new name waits with the old one (added to the other engine at once, it would make the
+   * DBA's rename there fail, the name being taken). A column new on one side otherwise, or a declared
+   * one, is added at once.
    */
   #heldBack(
     table: string,
     adds: Extract<SchemaFinding, { kind: 'add' }>[],
   ): Extract<SchemaFinding, { kind: 'add' }>[] {
     const synced = new Set(this.schema(table).columns.map((c) => c.name));
-    const oneSided = new Set(adds.filter((a) => a.reason === 'propagated').map((a) => `${table}.${a.column.name}`));
+    const keyOf = (column: string) => `${table}.${column}`;
+    const propagated = adds.filter((a) => a.reason === 'propagated');
+    const oneSided = new Set(propagated.map((a) => keyOf(a.column.name)));
     for (const key of this.#vanished.keys()) if (key.startsWith(`${table}.`) && !oneSided.has(key)) this.#vanished.delete(key);
     const grace = this.#options.dropGraceMs ?? 60_000;
+    const now = Date.now();
+    // Synced columns gone from one engine (the add targets that engine), and since when.
+    for (const add of propagated) {
+      const key = keyOf(add.column.name);
+      if (this.#vanished.has(key) || !synced.has(add.column.name)) continue;
+      this.#vanished.set(key, { since: now, from: add.store });
+      this.#log.warn(
+        { table, column: add.column.name, droppedIn: add.store, graceMs: grace },
+        'synced column dropped on one engine: out of the sync, and added back from the other after the grace period unless dropped there too',
+      );
+    }
+    const waiting = [...this.#vanished].filter(([key, v]) => key.startsWith(`${table}.`) && now - v.since < grace);
+    const goneFrom = new Set(waiting.map(([, v]) => v.from));
     return adds.filter((add) => {
-      const key = `${table}.${add.column.name}`;
       if (add.reason !== 'propagated') return true;
-      const since = this.#vanished.get(key) ?? (synced.has(add.column.name) ? Date.now() : undefined);
-      if (since === undefined) return true;
-      if (!this.#vanished.has(key)) {
-        this.#vanished.set(key, since);
-        this.#log.warn(
-          { table, column: add.column.name, droppedIn: add.store, graceMs: grace },
-          'synced column dropped on one engine: out of the sync, and added back from the other after the grace period unless dropped there too',
-        );
+      const key = keyOf(add.column.name);
+      const vanished = this.#vanished.get(key);
+      if (vanished) {
+        if (now - vanished.since < grace) return false;
+        this.#vanished.delete(key);
+        return true;
       }
-      if (Date.now() - since < grace) return false;
-      this.#vanished.delete(key);
-      return true;
+      // A column only on the engine a synced column just left: perhaps its new name (held as long).
+      return !goneFrom.has(otherStore(add.store));
     });
   }
 

@@ -10,6 +10,7 @@ import type { OutboxPort, ReconcilePort } from '../store/ports.ts';
 import type { StoreName, SyncedRow } from '../store/types.ts';
 import type { TableSchema } from '../tables/table-schema.ts';
 import type { Divergence, RepairAction } from '../store/types.ts';
+import { otherStore } from '../tables/declaration.ts';
 
 /**
  * - `missing`: a row on one side, neither row nor a newer tombstone on the other (the row is re-published);
@@ -252,7 +253,7 @@ async function repair(stores: ReconcileStores, schema: TableSchema, divergences:
     repaired += await stores[side].outbox.republish(schema, of('republish').map((d) => d.id));
     repaired += await stores[side].outbox.restamp(schema, of('restamp').map((d) => d.id));
     // A deletion that won: the row goes on the other side, as a local (captured) delete of the version seen.
-    const holder: StoreName = side === 'mysql' ? 'postgres' : 'mysql';
+    const holder = otherStore(side);
     const doomed = of('delete').map((d) => ({ id: d.id, version: BigInt((holder === 'mysql' ? d.mysqlVersion : d.postgresVersion)!) }));
     repaired += await stores[holder].reconcile.deleteRows(schema.table.name, doomed);
   }

@@ -41,6 +41,9 @@ export interface TableDeclaration {
 export type StoreName = 'mysql' | 'postgres';
 export const storeNames: readonly StoreName[] = ['mysql', 'postgres'];
 
+/** The other engine of the pair. */
+export const otherStore = (store: StoreName): StoreName => (store === 'mysql' ? 'postgres' : 'mysql');
+
 export const keyColumn = 'id';
 export const syncColumns = ['sync_version', 'sync_origin', 'sync_seen_version'] as const;
 

@@ -1,6 +1,6 @@
 // Schema changes made as a DBA makes them — plain ALTER TABLE, while the API and both databases take
 // writes — against the real pipeline (MariaDB ⇄ Kafka ⇄ PostgreSQL): a column added on both sides, on
-// one side only, of a type that cannot travel, renamed on one side, dropped on one side or both. Every case ends with
+// one side only, of a type that cannot travel, renamed on one side or both, dropped on one side or both. Every case ends with
 // both stores equal row by row and column by column (the new columns included), and the GraphQL schema
 // following without a restart.
 import assert from 'node:assert/strict';
@@ -195,6 +195,9 @@ describe('schema changes made with plain ALTER TABLE flow without a restart', ()
       const [m, p] = await Promise.all([columnsOf('mysql'), columnsOf('postgres')]);
       return m.has('portable') && p.has('telephone') && m.has('telephone') && p.has('portable');
     });
+    // Both names join the sync once their values are copied to the side that lacks them.
+    const synced = (name: string) => api.running.schemas.schema('employes').columns.some((c) => c.name === name);
+    await waitFor('both names synced', async () => synced('telephone') && synced('portable'));
     await waitForConvergence(stores);
     const [mysqlOld, mysqlNew] = await Promise.all([valuesOf('mysql', 'telephone'), valuesOf('mysql', 'portable')]);
     for (const [id, value] of mysqlOld) assert.equal(mysqlNew.get(id), value, `row ${id}: the renamed column holds the values`);
@@ -242,18 +245,39 @@ describe('schema changes made with plain ALTER TABLE flow without a restart', ()
     await waitForConvergence(stores);
   });
 
-  it('a column dropped on both sides leaves the sync, and writes go on with nothing lost', async () => {
-    // As a DBA does it: one engine, then the other, with the keeper's checks running in between.
-    await sql`ALTER TABLE employes DROP COLUMN portable, DROP COLUMN telephone`.execute(stores.mysql.db);
-    await waitFor('the schema without them', async () =>
-      api.running.schemas.schema('employes').columns.every((c) => c.name !== 'telephone' && c.name !== 'portable'),
-    );
+  it('a column renamed on both engines, one after the other, ends under its new name only, every value kept', async () => {
+    const before = await valuesOf('mysql', 'portable');
+    await sql`ALTER TABLE employes RENAME COLUMN portable TO mobile`.execute(stores.mysql.db);
+    await waitFor('the schema without the old name', async () => api.running.schemas.schema('employes').columns.every((c) => c.name !== 'portable'));
     await checkFromNow();
-    await sql`ALTER TABLE employes DROP COLUMN portable, DROP COLUMN telephone`.execute(stores.postgres.db);
+    assert.ok(!(await columnsOf('postgres')).has('mobile'), 'the new name waits: added to PostgreSQL, it would make the rename there fail');
+    // The DBA's second statement: refused if the keeper had taken the name in PostgreSQL.
+    await sql`ALTER TABLE employes RENAME COLUMN portable TO mobile`.execute(stores.postgres.db);
+    await waitFor('the new name synced', async () => api.running.schemas.schema('employes').columns.some((c) => c.name === 'mobile'));
     await checkFromNow();
     for (const store of ['mysql', 'postgres'] as const) {
       const columns = await columnsOf(store);
-      assert.ok(!columns.has('telephone') && !columns.has('portable'), `${store}: the dropped columns were not added back`);
+      assert.ok(columns.has('mobile') && !columns.has('portable'), `${store}: only the new name`);
+    }
+    await waitForConvergence(stores);
+    for (const store of ['mysql', 'postgres'] as const) {
+      const values = await valuesOf(store, 'mobile');
+      for (const [id, value] of before) assert.equal(values.get(id), value, `${store} row ${id}`);
+    }
+  });
+
+  it('a column dropped on both sides leaves the sync, and writes go on with nothing lost', async () => {
+    // As a DBA does it: one engine, then the other, with the keeper's checks running in between.
+    await sql`ALTER TABLE employes DROP COLUMN mobile, DROP COLUMN telephone`.execute(stores.mysql.db);
+    await waitFor('the schema without them', async () =>
+      api.running.schemas.schema('employes').columns.every((c) => c.name !== 'telephone' && c.name !== 'mobile'),
+    );
+    await checkFromNow();
+    await sql`ALTER TABLE employes DROP COLUMN mobile, DROP COLUMN telephone`.execute(stores.postgres.db);
+    await checkFromNow();
+    for (const store of ['mysql', 'postgres'] as const) {
+      const columns = await columnsOf(store);
+      assert.ok(!columns.has('telephone') && !columns.has('mobile'), `${store}: the dropped columns were not added back`);
     }
     const rows = await Promise.all([stores.mysql.employees.insert(fields('after-drop')), insertInPostgres()]);
     await waitFor('both writes synced', async () =>
