@@ -493,6 +493,28 @@ for (const dialect of storeNames) {
       assert.equal(await store.outbox.backlog(), 0);
     });
 
+    it('capture: a row re-created under the id of a deleted one is versioned above its tombstone and based on it', async () => {
+      const employee = await store.employees.insert({ nom: 'N', prenom: 'P', email: `reborn.${dialect}@x`, poste: 'Dev', salaire: '1.00', department: 'IT' });
+      await sql`DELETE FROM employes WHERE id = ${employee.id}`.execute(store.db);
+      await drainOutbox(store);
+      // As if the delete came from a store whose clock runs a day ahead, having seen version 12345.
+      await sql`UPDATE sync_tombstones SET version = version + 86400000000, seen_version = 12345
+        WHERE table_name = 'employes' AND id = ${employee.id}`.execute(store.db);
+      const buried = await sql<{ version: string; seen: string }>`SELECT version, seen_version AS seen FROM sync_tombstones
+        WHERE table_name = 'employes' AND id = ${employee.id}`.execute(store.db);
+      const tombstone = BigInt(buried.rows[0]!.version);
+      // A writer gives the id (a restore, a script): the capture looks the tombstone up.
+      await sql`INSERT INTO employes (id, nom, prenom, email, poste, salaire, department)
+        VALUES (${employee.id}, 'N', 'Reborn', ${`reborn.${dialect}@x`}, 'Dev', 2, 'IT')`.execute(store.db);
+      const [reborn] = await store.outbox.read(10);
+      assert.deepEqual([reborn?.op, reborn?.id], ['c', employee.id]);
+      assert.ok(reborn!.version > tombstone, `version ${reborn!.version} above the tombstone's ${tombstone}`);
+      assert.equal(reborn!.baseVersion, tombstone, 'based on the delete it follows');
+      const stored = await sql<{ seen: string }>`SELECT sync_seen_version AS seen FROM employes WHERE id = ${employee.id}`.execute(store.db);
+      assert.equal(String(stored.rows[0]!.seen), String(buried.rows[0]!.seen), 'it saw what the deleted row had seen');
+      await drainOutbox(store);
+    });
+
     it('apply: a sink transaction writes rows of the other store exactly, uncaptured, with its offsets', async () => {
       await drainOutbox(store);
       const base = BigInt(Date.now()) * 1000n;

@@ -23,7 +23,7 @@ export function mysqlRowJson(schema: TableSchema, ref: string): string {
 }
 
 /** The revision of what this file generates: a capture of another revision is generated again. */
-export const mysqlCaptureRevision = 'mysql-3';
+export const mysqlCaptureRevision = 'mysql-4';
 
 /** The tables the triggers of `table` write: locked with it while the triggers are replaced. */
 export const captureTables = ['sync_outbox', 'sync_tombstones'] as const;
@@ -88,13 +88,23 @@ export function mysqlCaptureTriggers(schema: TableSchema): string[] {
      END`,
   ];
   return [
+    // A row re-created under the id of a deleted one gets a version above its tombstone's. An id the
+    // table generates (AUTO_INCREMENT: NEW.id is still 0 before the insert) was never deleted: the
+    // tombstone lookups, a quarter of the trigger's cost, are made only for ids the writer gives.
+    // (One aggregate read for both values: no row gives NULLs, without the warning SELECT … INTO gives.)
     ...trigger(
       'before_insert',
       'BEFORE INSERT',
-      `IF @sync_origin IS NULL THEN
-         SET NEW.sync_version = GREATEST(${nowMicros}, COALESCE(${tombstone('version', 'NEW.id')} + 1, 0));
+      `DECLARE buried_version BIGINT DEFAULT NULL;
+       DECLARE buried_seen BIGINT DEFAULT NULL;
+       IF @sync_origin IS NULL THEN
+         IF NEW.id IS NOT NULL AND NEW.id <> 0 THEN
+           SELECT MAX(t.version), MAX(t.seen_version) INTO buried_version, buried_seen
+             FROM sync_tombstones t WHERE t.table_name = '${table}' AND t.id = NEW.id;
+         END IF;
+         SET NEW.sync_version = GREATEST(${nowMicros}, COALESCE(buried_version + 1, 0));
          SET NEW.sync_origin = 'mysql';
-         SET NEW.sync_seen_version = COALESCE(${tombstone('seen_version', 'NEW.id')}, 0);
+         SET NEW.sync_seen_version = COALESCE(buried_seen, 0);
          ${refuseTrailingSpace(false)}
          ${toUtc(false)}
          ${stampUpdated}
