@@ -9,8 +9,8 @@ import { fileURLToPath } from 'node:url';
 const repositoryRoot = fileURLToPath(new URL('../', import.meta.url));
 
 /**
- * What `node src/main.ts` runs in a benchmark: the bundle (`npm run build`, built by scripts/bench.sh),
- * as the Docker image runs it; `BENCH_SOURCES=1` runs the TypeScript sources instead, as `npm start` does.
+ * The empsync program a benchmark runs: the bundle (`npm run build`, built by scripts/bench.sh), as the
+ * Docker image runs it; `BENCH_SOURCES=1` runs the TypeScript sources instead, as `npm start` does.
  */
 export const empsyncEntry = process.env.BENCH_SOURCES === '1' ? 'src/main.ts' : 'dist/main.mjs';
 
@@ -36,8 +36,7 @@ export interface BenchChild {
  * and copies its stdout and stderr to the bench's stderr as `[name] line` (stdout is the JSON result).
  */
 export function spawnBenchChild(name: string, argv: string[], env: Record<string, string>, nodeArgs: string[] = []): BenchChild {
-  const program = argv[0] === 'src/main.ts' ? [empsyncEntry, ...argv.slice(1)] : argv;
-  const child = spawn(process.execPath, [...nodeArgs, ...program], {
+  const child = spawn(process.execPath, [...nodeArgs, ...argv], {
     cwd: repositoryRoot,
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -16,6 +16,7 @@ import { startRole } from '../../src/roles/roles.ts';
 import { dropTestDatabases, quietLogger, testConfig } from '../../test/support/test-env.ts';
 import { cpuSeconds, servicePids } from '../process-stats.ts';
 import { publishReport } from '../results-file.ts';
+import { empsyncEntry } from '../child-process.ts';
 import { summarizeCpuProfile, type ProfileSummary } from './cpu-profile.ts';
 import {
   resolveScenario,
@@ -136,7 +137,7 @@ async function startServer(
   nodeArgs: string[] = [],
 ): Promise<ServerProcess> {
   if (name === 'empsync')
-    return ServerProcess.start(name, 'src/main.ts', ['api'], empsyncEnv(config), nodeArgs);
+    return ServerProcess.start(name, empsyncEntry, ['api'], empsyncEnv(config), nodeArgs);
   return ServerProcess.start(name, 'bench/api/postgraphile-server.ts', [], (port) => ({
     POSTGRES_URL: config.POSTGRES_URL,
     PORT: String(port),

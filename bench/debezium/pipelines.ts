@@ -30,7 +30,7 @@ const figures = (pid: number): ProcessFigures => ({
   peakRssMiB: round(memoryMiB(pid).peakRssMiB, 1),
 });
 
-/** `node src/main.ts relay mysql` and `node src/main.ts sink postgres`, a fresh pair per start. */
+/** `relay mysql` and `sink postgres` (RoleProcess: the bundle unless BENCH_SOURCES=1), a fresh pair per start. */
 export class EmpsyncPipeline implements Pipeline {
   readonly name = 'empsync';
   readonly database: string;

@@ -1,8 +1,8 @@
-// Runs empsync roles as child processes (`node src/main.ts <role> <store>`), the way they are
+// Runs empsync roles as child processes (`node dist/main.mjs <role> <store>`), the way they are
 // deployed, so each one's CPU and peak memory can be read apart. Their logs go to the bench's
 // stderr (stdout is reserved for the JSON result).
 import { readFileSync } from 'node:fs';
-import { freePort, pollChild, spawnBenchChild, stopBenchChild, type BenchChild } from '../child-process.ts';
+import { empsyncEntry, freePort, pollChild, spawnBenchChild, stopBenchChild, type BenchChild } from '../child-process.ts';
 import { cpuSeconds, memoryMiB } from '../process-stats.ts';
 import { parseExposition } from './prometheus-text.ts';
 
@@ -21,7 +21,7 @@ export class RoleProcess {
   }
 
   /**
-   * Starts `node [nodeArgs] src/main.ts ...args` with `env` on top of a clean environment (PATH, HOME
+   * Starts `node [nodeArgs] <empsyncEntry> ...args` with `env` on top of a clean environment (PATH, HOME
    * only). `nodeArgs` is for diagnostics such as `--cpu-prof`.
    */
   static async start(
@@ -31,7 +31,7 @@ export class RoleProcess {
     nodeArgs: string[] = [],
   ): Promise<RoleProcess> {
     const port = await freePort();
-    const child = spawnBenchChild(name, ['src/main.ts', ...args], { ...env, HTTP_PORT: String(port) }, nodeArgs);
+    const child = spawnBenchChild(name, [empsyncEntry, ...args], { ...env, HTTP_PORT: String(port) }, nodeArgs);
     return new RoleProcess(name, port, child, env.EMPSYNC_BENCH_KAFKA_COUNTS);
   }
 

@@ -23,9 +23,9 @@ export interface SchemaKeeperOptions {
   changes: boolean;
   /**
    * How long a synced column dropped from one engine stays out of the sync before it is added back there
-   * from the other (ms): the time a DBA has to drop it from the second engine too. Default 60 s.
+   * from the other (ms): the time a DBA has to drop it from the second engine too (SCHEMA_DROP_GRACE_MS).
    */
-  dropGraceMs?: number;
+  dropGraceMs: number;
 }
 
 /** How long a joining column's fill goes on while rows with a missing value are in flight (ms). */
@@ -50,8 +50,8 @@ export class SchemaKeeper extends EventEmitter<{ change: [schema: TableSchema, p
   #running: Promise<void> | null = null;
   #again = false;
   #waiters: (() => void)[] = [];
-  /** Synced columns found gone from one engine ("table.column"): since when, and from which engine. */
-  readonly #vanished = new Map<string, { since: number; from: StoreName }>();
+  /** By table, its synced columns found gone from one engine: since when, and from which engine. */
+  readonly #vanished = new Map<string, Map<string, { since: number; from: StoreName }>>();
 
   constructor(options: SchemaKeeperOptions) {
     super();
@@ -261,31 +261,30 @@ export class SchemaKeeper extends EventEmitter<{ change: [schema: TableSchema, p
     adds: Extract<SchemaFinding, { kind: 'add' }>[],
   ): Extract<SchemaFinding, { kind: 'add' }>[] {
     const synced = new Set(this.schema(table).columns.map((c) => c.name));
-    const keyOf = (column: string) => `${table}.${column}`;
-    const propagated = adds.filter((a) => a.reason === 'propagated');
-    const oneSided = new Set(propagated.map((a) => keyOf(a.column.name)));
-    for (const key of this.#vanished.keys()) if (key.startsWith(`${table}.`) && !oneSided.has(key)) this.#vanished.delete(key);
-    const grace = this.#options.dropGraceMs ?? 60_000;
+    const propagated = new Map(adds.filter((a) => a.reason === 'propagated').map((a) => [a.column.name, a.store]));
+    const vanished = this.#vanished.get(table) ?? new Map<string, { since: number; from: StoreName }>();
+    this.#vanished.set(table, vanished);
+    const grace = this.#options.dropGraceMs;
     const now = Date.now();
+    // Back on both engines, or gone from both: no longer waiting.
+    for (const column of vanished.keys()) if (!propagated.has(column)) vanished.delete(column);
     // Synced columns gone from one engine (the add targets that engine), and since when.
-    for (const add of propagated) {
-      const key = keyOf(add.column.name);
-      if (this.#vanished.has(key) || !synced.has(add.column.name)) continue;
-      this.#vanished.set(key, { since: now, from: add.store });
+    for (const [column, from] of propagated) {
+      if (vanished.has(column) || !synced.has(column)) continue;
+      vanished.set(column, { since: now, from });
       this.#log.warn(
-        { table, column: add.column.name, droppedIn: add.store, graceMs: grace },
+        { table, column, droppedIn: from, graceMs: grace },
         'synced column dropped on one engine: out of the sync, and added back from the other after the grace period unless dropped there too',
       );
     }
-    const waiting = [...this.#vanished].filter(([key, v]) => key.startsWith(`${table}.`) && now - v.since < grace);
-    const goneFrom = new Set(waiting.map(([, v]) => v.from));
+    const waiting = (v: { since: number }) => now - v.since < grace;
+    const goneFrom = new Set([...vanished.values()].filter(waiting).map((v) => v.from));
     return adds.filter((add) => {
       if (add.reason !== 'propagated') return true;
-      const key = keyOf(add.column.name);
-      const vanished = this.#vanished.get(key);
-      if (vanished) {
-        if (now - vanished.since < grace) return false;
-        this.#vanished.delete(key);
+      const gone = vanished.get(add.column.name);
+      if (gone) {
+        if (waiting(gone)) return false;
+        vanished.delete(add.column.name);
         return true;
       }
       // A column only on the engine a synced column just left: perhaps its new name (held as long).

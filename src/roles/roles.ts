@@ -124,7 +124,6 @@ export async function prepare(config: Config, stores: Stores, logger: Logger, me
   return keeper;
 }
 
-
 function parseStores(argument: string | undefined): StoreName[] {
   if (argument === undefined || argument === 'both') return [...storeNames];
   if ((storeNames as readonly string[]).includes(argument)) return [argument as StoreName];

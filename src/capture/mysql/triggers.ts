@@ -35,8 +35,7 @@ export const captureTables = ['sync_outbox', 'sync_tombstones'] as const;
 export function mysqlCaptureTriggers(schema: TableSchema): string[] {
   const table = schema.table.name;
   const json = (ref: 'NEW' | 'OLD') => mysqlRowJson(schema, ref);
-  const tombstone = (what: 'version' | 'seen_version', id: string) =>
-    `(SELECT t.${what} FROM sync_tombstones t WHERE t.table_name = '${table}' AND t.id = ${id})`;
+  const tombstoneVersion = (id: string) => `(SELECT t.version FROM sync_tombstones t WHERE t.table_name = '${table}' AND t.id = ${id})`;
   const outbox = (op: string, ref: 'NEW' | 'OLD', version: string, base: string) =>
     `INSERT INTO sync_outbox (event_id, table_name, op, row_id, row_version, base_version, row_origin, row_json)
        VALUES (UUID(), '${table}', '${op}', ${ref}.id, ${version}, ${base}, 'mysql', ${json(ref)});`;
@@ -114,7 +113,7 @@ export function mysqlCaptureTriggers(schema: TableSchema): string[] {
       'after_insert',
       'AFTER INSERT',
       `IF @sync_origin IS NULL THEN
-         ${outbox('c', 'NEW', 'NEW.sync_version', `COALESCE(${tombstone('version', 'NEW.id')}, 0)`)}
+         ${outbox('c', 'NEW', 'NEW.sync_version', `COALESCE(${tombstoneVersion('NEW.id')}, 0)`)}
        END IF;`,
     ),
     ...trigger(
