@@ -20,7 +20,8 @@ export interface EmployesTable extends Omit<EmployeeFields, 'extra'> {
 /** One captured change of any synced table: the row as JSON (exact numbers: read as text). */
 export interface SyncOutboxTable {
   seq: Generated<string>;
-  event_id: string;
+  /** Null when the capture triggers wrote the row: the relay derives the id (src/store/event-id.ts). */
+  event_id: string | null;
   table_name: string;
   op: 'c' | 'u' | 'd' | 'r';
   row_id: number;

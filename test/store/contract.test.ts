@@ -450,6 +450,11 @@ for (const dialect of storeNames) {
         'seqs grow',
       );
       assert.equal(new Set(outbox.map((c) => c.eventId)).size, 4, 'each change has its own event id');
+      // The triggers write no id: the relay's read derives one, the same at every read (a re-publish after a crash).
+      const stored = await sql<{ event_id: string | null }>`SELECT event_id FROM sync_outbox ORDER BY seq`.execute(store.db);
+      assert.deepEqual(stored.rows.map((r) => r.event_id), [null, null, null, null]);
+      assert.deepEqual((await store.outbox.read(100)).map((c) => c.eventId), outbox.map((c) => c.eventId), 'the same ids when read again');
+      assert.ok(outbox.every((c) => /^[0-9a-f]{8}-[0-9a-f]{4}-5[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/.test(c.eventId)), 'name-based UUIDs');
 
       assert.equal(employeeChange.version, employee.version);
       assert.equal(employeeChange.baseVersion, 0n);

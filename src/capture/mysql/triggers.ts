@@ -2,7 +2,8 @@
 // with its version (a hybrid logical clock: max(now, previous + 1)), origin and update time, and write
 // the change — the row as JSON — into sync_outbox in the same transaction. The sink's session sets
 // @sync_origin: its writes are neither stamped nor captured (loop prevention). MySQL has no row-to-JSON,
-// so the triggers list the columns: they are generated again when the schema changes.
+// so the triggers list the columns: they are generated again when the schema changes. They write no
+// event id: the relay derives it from the change (src/store/event-id.ts).
 import type { TableSchema } from '../../tables/table-schema.ts';
 import { trailingSpaceMessage } from '../../tables/values.ts';
 
@@ -23,7 +24,7 @@ export function mysqlRowJson(schema: TableSchema, ref: string): string {
 }
 
 /** The revision of what this file generates: a capture of another revision is generated again. */
-export const mysqlCaptureRevision = 'mysql-4';
+export const mysqlCaptureRevision = 'mysql-5';
 
 /** The tables the triggers of `table` write: locked with it while the triggers are replaced. */
 export const captureTables = ['sync_outbox', 'sync_tombstones'] as const;
@@ -37,8 +38,8 @@ export function mysqlCaptureTriggers(schema: TableSchema): string[] {
   const json = (ref: 'NEW' | 'OLD') => mysqlRowJson(schema, ref);
   const tombstoneVersion = (id: string) => `(SELECT t.version FROM sync_tombstones t WHERE t.table_name = '${table}' AND t.id = ${id})`;
   const outbox = (op: string, ref: 'NEW' | 'OLD', version: string, base: string) =>
-    `INSERT INTO sync_outbox (event_id, table_name, op, row_id, row_version, base_version, row_origin, row_json)
-       VALUES (UUID(), '${table}', '${op}', ${ref}.id, ${version}, ${base}, 'mysql', ${json(ref)});`;
+    `INSERT INTO sync_outbox (table_name, op, row_id, row_version, base_version, row_origin, row_json)
+       VALUES ('${table}', '${op}', ${ref}.id, ${version}, ${base}, 'mysql', ${json(ref)});`;
   const bury = (id: string, version: string) =>
     `INSERT INTO sync_tombstones (table_name, id, version, origin, seen_version) VALUES ('${table}', ${id}, ${version}, 'mysql', OLD.sync_seen_version)
        ON DUPLICATE KEY UPDATE version = GREATEST(version, VALUES(version)), origin = VALUES(origin),

@@ -2,7 +2,8 @@
 // its version (a hybrid logical clock: max(now, previous + 1)), origin and update time; an AFTER trigger
 // writes the change — the row as JSON, every column the table has now (to_jsonb), so a column added by
 // ALTER TABLE is captured at once — into sync_outbox in the same transaction. The sink marks its
-// transaction (app.sync_origin): its writes are neither stamped nor captured (loop prevention).
+// transaction (app.sync_origin): its writes are neither stamped nor captured (loop prevention). No event
+// id is written: the relay derives it from the change (src/store/event-id.ts).
 import type { TableSchema } from '../../tables/table-schema.ts';
 import { trailingSpaceMessage } from '../../tables/values.ts';
 
@@ -11,7 +12,7 @@ const nowMicros = '(extract(epoch from clock_timestamp()) * 1000000)::bigint';
 export const isLocalWrite = `coalesce(current_setting('app.sync_origin', true), '') = ''`;
 
 /** The revision of what this file generates: a capture of another revision is generated again. */
-export const postgresCaptureRevision = 'postgres-4';
+export const postgresCaptureRevision = 'postgres-5';
 
 /**
  * The statements that (re)create the capture functions and triggers of a table: one transaction, atomic.
@@ -25,8 +26,8 @@ export function postgresCaptureTriggers(schema: TableSchema, without: readonly s
     `(SELECT t.${what} FROM sync_tombstones t WHERE t.table_name = '${table}' AND t.id = ${id})`;
   const json = (ref: 'NEW' | 'OLD') => `to_jsonb(${ref})${leftOut}`;
   const outbox = (op: string, ref: 'NEW' | 'OLD', version: string, base: string) =>
-    `INSERT INTO sync_outbox (event_id, table_name, op, row_id, row_version, base_version, row_origin, row_json)
-       VALUES (gen_random_uuid(), '${table}', '${op}', ${ref}.id, ${version}, ${base}, 'postgres', ${json(ref)});`;
+    `INSERT INTO sync_outbox (table_name, op, row_id, row_version, base_version, row_origin, row_json)
+       VALUES ('${table}', '${op}', ${ref}.id, ${version}, ${base}, 'postgres', ${json(ref)});`;
   const bury = (version: string) =>
     `INSERT INTO sync_tombstones (table_name, id, version, origin, seen_version) VALUES ('${table}', OLD.id, ${version}, 'postgres', OLD.sync_seen_version)
        ON CONFLICT (table_name, id) DO UPDATE SET version = greatest(sync_tombstones.version, EXCLUDED.version),
@@ -84,8 +85,8 @@ export function postgresCaptureTriggers(schema: TableSchema, without: readonly s
     // (one delete version above every row's), with tombstones, before the rows go.
     captureFunction(`empsync_truncate_${table}`, `
        SELECT greatest(${nowMicros}, coalesce(max(sync_version), 0) + 1) INTO delete_version FROM "${table}";
-       INSERT INTO sync_outbox (event_id, table_name, op, row_id, row_version, base_version, row_origin, row_json)
-         SELECT gen_random_uuid(), '${table}', 'd', t.id, delete_version, t.sync_version, 'postgres', to_jsonb(t)${leftOut}
+       INSERT INTO sync_outbox (table_name, op, row_id, row_version, base_version, row_origin, row_json)
+         SELECT '${table}', 'd', t.id, delete_version, t.sync_version, 'postgres', to_jsonb(t)${leftOut}
            FROM "${table}" t ORDER BY t.id;
        INSERT INTO sync_tombstones (table_name, id, version, origin, seen_version)
          SELECT '${table}', t.id, delete_version, 'postgres', t.sync_seen_version FROM "${table}" t

@@ -7,6 +7,7 @@ import { sql, type Kysely, type RawBuilder } from 'kysely';
 import type { TableSchema } from '../../tables/table-schema.ts';
 import { parseJsonExact } from '../../tables/values.ts';
 import type { OutboxPort, RelayLease, SnapshotRun } from '../ports.ts';
+import { changeEventId } from '../event-id.ts';
 import { storedTimestamp } from '../row-format.ts';
 import type { Database } from '../schema.ts';
 import type { CapturedChange, DeadLetterRecord, StoreName } from '../types.ts';
@@ -44,7 +45,9 @@ export abstract class KyselyOutbox implements OutboxPort {
     const rows = await this.db.selectFrom('sync_outbox').selectAll().orderBy('seq').limit(limit).execute();
     return rows.map((raw) => ({
       seq: BigInt(raw.seq),
-      eventId: raw.event_id,
+      // The capture triggers write no id (src/store/event-id.ts); rows written before them, and the
+      // re-publishes written here, carry theirs.
+      eventId: raw.event_id ?? changeEventId(this.name, raw.table_name, raw.op, Number(raw.row_id), BigInt(raw.row_version)),
       table: raw.table_name,
       op: raw.op,
       id: Number(raw.row_id),

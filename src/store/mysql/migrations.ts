@@ -468,6 +468,15 @@ async function migrate008(db: Kysely<unknown>): Promise<void> {
   if (!columns.has('divergences')) await run(db, ['ALTER TABLE sync_drift ADD COLUMN divergences LONGTEXT NULL']);
 }
 
+// ---- 009: the capture triggers write no event id (the relay derives it: src/store/event-id.ts) ----
+
+async function migrate009(db: Kysely<unknown>): Promise<void> {
+  const { rows } = await sql<{ nullable: string }>`
+    SELECT IS_NULLABLE AS nullable FROM information_schema.COLUMNS
+     WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'sync_outbox' AND COLUMN_NAME = 'event_id'`.execute(db);
+  if (rows[0]?.nullable === 'NO') await run(db, ['ALTER TABLE sync_outbox MODIFY event_id CHAR(36) NULL']);
+}
+
 export const mysqlMigrations: Record<string, Migration> = {
   '001_employes_sync': { up: (db) => run(db, statements001) },
   '002_offsets_log_dead_letters_portable_values': { up: migrate002 },
@@ -477,4 +486,5 @@ export const mysqlMigrations: Record<string, Migration> = {
   '006_drift_status': { up: (db) => run(db, statements006) },
   '007_snapshot_progress': { up: migrate007 },
   '008_drift_divergences': { up: migrate008 },
+  '009_derived_event_ids': { up: migrate009 },
 };

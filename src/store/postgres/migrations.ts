@@ -358,6 +358,10 @@ const statements008 = [
 
 const statements009 = [`ALTER TABLE sync_drift ADD COLUMN IF NOT EXISTS divergences text`];
 
+// ---- 010: the capture triggers write no event id (the relay derives it: src/store/event-id.ts) ----
+
+const statements010 = [`ALTER TABLE sync_outbox ALTER COLUMN event_id DROP NOT NULL`];
+
 export const postgresMigrations: Record<string, Migration> = {
   '001_employes_sync': { up: (db) => run(db, statements001) },
   '002_department_id_index': { up: (db) => run(db, statements002) },
@@ -368,4 +372,5 @@ export const postgresMigrations: Record<string, Migration> = {
   '007_drift_status': { up: (db) => run(db, statements007) },
   '008_snapshot_progress': { up: (db) => run(db, statements008) },
   '009_drift_divergences': { up: (db) => run(db, statements009) },
+  '010_derived_event_ids': { up: (db) => run(db, statements010) },
 };
