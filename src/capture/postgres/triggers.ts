@@ -12,7 +12,7 @@ const nowMicros = '(extract(epoch from clock_timestamp()) * 1000000)::bigint';
 export const isLocalWrite = `coalesce(current_setting('app.sync_origin', true), '') = ''`;
 
 /** The revision of what this file generates: a capture of another revision is generated again. */
-export const postgresCaptureRevision = 'postgres-5';
+export const postgresCaptureRevision = 'postgres-6';
 
 /**
  * The statements that (re)create the capture functions and triggers of a table: one transaction, atomic.
@@ -22,8 +22,7 @@ export const postgresCaptureRevision = 'postgres-5';
 export function postgresCaptureTriggers(schema: TableSchema, without: readonly string[] = []): string[] {
   const table = schema.table.name;
   const leftOut = ['id', 'sync_version', 'sync_origin', 'sync_seen_version', ...without].map((c) => ` - '${c}'`).join('');
-  const tombstone = (what: 'version' | 'seen_version', id: string) =>
-    `(SELECT t.${what} FROM sync_tombstones t WHERE t.table_name = '${table}' AND t.id = ${id})`;
+  const tombstoneVersion = (id: string) => `(SELECT t.version FROM sync_tombstones t WHERE t.table_name = '${table}' AND t.id = ${id})`;
   const json = (ref: 'NEW' | 'OLD') => `to_jsonb(${ref})${leftOut}`;
   const outbox = (op: string, ref: 'NEW' | 'OLD', version: string, base: string) =>
     `INSERT INTO sync_outbox (table_name, op, row_id, row_version, base_version, row_origin, row_json)
@@ -45,13 +44,19 @@ export function postgresCaptureTriggers(schema: TableSchema, without: readonly s
     .map((c) => `NEW."${c.name}" := clock_timestamp();`)
     .join(' ');
   return [
+    // A row re-created under the id of a deleted one gets a version above its tombstone's and keeps what
+    // the tombstone had seen: one read for both (two were 9 % of a single-row insert's rate).
     `CREATE OR REPLACE FUNCTION empsync_stamp_${table}() RETURNS trigger LANGUAGE plpgsql AS $$
+     DECLARE buried_version bigint;
+             buried_seen bigint;
      BEGIN
        IF ${isLocalWrite} THEN
          ${refuseTrailingSpace}
          IF TG_OP = 'INSERT' THEN
-           NEW.sync_version := greatest(${nowMicros}, coalesce(${tombstone('version', 'NEW.id')} + 1, 0));
-           NEW.sync_seen_version := coalesce(${tombstone('seen_version', 'NEW.id')}, 0);
+           SELECT t.version, t.seen_version INTO buried_version, buried_seen
+             FROM sync_tombstones t WHERE t.table_name = '${table}' AND t.id = NEW.id;
+           NEW.sync_version := greatest(${nowMicros}, coalesce(buried_version + 1, 0));
+           NEW.sync_seen_version := coalesce(buried_seen, 0);
          ELSE
            NEW.sync_version := greatest(${nowMicros}, OLD.sync_version + 1);
          END IF;
@@ -62,7 +67,7 @@ export function postgresCaptureTriggers(schema: TableSchema, without: readonly s
      END $$`,
     captureFunction(`empsync_capture_${table}`, `
        IF TG_OP = 'INSERT' THEN
-         ${outbox('c', 'NEW', 'NEW.sync_version', `coalesce(${tombstone('version', 'NEW.id')}, 0)`)}
+         ${outbox('c', 'NEW', 'NEW.sync_version', `coalesce(${tombstoneVersion('NEW.id')}, 0)`)}
        ELSIF TG_OP = 'UPDATE' AND NEW.id = OLD.id THEN
          ${outbox('u', 'NEW', 'NEW.sync_version', 'OLD.sync_version')}
        ELSIF TG_OP = 'UPDATE' THEN
