@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import { changeEventId } from '../../src/store/event-id.ts';
+import { v5 as uuidv5 } from 'uuid';
+import { changeEventId, eventNamespace } from '../../src/store/event-id.ts';
 import type { ChangeOp, StoreName } from '../../src/store/types.ts';
 
 const change = fc.record({
@@ -19,8 +20,13 @@ test('an event id is a name-based UUID of the change, the same every time', () =
       const id = idOf(c);
       assert.match(id, /^[0-9a-f]{8}-[0-9a-f]{4}-5[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
       assert.equal(idOf({ ...c }), id);
+      // RFC 9562's version 5, as the uuid package computes it.
+      assert.equal(id, uuidv5(`${c.store}/${c.table}/${c.op}/${c.id}/${c.version}`, eventNamespace));
     }),
   );
+  // A name longer than the reused buffer (a long table name) is hashed whole.
+  const long = 'a'.repeat(600);
+  assert.equal(changeEventId('postgres', long, 'c', 1, 2n), uuidv5(`postgres/${long}/c/1/2`, eventNamespace));
   // Fixed across releases: a change re-published by a newer empsync keeps its id.
   assert.equal(changeEventId('mysql', 'employes', 'u', 42, 1733600000000000n), changeEventId('mysql', 'employes', 'u', 42, 1733600000000000n));
 });
