@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { isEmpsyncError } from '../../src/errors.ts';
+import { changeEventId } from '../../src/store/event-id.ts';
 import { decodeEnvelope, encodeEnvelope, legacyEnvelopeSchemaName } from '../../src/transport/envelope.ts';
 
 const change = {
@@ -51,6 +52,17 @@ describe('event envelope', () => {
     bad.table = 'employes';
     bad.schema = 'other';
     assert.throws(() => decodeEnvelope(JSON.stringify(bad)), /schema/);
+  });
+
+  it('an event whose id is null (a relay of an earlier release during an upgrade) gets the id the current relay derives', () => {
+    const event = JSON.parse(encodeEnvelope(change, 'v').toString());
+    event.eventId = null;
+    const expected = changeEventId(change.row.origin, change.table, change.op, change.row.id, change.row.version);
+    assert.equal(decodeEnvelope(JSON.stringify(event)).eventId, expected);
+    assert.equal(decodeEnvelope(JSON.stringify(event), { schemaOnly: true }).eventId, expected);
+    // Absent is not null: still refused.
+    Reflect.deleteProperty(event, 'eventId');
+    assert.throws(() => decodeEnvelope(JSON.stringify(event)), (e) => isEmpsyncError(e, 'EMPSYNC_EVENT_INVALID'));
   });
 
   it('still reads a v1 event of employes (camelCase fields) as the same row', () => {
