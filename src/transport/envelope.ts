@@ -90,7 +90,7 @@ export function decodeEnvelope(value: Buffer | string, { schemaOnly = false } = 
   }
   // What relays write takes the fast path; anything else goes through the schema, which names the problem.
   const fast = schemaOnly ? null : wellFormedV2(json);
-  if (fast) return fast;
+  if (fast) return named(fast);
   const legacy = (json as { schema?: unknown } | null)?.schema === legacyEnvelopeSchemaName;
   const parsed = (legacy ? v1 : v2).safeParse(json);
   if (!parsed.success) {
@@ -101,16 +101,24 @@ export function decodeEnvelope(value: Buffer | string, { schemaOnly = false } = 
     );
   }
   const e = parsed.data;
-  const table = 'table' in e ? e.table : employesTableName;
   const common = {
-    eventId: e.eventId ?? changeEventId(e.origin, table, e.op, e.row.id, BigInt(e.version)),
+    eventId: e.eventId,
     op: e.op,
     baseVersion: BigInt(e.baseVersion),
     committedAt: canonicalInstant(e.committedAt),
   };
   const row = { id: e.row.id, version: BigInt(e.version), origin: e.origin };
-  if ('table' in e) return { ...common, table, schemaVersion: e.schemaVersion, row: { ...row, values: e.row.values } };
-  return { ...common, table, schemaVersion: '', row: { ...row, values: legacyValues(e.row, e.op) } };
+  if ('table' in e) return named({ ...common, table: e.table, schemaVersion: e.schemaVersion, row: { ...row, values: e.row.values } });
+  return named({ ...common, table: employesTableName, schemaVersion: '', row: { ...row, values: legacyValues(e.row, e.op) } });
+}
+
+/** A decoded event whose id may be null: from a relay of an earlier release during an upgrade (see `header`). */
+type UnnamedEvent = Omit<ChangeEvent, 'eventId'> & { eventId: string | null };
+
+/** The event with its id: the one it carries, or the one the current relay derives for that change. */
+function named(event: UnnamedEvent): ChangeEvent {
+  if (event.eventId !== null) return event as ChangeEvent;
+  return { ...event, eventId: changeEventId(event.row.origin, event.table, event.op, event.row.id, event.row.version) };
 }
 
 const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[1-8][0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
@@ -124,7 +132,7 @@ const checkedInstants = new Map<string, string>();
  * A v2 envelope checked without the schema, or null when anything about it is unusual: accepts only what
  * the schema accepts (the same rules, narrower: lower-case UUIDs; an instant the schema checked before).
  */
-function wellFormedV2(json: unknown): ChangeEvent | null {
+function wellFormedV2(json: unknown): UnnamedEvent | null {
   if (json === null || typeof json !== 'object') return null;
   const e = json as Record<string, unknown>;
   const row = e.row as { id?: unknown; values?: unknown } | null | undefined;
@@ -168,7 +176,7 @@ function wellFormedV2(json: unknown): ChangeEvent | null {
     checkedInstants.set(e.committedAt, committedAt);
   }
   return {
-    eventId: e.eventId ?? changeEventId(e.origin, e.table, e.op as ChangeEvent['op'], row.id, BigInt(e.version)),
+    eventId: e.eventId as string | null,
     op: e.op as ChangeEvent['op'],
     baseVersion: BigInt(e.baseVersion),
     committedAt,
