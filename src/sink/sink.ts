@@ -23,7 +23,7 @@ import type { SchemaSource, TableSchema } from '../tables/table-schema.ts';
 import { baseClientOptions, collectMessages, ensureTopics, tombstoneRetentionMs, type KafkaConfig } from '../transport/kafka.ts';
 import type { ConflictPolicy } from './conflict-policy.ts';
 import { DeadLetterQueue, sinkDeadLetter, type PoisonMessage } from './dead-letter-queue.ts';
-import { decodeMessage } from './decode-message.ts';
+import { decodeMessage, type DecodedMessage } from './decode-message.ts';
 import { knownValues, planBatch, uniqueRequest, type PositionedEvent } from './plan-batch.ts';
 import { planStartPositions, type PartitionBounds } from './start-positions.ts';
 
@@ -76,6 +76,8 @@ const isRestart = (error: unknown) => isEmpsyncError(error) && restartCodes.has(
 
 const defaultBatchBytes = 4 * 1024 * 1024;
 const defaultFetchBytes = 4 * 1024 * 1024;
+/** Messages decoded ahead between two turns of the event loop (about a millisecond of JSON). */
+const decodeSlice = 128;
 /** What a message weighs in memory, roughly: its key and value, and its object. */
 const messageBytes = (message: Message) => (message.key?.length ?? 0) + (message.value?.length ?? 0) + 128;
 
@@ -107,6 +109,10 @@ export class Sink {
   /** The last applied message per partition, not yet committed to Kafka (see #flushKafkaCommits). */
   #uncommitted = new Map<number, Message>();
   #commitTimer: NodeJS.Timeout | null = null;
+  /** Pending messages decoded while a transaction ran in the database (#decodeAhead); decoding is pure. */
+  #decodedAhead = new WeakMap<Message, DecodedMessage>();
+  /** Bumped at each decode-ahead: a newer one (or a batch taken) ends the one before. */
+  #decodeAheadRun = 0;
   #checkTimer: NodeJS.Timeout | null = null;
 
   /** The topic of the sink's table. */
@@ -378,6 +384,7 @@ export class Sink {
           });
         running.set(slot, applying);
       }
+      if (started) void this.#decodeAhead(running, maxBatch);
       if (stream.isPaused() && this.#pending.length < maxBatch && this.#pendingBytes < maxBytes) stream.resume();
       if (started) continue;
       await new Promise<void>((resolve) => {
@@ -390,6 +397,25 @@ export class Sink {
     await Promise.all(running.values());
     // What was received and not applied is read again by the next stream, from the database's offsets.
     this.#setPending([]);
+  }
+
+  /**
+   * While transactions run in the database, decodes the first `max` pending messages — what the next
+   * batch takes — in slices that leave the event loop to the transactions' replies: the sink's JSON work
+   * overlaps the database's instead of following it. Stops when no transaction runs, when a batch was
+   * taken from the pending messages, or when a newer decode-ahead starts.
+   */
+  async #decodeAhead(running: ReadonlyMap<number, Promise<void>>, max: number): Promise<void> {
+    const run = ++this.#decodeAheadRun;
+    const pending = this.#pending;
+    const table = this.#options.table;
+    for (let at = 0; at < Math.min(max, pending.length); at += decodeSlice) {
+      await new Promise((resolve) => setImmediate(resolve));
+      if (run !== this.#decodeAheadRun || running.size === 0 || this.#pending !== pending) return;
+      for (const message of pending.slice(at, at + decodeSlice)) {
+        if (!this.#decodedAhead.has(message)) this.#decodedAhead.set(message, decodeMessage(message, table));
+      }
+    }
   }
 
   /**
@@ -543,7 +569,7 @@ export class Sink {
     // Decoding needs no lock: done before the transaction.
     metrics.kafkaMessagesReceived.inc({ topic }, batch.length);
     const decoded = batch.map((message) => {
-      const result = decodeMessage(message, this.#options.table);
+      const result = this.#decodedAhead.get(message) ?? decodeMessage(message, this.#options.table);
       if (forcePoison) {
         return { message, result: { kind: 'poison' as const, ...forcePoison }, event: result.kind === 'event' ? result.event : null };
       }

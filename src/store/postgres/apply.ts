@@ -1,7 +1,7 @@
 // A sink's transaction in PostgreSQL, in four round trips: BEGIN (REPEATABLE READ) with the marker its
 // capture triggers skip on, one locking read (rows, holders of unique values, tombstones and offsets: one
 // statement), the writes (upserts from unnest() arrays and the offsets in one statement when it can),
-// COMMIT — for any synced table.
+// COMMIT — for any synced table. Arrays are bound as their text (./array-literal.ts).
 import { sql, type Kysely, type RawBuilder } from 'kysely';
 import { insertConflicts } from '../kysely/conflicts.ts';
 import { markDeadLettersReplayed } from '../kysely/dead-letters.ts';
@@ -9,6 +9,7 @@ import { applyState, byColumns, KyselyApply, KyselyApplyTransaction, type ApplyS
 import type { ApplyState, ApplyStateRequest, ApplyTransaction } from '../ports.ts';
 import type { Database } from '../schema.ts';
 import type { ApplyPlan, SyncedRow } from '../types.ts';
+import { arrayLiteral } from './array-literal.ts';
 import { postgresArrayType } from './column-types.ts';
 import { upsertDeadLetters } from './dead-letters.ts';
 
@@ -38,22 +39,32 @@ export class PostgresApply extends KyselyApply {
 
 class PostgresApplyTransaction extends KyselyApplyTransaction {
   async readState(request: ApplyStateRequest): Promise<ApplyState> {
-    const { ids, unique } = request;
+    const { unique } = request;
+    // Ascending: rows are locked in the order of their ids, as an index scan would lock them.
+    const ids = arrayLiteral([...new Set(request.ids)].sort((a, b) => a - b));
     const offsets = request.offsets ?? { consumerGroup: '', topic: '', partitions: [] };
     const table = sql.table(request.table);
     const holders = unique.filter((u) => u.values.length);
-    if (ids.length === 0 && holders.length === 0 && offsets.partitions.length === 0) return applyState([], request);
+    if (request.ids.length === 0 && holders.length === 0 && offsets.partitions.length === 0) return applyState([], request);
+    // Each key is looked up through the table's index, one probe per key (a LATERAL sub-select with a
+    // locking clause is never flattened into a join): the plan does not depend on the statistics. With
+    // `= ANY(array)` a table that was never analysed, or that grew since (a snapshot into an empty table,
+    // the tombstones of a TRUNCATE), was read whole for every batch — 30 ms a 2,000-row batch at 300,000
+    // rows for the holders of a unique value, 100 ms at 1,100,000 tombstones (docs/benchmarks.md).
     const locks: RawBuilder<unknown>[] = [
-      sql`locked AS (SELECT id, sync_version, sync_origin, sync_seen_version FROM ${table} WHERE id = ANY(${ids}::int[]) FOR UPDATE)`,
-      sql`buried AS (SELECT id, version, origin, seen_version FROM sync_tombstones
-                      WHERE table_name = ${request.table} AND id = ANY(${ids}::int[]) FOR UPDATE)`,
+      sql`locked AS (SELECT r.* FROM unnest(${ids}::int[]) AS k(id) CROSS JOIN LATERAL
+                       (SELECT id, sync_version, sync_origin, sync_seen_version FROM ${table} WHERE id = k.id FOR UPDATE) AS r)`,
+      sql`buried AS (SELECT t.* FROM unnest(${ids}::int[]) AS k(id) CROSS JOIN LATERAL
+                       (SELECT id, version, origin, seen_version FROM sync_tombstones
+                         WHERE table_name = ${request.table} AND id = k.id FOR UPDATE) AS t)`,
       sql`positions AS (SELECT kafka_partition, next_offset, log_id FROM sync_offsets
                          WHERE consumer_group = ${offsets.consumerGroup} AND topic = ${offsets.topic}
                            AND kafka_partition = ANY(${offsets.partitions}::int[]) FOR UPDATE)`,
       ...holders.map(
         ({ column, values }, i) =>
-          sql`${sql.id(`holders${i}`)} AS (SELECT id, sync_version, sync_origin, sync_seen_version, ${sql.ref(column)}::text AS value
-                                             FROM ${table} WHERE ${sql.ref(column)} = ANY(${values}::text[]) FOR UPDATE)`,
+          sql`${sql.id(`holders${i}`)} AS (SELECT h.* FROM unnest(${arrayLiteral(values)}::text[]) AS k(value) CROSS JOIN LATERAL
+                                             (SELECT id, sync_version, sync_origin, sync_seen_version, ${sql.ref(column)}::text AS value
+                                                FROM ${table} WHERE ${sql.ref(column)} = k.value FOR UPDATE) AS h)`,
       ),
     ];
     const selects: RawBuilder<unknown>[] = [
@@ -78,13 +89,13 @@ class PostgresApplyTransaction extends KyselyApplyTransaction {
       if (ids.length) await sql`UPDATE ${table} SET ${sql.ref(column)} = '#parked#' || id WHERE id = ANY(${ids}::int[])`.execute(trx);
     }
     if (plan.deletes.length) {
-      const ids = plan.deletes.map((d) => d.id);
+      const ids = arrayLiteral(plan.deletes.map((d) => d.id));
       await sql`DELETE FROM ${table} WHERE id = ANY(${ids}::int[])`.execute(trx);
       await sql`
         INSERT INTO sync_tombstones (table_name, id, version, origin, seen_version)
-        SELECT ${name}, * FROM unnest(${ids}::int[], ${plan.deletes.map((d) => d.version.toString())}::bigint[],
-                                      ${plan.deletes.map((d) => d.origin)}::text[],
-                                      ${plan.deletes.map((d) => (plan.seen.get(d.id) ?? 0n).toString())}::bigint[])
+        SELECT ${name}, * FROM unnest(${ids}::int[], ${arrayLiteral(plan.deletes.map((d) => d.version.toString()))}::bigint[],
+                                      ${arrayLiteral(plan.deletes.map((d) => d.origin))}::text[],
+                                      ${arrayLiteral(plan.deletes.map((d) => (plan.seen.get(d.id) ?? 0n).toString()))}::bigint[])
         ON CONFLICT (table_name, id) DO UPDATE SET version = greatest(sync_tombstones.version, EXCLUDED.version),
           origin = EXCLUDED.origin, seen_version = greatest(sync_tombstones.seen_version, EXCLUDED.seen_version)`.execute(trx);
     }
@@ -120,14 +131,14 @@ function upsert(plan: ApplyPlan, rows: SyncedRow[]): RawBuilder<unknown> {
   const columns = Object.keys(rows[0]!.values);
   const types = new Map(plan.schema.columns.map((c) => [c.name, c.type]));
   const arrays = [
-    sql`${rows.map((r) => r.id)}::int[]`,
+    sql`${arrayLiteral(rows.map((r) => r.id))}::int[]`,
     ...columns.map((c) => {
       const type = types.get(c);
-      return sql`${rows.map((r) => r.values[c] ?? null)}::${sql.raw(type ? postgresArrayType(type) : 'text[]')}`;
+      return sql`${arrayLiteral(rows.map((r) => r.values[c]))}::${sql.raw(type ? postgresArrayType(type) : 'text[]')}`;
     }),
-    sql`${rows.map((r) => r.version.toString())}::bigint[]`,
-    sql`${rows.map((r) => r.origin)}::text[]`,
-    sql`${rows.map((r) => (plan.seen.get(r.id) ?? 0n).toString())}::bigint[]`,
+    sql`${arrayLiteral(rows.map((r) => r.version.toString()))}::bigint[]`,
+    sql`${arrayLiteral(rows.map((r) => r.origin))}::text[]`,
+    sql`${arrayLiteral(rows.map((r) => (plan.seen.get(r.id) ?? 0n).toString()))}::bigint[]`,
   ];
   const names = sql.join([...['id', ...columns].map((c) => sql.ref(c)), sql`sync_version`, sql`sync_origin`, sql`sync_seen_version`]);
   const updates = sql.join([
