@@ -1,7 +1,7 @@
 // A sink's transaction in MySQL / MariaDB: the session marker its capture triggers skip on, the one
 // locking read (rows, holders of unique values, tombstones and offsets: a UNION ALL of parenthesised
 // SELECT … FOR UPDATE, which both engines accept), and the plan's writes for any synced table.
-import { CompiledQuery, sql, type Kysely, type RawBuilder } from 'kysely';
+import { CompiledQuery, sql, type Kysely } from 'kysely';
 import { insertConflicts } from '../kysely/conflicts.ts';
 import { markDeadLettersReplayed } from '../kysely/dead-letters.ts';
 import { applyState, byColumns, KyselyApply, KyselyApplyTransaction, type ApplyStateRow } from '../kysely/apply.ts';
@@ -13,6 +13,8 @@ import { mysqlValue } from './column-types.ts';
 import { asSink } from './sink-session.ts';
 
 const list = (values: readonly (number | string)[]) => sql.join(values);
+/** `?, ?, …`: one placeholder per value. */
+const placeholders = (count: number) => Array(count).fill('?').join(', ');
 /** A MySQL identifier, quoted. */
 const quote = (name: string) => `\`${name.replaceAll('`', '``')}\``;
 
@@ -30,27 +32,33 @@ export class MysqlApply extends KyselyApply {
 class MysqlApplyTransaction extends KyselyApplyTransaction {
   async readState(request: ApplyStateRequest): Promise<ApplyState> {
     const { ids, unique, offsets } = request;
-    const table = sql.table(request.table);
-    const branches: RawBuilder<unknown>[] = [];
+    const table = quote(request.table);
+    // Written as text with placeholders, like the upserts: kysely nodes for thousands of ids and unique
+    // values per batch cost the sink's CPU for nothing.
+    const branches: string[] = [];
+    const parameters: unknown[] = [];
     if (ids.length) {
-      branches.push(sql`(SELECT 'row' AS kind, id, sync_version AS version, sync_origin AS origin, sync_seen_version AS seen,
-                                NULL AS unique_column, NULL AS unique_value
-                           FROM ${table} WHERE id IN (${list(ids)}) FOR UPDATE)`);
-      branches.push(sql`(SELECT 'tombstone', id, version, origin, seen_version, NULL, NULL FROM sync_tombstones
-                          WHERE table_name = ${request.table} AND id IN (${list(ids)}) FOR UPDATE)`);
+      branches.push(`(SELECT 'row' AS kind, id, sync_version AS version, sync_origin AS origin, sync_seen_version AS seen,
+                             NULL AS unique_column, NULL AS unique_value
+                        FROM ${table} WHERE id IN (${placeholders(ids.length)}) FOR UPDATE)`);
+      parameters.push(...ids);
+      branches.push(`(SELECT 'tombstone', id, version, origin, seen_version, NULL, NULL FROM sync_tombstones
+                       WHERE table_name = ? AND id IN (${placeholders(ids.length)}) FOR UPDATE)`);
+      parameters.push(request.table, ...ids);
     }
     for (const { column, values } of unique) {
       if (values.length === 0) continue;
-      branches.push(sql`(SELECT 'holder', id, sync_version, sync_origin, sync_seen_version, ${column}, ${sql.ref(column)}
-                           FROM ${table} WHERE ${sql.ref(column)} IN (${list(values)}) FOR UPDATE)`);
+      branches.push(`(SELECT 'holder', id, sync_version, sync_origin, sync_seen_version, ?, ${quote(column)}
+                        FROM ${table} WHERE ${quote(column)} IN (${placeholders(values.length)}) FOR UPDATE)`);
+      parameters.push(column, ...values);
     }
     if (offsets?.partitions.length) {
-      branches.push(sql`(SELECT 'offset', kafka_partition, next_offset, log_id, 0, NULL, NULL FROM sync_offsets
-                          WHERE consumer_group = ${offsets.consumerGroup} AND topic = ${offsets.topic}
-                            AND kafka_partition IN (${list(offsets.partitions)}) FOR UPDATE)`);
+      branches.push(`(SELECT 'offset', kafka_partition, next_offset, log_id, 0, NULL, NULL FROM sync_offsets
+                       WHERE consumer_group = ? AND topic = ? AND kafka_partition IN (${placeholders(offsets.partitions.length)}) FOR UPDATE)`);
+      parameters.push(offsets.consumerGroup, offsets.topic, ...offsets.partitions);
     }
     const { rows } = branches.length
-      ? await sql<ApplyStateRow>`${sql.join(branches, sql` UNION ALL `)}`.execute(this.trx)
+      ? await this.trx.executeQuery<ApplyStateRow>(CompiledQuery.raw(branches.join(' UNION ALL '), parameters))
       : { rows: [] };
     const state = applyState(rows, request);
     this.#present.set(request.table, new Set(state.rows.map((r) => r.id)));
@@ -114,7 +122,7 @@ class MysqlApplyTransaction extends KyselyApplyTransaction {
       'sync_origin = VALUES(sync_origin)',
       'sync_seen_version = GREATEST(sync_seen_version, VALUES(sync_seen_version))',
     ].join(', ');
-    const tuple = `(${Array(columns.length + 4).fill('?').join(', ')})`;
+    const tuple = `(${placeholders(columns.length + 4)})`;
     const insert = `INSERT INTO ${quote(plan.schema.table.name)} (${names}) VALUES `;
     for (const [present, group] of [
       [true, rows.filter((r) => existing.has(r.id))],
