@@ -1,7 +1,7 @@
 // A sink's transaction in PostgreSQL, in four round trips: BEGIN (REPEATABLE READ) with the marker its
 // capture triggers skip on, one locking read (rows, holders of unique values, tombstones and offsets: one
 // statement), the writes (upserts from unnest() arrays and the offsets in one statement when it can),
-// COMMIT — for any synced table. Arrays are bound as their text (./array-literal.ts).
+// COMMIT — for any synced table. Every array is bound as its text (./array-literal.ts).
 import { sql, type Kysely, type RawBuilder } from 'kysely';
 import { insertConflicts } from '../kysely/conflicts.ts';
 import { markDeadLettersReplayed } from '../kysely/dead-letters.ts';
@@ -59,7 +59,7 @@ class PostgresApplyTransaction extends KyselyApplyTransaction {
                          WHERE table_name = ${request.table} AND id = k.id FOR UPDATE) AS t)`,
       sql`positions AS (SELECT kafka_partition, next_offset, log_id FROM sync_offsets
                          WHERE consumer_group = ${offsets.consumerGroup} AND topic = ${offsets.topic}
-                           AND kafka_partition = ANY(${offsets.partitions}::int[]) FOR UPDATE)`,
+                           AND kafka_partition = ANY(${arrayLiteral(offsets.partitions)}::int[]) FOR UPDATE)`,
       ...holders.map(
         ({ column, values }, i) =>
           sql`${sql.id(`holders${i}`)} AS (SELECT h.* FROM unnest(${arrayLiteral(values)}::text[]) AS k(value) CROSS JOIN LATERAL
@@ -84,9 +84,9 @@ class PostgresApplyTransaction extends KyselyApplyTransaction {
     const trx = this.trx;
     const name = plan.schema.table.name;
     const table = sql.table(name);
-    if (plan.displaced.length) await sql`DELETE FROM ${table} WHERE id = ANY(${plan.displaced}::int[])`.execute(trx);
+    if (plan.displaced.length) await sql`DELETE FROM ${table} WHERE id = ANY(${arrayLiteral(plan.displaced)}::int[])`.execute(trx);
     for (const { column, ids } of plan.parkUnique) {
-      if (ids.length) await sql`UPDATE ${table} SET ${sql.ref(column)} = '#parked#' || id WHERE id = ANY(${ids}::int[])`.execute(trx);
+      if (ids.length) await sql`UPDATE ${table} SET ${sql.ref(column)} = '#parked#' || id WHERE id = ANY(${arrayLiteral(ids)}::int[])`.execute(trx);
     }
     if (plan.deletes.length) {
       const ids = arrayLiteral(plan.deletes.map((d) => d.id));
@@ -107,8 +107,8 @@ class PostgresApplyTransaction extends KyselyApplyTransaction {
     // Within one log an offset only grows; an offset of another log (a new cluster, a recreated topic) is replaced.
     const storeOffsets = sql`
       INSERT INTO sync_offsets (consumer_group, topic, kafka_partition, next_offset, log_id)
-      SELECT ${plan.consumerGroup}, *, ${plan.logId} FROM unnest(${offsets.map((o) => o.topic)}::text[],
-        ${offsets.map((o) => o.partition)}::int[], ${offsets.map((o) => o.nextOffset.toString())}::bigint[])
+      SELECT ${plan.consumerGroup}, *, ${plan.logId} FROM unnest(${arrayLiteral(offsets.map((o) => o.topic))}::text[],
+        ${arrayLiteral(offsets.map((o) => o.partition))}::int[], ${arrayLiteral(offsets.map((o) => o.nextOffset.toString()))}::bigint[])
       ON CONFLICT (consumer_group, topic, kafka_partition) DO UPDATE
         SET next_offset = CASE WHEN sync_offsets.log_id = EXCLUDED.log_id
                                THEN greatest(sync_offsets.next_offset, EXCLUDED.next_offset)
@@ -163,6 +163,6 @@ async function moveIdSequencePast(trx: Kysely<Database>, plan: ApplyPlan): Promi
   const sequence = `${plan.schema.table.name}_id_seq`;
   await sql`
     SELECT setval(${sequence}, lowest.id, true)
-      FROM (SELECT min(id) AS id FROM unnest(${own}::int[]) AS id) AS lowest, ${sql.table(sequence)} AS seq
+      FROM (SELECT min(id) AS id FROM unnest(${arrayLiteral(own)}::int[]) AS id) AS lowest, ${sql.table(sequence)} AS seq
      WHERE lowest.id <= seq.last_value`.execute(trx);
 }

@@ -2,7 +2,7 @@
 // node-postgres serializes a JavaScript array itself (prepareValue → arrayString → escapeElement, two
 // regular-expression replaces per element whatever it holds); a sink batch binds one array per column
 // of up to thousands of rows, and that took about a tenth of the sink's CPU under a bulk load
-// (docs/benchmarks.md, "The sink's arrays and decoding ahead"). Row values are text or null
+// (docs/benchmarks.md, "The sink's locking read in PostgreSQL"). Row values are text or null
 // (src/tables/values.ts), ids and versions numbers or bigints' text: each element is quoted, and only
 // an element holding `"` or `\` is escaped.
 
