@@ -1,6 +1,6 @@
 // A sink's transaction in MySQL / MariaDB: the session marker its capture triggers skip on, the locking
-// read (rows, holders of unique values, tombstones and offsets, in the lock order of an application's
-// DELETE), and the plan's writes for any synced table.
+// read (rows, holders of unique values, tombstones and offsets, never waiting in an order that deadlocks
+// with an application's DELETE), and the plan's writes for any synced table.
 import { CompiledQuery, sql, type Kysely } from 'kysely';
 import { insertConflicts } from '../kysely/conflicts.ts';
 import { markDeadLettersReplayed } from '../kysely/dead-letters.ts';
@@ -16,6 +16,7 @@ import type { Database } from '../schema.ts';
 import type { ApplyPlan, SyncedRow } from '../types.ts';
 import { upsertDeadLetters } from './dead-letters.ts';
 import { mysqlValue } from './column-types.ts';
+import { isLockNotGranted } from './errors.ts';
 import { asSink } from './sink-session.ts';
 
 const list = (values: readonly (number | string)[]) => sql.join(values);
@@ -25,82 +26,116 @@ const placeholders = (count: number) => Array(count).fill('?').join(', ');
 const quote = (name: string) => `\`${name.replaceAll('`', '``')}\``;
 
 export class MysqlApply extends KyselyApply {
+  /** A holder of a unique value was locked by another transaction: the next read waits for holders carefully. */
+  holderLocked = false;
+
   constructor(db: Kysely<Database>) {
     super('mysql', db);
   }
 
   async transaction<T>(work: (tx: ApplyTransaction) => Promise<T>): Promise<T> {
     // The marker is cleared after: the pooled session goes back to the API, whose writes must be captured.
-    return this.db.transaction().execute((trx) => asSink(trx, () => work(new MysqlApplyTransaction(trx))));
+    return this.db
+      .transaction()
+      .execute((trx) => asSink(trx, () => work(new MysqlApplyTransaction(trx, this))));
   }
 }
 
 class MysqlApplyTransaction extends KyselyApplyTransaction {
+  readonly #apply: MysqlApply;
+
+  constructor(trx: Kysely<Database>, apply: MysqlApply) {
+    super(trx);
+    this.#apply = apply;
+  }
+
   async readState(request: ApplyStateRequest): Promise<ApplyState> {
     const { ids, unique, offsets } = request;
     const table = quote(request.table);
     const byValue = unique.filter((u) => u.values.length > 0);
-    // Locks are taken in the order an application's DELETE takes them — the row through the primary
-    // key, then its unique index entries, then (its capture trigger) its tombstone — so that neither
-    // waits for a lock the other holds while holding one the other waits for (InnoDB error 1213, which
-    // usually rolls the application's statement back). One statement per step: the optimizer reads
-    // a UNION's single-key branches ("const" tables) before it runs any branch, so the branches of one
-    // statement are not taken in their written order.
-    // 1. The rows holding the batch's unique values now, without a lock (a consistent read)…
-    const holders = byValue.length
-      ? await this.#select<{ id: number }>(
-          byValue.map(({ column, values }) => ({
-            text: `SELECT id FROM ${table} WHERE ${quote(column)} IN (${placeholders(values.length)})`,
-            parameters: values,
-          })),
-        )
-      : [];
-    // 2. …locked with the batch's rows through the primary key, in id order;
-    const locked = [...new Set([...ids, ...holders.map((h) => Number(h.id))])].sort((a, b) => a - b);
-    const rows = locked.length
-      ? await this.#select<ApplyStateRow>([
+    // Locks are taken so that an application's DELETE (its row through the primary key, then the row's
+    // unique index entries, then — its capture trigger — its tombstone) and the sink never each wait for
+    // a lock the other holds (InnoDB error 1213, which usually rolls the application's statement back):
+    // the sink waits only through the primary key, while it holds nothing else.
+    // 1. The batch's rows, through the primary key in id order, with their unique values: a value one of
+    //    them holds has no other holder, and keeps it while the row is locked.
+    const rows = ids.length
+      ? await this.#select<ApplyStateRow & Record<string, unknown>>([
           {
             text: `SELECT 'row' AS kind, id, sync_version AS version, sync_origin AS origin, sync_seen_version AS seen,
-                          NULL AS unique_column, NULL AS unique_value
-                     FROM ${table} WHERE id IN (${placeholders(locked.length)}) FOR UPDATE`,
-            parameters: locked,
+                          NULL AS unique_column, NULL AS unique_value${byValue.map((u, i) => `, ${quote(u.column)} AS u${i}`).join('')}
+                     FROM ${table} WHERE id IN (${placeholders(ids.length)}) FOR UPDATE`,
+            parameters: ids,
           },
         ])
       : [];
-    // 3. the unique index read under lock: a row that took a value after step 1 is found here;
-    const held = byValue.length
-      ? await this.#select<ApplyStateRow>(
-          byValue.map(({ column, values }) => ({
-            text: `SELECT 'holder' AS kind, id, sync_version AS version, sync_origin AS origin, sync_seen_version AS seen,
-                          ? AS unique_column, ${quote(column)} AS unique_value
-                     FROM ${table} WHERE ${quote(column)} IN (${placeholders(values.length)}) FOR UPDATE`,
-            parameters: [column, ...values],
-          })),
-        )
-      : [];
-    // 4. then the tombstones and the offsets.
-    const rest: { text: string; parameters: readonly unknown[] }[] = [];
+    const holders: ApplyStateRow[] = [];
+    const others: { column: string; values: string[] }[] = [];
+    byValue.forEach(({ column, values }, i) => {
+      const heldHere = new Map(rows.filter((r) => r[`u${i}`] != null).map((r) => [String(r[`u${i}`]), r]));
+      const rest: string[] = [];
+      for (const value of values) {
+        const row = heldHere.get(value);
+        if (row) holders.push({ ...row, kind: 'holder', unique_column: column, unique_value: value });
+        else rest.push(value);
+      }
+      if (rest.length) others.push({ column, values: rest });
+    });
+    // 2. The holders of the other values. A locking read through a unique index locks the entry, then
+    //    the row: it must not wait for a row another transaction holds. Without waiting (NOWAIT) when it
+    //    can; else (the transaction is then tried again) their holders, found by a consistent read, are
+    //    locked through the primary key first, and the index read then waits only for a row that took
+    //    one of the values since.
+    const careful = others.length > 0 && this.#apply.holderLocked;
+    if (careful) {
+      const found = await this.#select<{ id: number }>(
+        others.map(({ column, values }) => ({
+          text: `SELECT id FROM ${table} WHERE ${quote(column)} IN (${placeholders(values.length)})`,
+          parameters: values,
+        })),
+      );
+      if (found.length) {
+        const locked = [...new Set(found.map((f) => Number(f.id)))].sort((a, b) => a - b);
+        await this.#select([
+          {
+            text: `SELECT id FROM ${table} WHERE id IN (${placeholders(locked.length)}) FOR UPDATE`,
+            parameters: locked,
+          },
+        ]);
+      }
+    }
+    const selects: { text: string; parameters: readonly unknown[] }[] = others.map(({ column, values }) => ({
+      text: `SELECT 'holder' AS kind, id, sync_version AS version, sync_origin AS origin, sync_seen_version AS seen,
+                    ? AS unique_column, ${quote(column)} AS unique_value
+               FROM ${table} WHERE ${quote(column)} IN (${placeholders(values.length)}) FOR UPDATE${careful ? '' : ' NOWAIT'}`,
+      parameters: [column, ...values],
+    }));
+    // 3. Then the tombstones and the offsets.
     if (ids.length) {
-      rest.push({
+      selects.push({
         text: `SELECT 'tombstone' AS kind, id, version, origin, seen_version AS seen, NULL AS unique_column, NULL AS unique_value
                  FROM sync_tombstones WHERE table_name = ? AND id IN (${placeholders(ids.length)}) FOR UPDATE`,
         parameters: [request.table, ...ids],
       });
     }
     if (offsets?.partitions.length) {
-      rest.push({
+      selects.push({
         text: `SELECT 'offset' AS kind, kafka_partition AS id, next_offset AS version, log_id AS origin, 0 AS seen, NULL AS unique_column, NULL AS unique_value
                  FROM sync_offsets WHERE consumer_group = ? AND topic = ? AND kafka_partition IN (${placeholders(offsets.partitions.length)}) FOR UPDATE`,
         parameters: [offsets.consumerGroup, offsets.topic, ...offsets.partitions],
       });
     }
-    const others = rest.length ? await this.#select<ApplyStateRow>(rest) : [];
-    // The holders locked as rows in step 2 are not rows of the batch.
-    const requested = new Set(ids);
-    const state = applyState(
-      [...rows.filter((r) => requested.has(Number(r.id))), ...held, ...others],
-      request,
-    );
+    let rest: ApplyStateRow[] = [];
+    try {
+      rest = selects.length ? await this.#select<ApplyStateRow>(selects) : [];
+    } catch (error) {
+      // A holder is locked by another transaction: this one is rolled back (the index entry the read
+      // locked stays locked until then) and tried again, carefully, by the sink.
+      if (!careful && others.length && isLockNotGranted(error)) this.#apply.holderLocked = true;
+      throw error;
+    }
+    if (careful) this.#apply.holderLocked = false;
+    const state = applyState([...rows, ...holders, ...rest], request);
     this.#present.set(request.table, new Set(state.rows.map((r) => r.id)));
     return state;
   }

@@ -11,11 +11,24 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { sql, type Kysely } from 'kysely';
 import { startRole, type RunningRole } from '../../../src/roles/roles.ts';
+import type { ApplyStateRequest } from '../../../src/store/ports.ts';
 import type { Database } from '../../../src/store/schema.ts';
+import { isRetryable } from '../../../src/store/store-errors.ts';
 import { dropTestDatabases, quietLogger, testConfig, waitFor } from '../../support/test-env.ts';
 
 const config = testConfig('mysql_apply');
 let running: RunningRole;
+
+/** The sink's read, retried on transient errors (a lock not granted at once, a deadlock) as the sink retries its transactions. */
+async function readAsTheSink(request: ApplyStateRequest) {
+  for (;;) {
+    try {
+      return await running.stores.mysql.apply.transaction((tx) => tx.readState(request));
+    } catch (error) {
+      if (!isRetryable(error)) throw error;
+    }
+  }
+}
 
 /** The application takes the holder's row (as its transaction's earlier statement does), the sink reads, the application deletes the row. */
 async function deleteWhileTheSinkWaits(
@@ -35,15 +48,13 @@ async function deleteWhileTheSinkWaits(
         SELECT trx_id AS trx FROM information_schema.INNODB_TRX WHERE trx_mysql_thread_id = CONNECTION_ID()`.execute(
         application,
       );
-      // The sink reads a batch whose incoming row takes the holder's email: its read waits for that row…
-      const read = mysql.apply.transaction((tx) =>
-        tx.readState({
-          table: 'employes',
-          ids: [incoming.id],
-          unique: [{ column: 'email', values: [email, ...otherValues] }],
-        }),
-      );
-      read.catch(() => undefined); // awaited below
+      // The sink reads a batch whose incoming row takes the holder's email, retried on transient errors
+      // as the sink retries its transactions: its read waits for that row…
+      const read = readAsTheSink({
+        table: 'employes',
+        ids: [incoming.id],
+        unique: [{ column: 'email', values: [email, ...otherValues] }],
+      });
       await waitFor('the sink read waiting for the application', async () => {
         const waits = await sql<{ n: number }>`
           SELECT COUNT(*) AS n FROM information_schema.INNODB_LOCK_WAITS WHERE blocking_trx_id = ${rows[0]!.trx}`.execute(
@@ -96,27 +107,47 @@ describe('MySQL sink locking read: the lock order of an application DELETE', () 
     );
   });
 
-  it('the holders of unique values are still read and locked', async () => {
+  it('every holder is returned: a row of the batch, another row, none', async () => {
     const { mysql } = running.stores;
-    const holder = await mysql.employees.insert({
-      nom: 'N',
-      prenom: 'P',
-      poste: 'Dev',
-      salaire: '1.00',
-      department: 'IT',
-      email: 'kept@x',
+    const input = { nom: 'N', prenom: 'P', poste: 'Dev', salaire: '1.00', department: 'IT' };
+    const own = await mysql.employees.insert({ ...input, email: 'own@x' });
+    const other = await mysql.employees.insert({ ...input, email: 'other@x' });
+    const absent = other.id + 1000;
+    const state = await readAsTheSink({
+      table: 'employes',
+      ids: [own.id, absent],
+      unique: [{ column: 'email', values: ['own@x', 'other@x', 'nobody@x'] }],
     });
-    const state = await mysql.apply.transaction((tx) =>
-      tx.readState({
-        table: 'employes',
-        ids: [holder.id + 1000],
-        unique: [{ column: 'email', values: ['kept@x', 'nobody@x'] }],
-      }),
-    );
-    assert.deepEqual(state.rows, []);
     assert.deepEqual(
-      state.uniqueHolders.map((h) => [h.id, h.column, h.value]),
-      [[holder.id, 'email', 'kept@x']],
+      state.rows.map((r) => r.id),
+      [own.id],
     );
+    assert.deepEqual(
+      state.uniqueHolders.map((h) => [h.id, h.column, h.value, h.version]).sort(),
+      [
+        [own.id, 'email', 'own@x', own.version],
+        [other.id, 'email', 'other@x', other.version],
+      ].sort(),
+    );
+  });
+
+  it('a holder of a unique value is locked with the batch', async () => {
+    const { mysql } = running.stores;
+    const input = { nom: 'N', prenom: 'P', poste: 'Dev', salaire: '1.00', department: 'IT' };
+    const other = await mysql.employees.insert({ ...input, email: 'locked@x' });
+    await mysql.apply.transaction(async (tx) => {
+      await tx.readState({
+        table: 'employes',
+        ids: [other.id + 1000],
+        unique: [{ column: 'email', values: ['locked@x'] }],
+      });
+      // Another session cannot take the holder's row while the sink's transaction runs.
+      await mysql.db.connection().execute(async (session) => {
+        await assert.rejects(
+          sql`SELECT id FROM employes WHERE id = ${other.id} FOR UPDATE NOWAIT`.execute(session),
+          (error: { code?: string }) => ['ER_LOCK_WAIT_TIMEOUT', 'ER_LOCK_NOWAIT'].includes(error.code ?? ''),
+        );
+      });
+    });
   });
 });
