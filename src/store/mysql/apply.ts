@@ -4,13 +4,7 @@
 import { CompiledQuery, sql, type Kysely } from 'kysely';
 import { insertConflicts } from '../kysely/conflicts.ts';
 import { markDeadLettersReplayed } from '../kysely/dead-letters.ts';
-import {
-  applyState,
-  byColumns,
-  KyselyApply,
-  KyselyApplyTransaction,
-  type ApplyStateRow,
-} from '../kysely/apply.ts';
+import { applyState, byColumns, KyselyApply, KyselyApplyTransaction, type ApplyStateRow } from '../kysely/apply.ts';
 import type { ApplyState, ApplyStateRequest, ApplyTransaction } from '../ports.ts';
 import type { Database } from '../schema.ts';
 import type { ApplyPlan, SyncedRow } from '../types.ts';
@@ -35,9 +29,7 @@ export class MysqlApply extends KyselyApply {
 
   async transaction<T>(work: (tx: ApplyTransaction) => Promise<T>): Promise<T> {
     // The marker is cleared after: the pooled session goes back to the API, whose writes must be captured.
-    return this.db
-      .transaction()
-      .execute((trx) => asSink(trx, () => work(new MysqlApplyTransaction(trx, this))));
+    return this.db.transaction().execute((trx) => asSink(trx, () => work(new MysqlApplyTransaction(trx, this))));
   }
 }
 
@@ -142,14 +134,8 @@ class MysqlApplyTransaction extends KyselyApplyTransaction {
 
   /** One statement: the SELECTs as a UNION ALL (each parenthesised, with its own FOR UPDATE: both engines accept it). */
   async #select<R>(selects: readonly { text: string; parameters: readonly unknown[] }[]): Promise<R[]> {
-    const text =
-      selects.length === 1 ? selects[0]!.text : selects.map((s) => `(${s.text})`).join(' UNION ALL ');
-    const { rows } = await this.trx.executeQuery<R>(
-      CompiledQuery.raw(
-        text,
-        selects.flatMap((s) => s.parameters),
-      ),
-    );
+    const text = selects.length === 1 ? selects[0]!.text : selects.map((s) => `(${s.text})`).join(' UNION ALL ');
+    const { rows } = await this.trx.executeQuery<R>(CompiledQuery.raw(text, selects.flatMap((s) => s.parameters)));
     return rows;
   }
 
@@ -157,20 +143,15 @@ class MysqlApplyTransaction extends KyselyApplyTransaction {
     const trx = this.trx;
     const name = plan.schema.table.name;
     const table = sql.table(name);
-    if (plan.displaced.length)
-      await sql`DELETE FROM ${table} WHERE id IN (${list(plan.displaced)})`.execute(trx);
+    if (plan.displaced.length) await sql`DELETE FROM ${table} WHERE id IN (${list(plan.displaced)})`.execute(trx);
     for (const { column, ids } of plan.parkUnique) {
-      if (ids.length)
-        await sql`UPDATE ${table} SET ${sql.ref(column)} = CONCAT('#parked#', id) WHERE id IN (${list(ids)})`.execute(
-          trx,
-        );
+      if (ids.length) await sql`UPDATE ${table} SET ${sql.ref(column)} = CONCAT('#parked#', id) WHERE id IN (${list(ids)})`.execute(trx);
     }
     if (plan.deletes.length) {
       await sql`DELETE FROM ${table} WHERE id IN (${list(plan.deletes.map((d) => d.id))})`.execute(trx);
       const values = sql.join(
         plan.deletes.map(
-          (d) =>
-            sql`(${name}, ${d.id}, ${d.version.toString()}, ${d.origin}, ${(plan.seen.get(d.id) ?? 0n).toString()})`,
+          (d) => sql`(${name}, ${d.id}, ${d.version.toString()}, ${d.origin}, ${(plan.seen.get(d.id) ?? 0n).toString()})`,
         ),
       );
       await sql`
@@ -184,10 +165,7 @@ class MysqlApplyTransaction extends KyselyApplyTransaction {
     await markDeadLettersReplayed(trx, plan.replayedDeadLetters);
     if (plan.offsets.length) {
       const values = sql.join(
-        plan.offsets.map(
-          (o) =>
-            sql`(${plan.consumerGroup}, ${o.topic}, ${o.partition}, ${o.nextOffset.toString()}, ${plan.logId})`,
-        ),
+        plan.offsets.map((o) => sql`(${plan.consumerGroup}, ${o.topic}, ${o.partition}, ${o.nextOffset.toString()}, ${plan.logId})`),
       );
       // Within one log an offset only grows; an offset of another log (a new cluster, a recreated topic) is replaced.
       await sql`
@@ -210,9 +188,7 @@ class MysqlApplyTransaction extends KyselyApplyTransaction {
     const types = columns.map((c) => plan.schema.columns.find((column) => column.name === c)?.type);
     // Written as text with placeholders rather than one kysely node per value: a batch of 2,000 rows
     // of 10 columns would otherwise build and compile 20,000 nodes (a fifth of the sink's CPU).
-    const names = [...['id', ...columns].map(quote), 'sync_version', 'sync_origin', 'sync_seen_version'].join(
-      ', ',
-    );
+    const names = [...['id', ...columns].map(quote), 'sync_version', 'sync_origin', 'sync_seen_version'].join(', ');
     // VALUES(): deprecated in MySQL 8.0.20 but still supported by 8.4 (warning 1287); MariaDB has no row alias.
     const updates = [
       ...columns.map((c) => `${quote(c)} = VALUES(${quote(c)})`),
@@ -231,14 +207,10 @@ class MysqlApplyTransaction extends KyselyApplyTransaction {
         const parameters: unknown[] = [];
         for (const r of chunk) {
           parameters.push(r.id);
-          for (let i = 0; i < columns.length; i++)
-            parameters.push(mysqlValue(types[i], r.values[columns[i]!] ?? null));
+          for (let i = 0; i < columns.length; i++) parameters.push(mysqlValue(types[i], r.values[columns[i]!] ?? null));
           parameters.push(r.version.toString(), r.origin, (plan.seen.get(r.id) ?? 0n).toString());
         }
-        const text =
-          insert +
-          Array(chunk.length).fill(tuple).join(', ') +
-          (present ? ` ON DUPLICATE KEY UPDATE ${updates}` : '');
+        const text = insert + Array(chunk.length).fill(tuple).join(', ') + (present ? ` ON DUPLICATE KEY UPDATE ${updates}` : '');
         await this.trx.executeQuery(CompiledQuery.raw(text, parameters));
       }
     }
@@ -248,9 +220,7 @@ class MysqlApplyTransaction extends KyselyApplyTransaction {
   async #existing(table: string, rows: SyncedRow[]): Promise<Set<number>> {
     if (this.#present.get(table)) return this.#present.get(table)!;
     const { rows: found } = await sql<{ id: number }>`
-      SELECT id FROM ${sql.table(table)} WHERE id IN (${list(rows.map((r) => r.id))}) FOR UPDATE`.execute(
-      this.trx,
-    );
+      SELECT id FROM ${sql.table(table)} WHERE id IN (${list(rows.map((r) => r.id))}) FOR UPDATE`.execute(this.trx);
     return new Set(found.map((r) => Number(r.id)));
   }
 
