@@ -51,21 +51,30 @@ class PostgresApplyTransaction extends KyselyApplyTransaction {
     // `= ANY(array)` a table that was never analysed, or that grew since (a snapshot into an empty table,
     // the tombstones of a TRUNCATE), was read whole for every batch — 30 ms a 2,000-row batch at 300,000
     // rows for the holders of a unique value, 100 ms at 1,100,000 tombstones (docs/benchmarks.md).
+    const heldValues = holders.map(({ column }, i) => sql`, ${sql.ref(column)}::text AS ${sql.id(`u${i}`)}`);
     const locks: RawBuilder<unknown>[] = [
       sql`locked AS (SELECT r.* FROM unnest(${ids}::int[]) AS k(id) CROSS JOIN LATERAL
-                       (SELECT id, sync_version, sync_origin, sync_seen_version FROM ${table} WHERE id = k.id FOR UPDATE) AS r)`,
+                       (SELECT id, sync_version, sync_origin, sync_seen_version${sql.join(heldValues, sql``)}
+                          FROM ${table} WHERE id = k.id FOR UPDATE) AS r)`,
       sql`buried AS (SELECT t.* FROM unnest(${ids}::int[]) AS k(id) CROSS JOIN LATERAL
                        (SELECT id, version, origin, seen_version FROM sync_tombstones
                          WHERE table_name = ${request.table} AND id = k.id FOR UPDATE) AS t)`,
       sql`positions AS (SELECT kafka_partition, next_offset, log_id FROM sync_offsets
                          WHERE consumer_group = ${offsets.consumerGroup} AND topic = ${offsets.topic}
                            AND kafka_partition = ANY(${arrayLiteral(offsets.partitions)}::int[]) FOR UPDATE)`,
-      ...holders.map(
-        ({ column, values }, i) =>
-          sql`${sql.id(`holders${i}`)} AS (SELECT h.* FROM unnest(${arrayLiteral(values)}::text[]) AS k(value) CROSS JOIN LATERAL
-                                             (SELECT id, sync_version, sync_origin, sync_seen_version, ${sql.ref(column)}::text AS value
-                                                FROM ${table} WHERE ${sql.ref(column)} = k.value FOR UPDATE) AS h)`,
-      ),
+      // A value that a locked row of the batch holds (byte for byte) has no other holder: it is taken from
+      // that row, not looked up again (a batch of updates keeping their values reads no unique index).
+      ...holders.map(({ column, values }, i) => {
+        const held = sql.ref(`locked.u${i}`);
+        return sql`${sql.id(`holders${i}`)} AS (
+          SELECT h.* FROM unnest(${arrayLiteral(values)}::text[]) AS k(value) CROSS JOIN LATERAL
+                          (SELECT id, sync_version, sync_origin, sync_seen_version, ${sql.ref(column)}::text AS value
+                             FROM ${table} WHERE ${sql.ref(column)} = k.value FOR UPDATE) AS h
+           WHERE NOT EXISTS (SELECT FROM locked WHERE ${held} COLLATE "C" = k.value COLLATE "C")
+          UNION ALL
+          SELECT id, sync_version, sync_origin, sync_seen_version, ${held} FROM locked
+           WHERE ${held} COLLATE "C" IN (SELECT value COLLATE "C" FROM unnest(${arrayLiteral(values)}::text[]) AS v(value)))`;
+      }),
     ];
     const selects: RawBuilder<unknown>[] = [
       sql`SELECT 'row' AS kind, id, sync_version AS version, sync_origin AS origin, sync_seen_version AS seen,
